@@ -1,0 +1,91 @@
+"""System diagnosis: inspect CPU, memory, disk and processes and report findings."""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import psutil
+
+__all__ = ["DiagnosisReport", "Finding", "diagnose_system", "history"]
+
+_HISTORY: deque[DiagnosisReport] = deque(maxlen=256)
+
+
+@dataclass
+class Finding:
+    """One observation with a severity: ``info``, ``warning`` or ``critical``."""
+
+    component: str
+    severity: str
+    message: str
+
+
+@dataclass
+class DiagnosisReport:
+    """What one diagnosis saw."""
+
+    cpu_percent: float
+    memory_percent: float
+    swap_percent: float
+    disk_percent: float
+    process_count: int
+    top_processes: list[tuple[int, str, int]]
+    """(pid, label, rss bytes) of the largest processes."""
+    findings: list[Finding] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1024)
+def process_label(pid: int, name: str) -> str:
+    """A readable label for a process (cached: names rarely change for a pid)."""
+    return f"{name or '?'}[{pid}]"
+
+
+def _grade(component: str, percent: float, warn: float, critical: float) -> Finding:
+    if percent >= critical:
+        return Finding(component, "critical", f"{component} at {percent:.1f}% (>= {critical}%)")
+    if percent >= warn:
+        return Finding(component, "warning", f"{component} at {percent:.1f}% (>= {warn}%)")
+    return Finding(component, "info", f"{component} at {percent:.1f}%")
+
+
+def diagnose_system(top: int = 5, disk_path: str = "/") -> DiagnosisReport:
+    """Inspect this machine and grade what it finds (seed limits: CPU 80 %, memory 85 %)."""
+    cpu = psutil.cpu_percent(interval=None)
+    memory = psutil.virtual_memory()
+    swap = psutil.swap_memory()
+    disk = psutil.disk_usage(disk_path if os.path.exists(disk_path) else os.getcwd())
+    processes: list[tuple[int, str, int]] = []
+    for proc in psutil.process_iter(["pid", "name", "memory_info"]):
+        info = proc.info
+        rss = info["memory_info"].rss if info.get("memory_info") else 0
+        processes.append((info["pid"], process_label(info["pid"], info.get("name") or ""), rss))
+    processes.sort(key=lambda entry: entry[2], reverse=True)
+    report = DiagnosisReport(
+        cpu_percent=cpu,
+        memory_percent=memory.percent,
+        swap_percent=swap.percent,
+        disk_percent=disk.percent,
+        process_count=len(processes),
+        top_processes=processes[:top],
+    )
+    report.findings = [
+        _grade("cpu", cpu, 60.0, 80.0),
+        _grade("memory", memory.percent, 70.0, 85.0),
+        _grade("swap", swap.percent, 25.0, 60.0),
+        _grade("disk", disk.percent, 80.0, 95.0),
+    ]
+    if processes and memory.total and processes[0][2] / memory.total > 0.5:
+        _, label, rss = processes[0]
+        report.findings.append(
+            Finding("processes", "warning", f"{label} holds {rss / memory.total:.0%} of memory")
+        )
+    _HISTORY.append(report)
+    return report
+
+
+def history() -> deque[DiagnosisReport]:
+    """Recent diagnosis reports (bounded)."""
+    return _HISTORY

@@ -1,0 +1,3 @@
+"""pytest-aide."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,96 @@
+"""pytest collection of scenario files: one item per scenario."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_aide.measure.timer import measure
+from pytest_aide.scenarios import Scenario, ScenarioError, load_scenario_file, resolve_target
+
+if TYPE_CHECKING:
+    from _pytest._code.code import ExceptionInfo, TerminalRepr
+
+    from pytest_aide.plugin import AideSession
+
+__all__ = ["ScenarioFileCollector", "ScenarioItem"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+FILE_ITEM_NAME = "file"
+"""Name of the item that stands for a whole scenario file that could not be read."""
+
+
+def display_path(path: Path, rootpath: Path) -> str:
+    """``path`` relative to the rootdir when it lies below it, as error messages show it."""
+    return path.relative_to(rootpath).as_posix() if path.is_relative_to(rootpath) else str(path)
+
+
+class ScenarioFileCollector(pytest.File):
+    """A TOML scenario file; bad scenarios become items that error, not collection errors."""
+
+    def collect(self) -> Iterator[ScenarioItem]:
+        """Yield one item per scenario, good or bad."""
+        loaded = load_scenario_file(self.path, display_path(self.path, self.config.rootpath))
+        file_error = loaded.errors.get(None)
+        if file_error is not None:
+            yield ScenarioItem.from_parent(self, name=FILE_ITEM_NAME, error=file_error)
+            return
+        for scenario in loaded.scenarios:
+            yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+        for name, error in loaded.errors.items():
+            yield ScenarioItem.from_parent(self, name=str(name), error=error)
+
+
+class ScenarioItem(pytest.Item):
+    """One scenario: imports its target, times it, and is judged like any check."""
+
+    def __init__(
+        self, *, scenario: Scenario | None = None, error: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.error = error
+        self.display_path = display_path(self.path, self.config.rootpath)
+
+    def setup(self) -> None:
+        """Report a bad file or scenario as this item's error, in one line."""
+        if self.error is not None:
+            pytest.fail(self.error, pytrace=False)
+
+    def runtest(self) -> None:
+        """Import the target and measure it under the session's plan."""
+        assert self.scenario is not None
+        scenario = self.scenario
+        session: AideSession = self.config.pluginmanager.get_plugin("aide-session")
+        check = session.check_for(self, scenario.name, scenario.thresholds)
+        try:
+            target = resolve_target(scenario.target, self.config.rootpath)
+        except ScenarioError as exc:
+            pytest.fail(f"{self.display_path}: scenario {scenario.name!r}: {exc}", pytrace=False)
+        plan = session.plan(scenario.iterations, scenario.warmup)
+        result = measure(
+            target,
+            tuple(scenario.args),
+            scenario.kwargs,
+            name=scenario.name,
+            plan=plan,
+        )
+        check.results.append(result)
+
+    def repr_failure(
+        self, excinfo: ExceptionInfo[BaseException], style: Any = None
+    ) -> str | TerminalRepr:
+        """Show the target's frames, not the harness's."""
+        traceback = excinfo.traceback.filter(
+            lambda entry: not Path(str(entry.path)).resolve().is_relative_to(_PACKAGE_DIR)
+        )
+        if len(traceback):
+            excinfo.traceback = traceback
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        """Location shown in reports: the file and the scenario."""
+        return self.path, None, f"scenario {self.name}"

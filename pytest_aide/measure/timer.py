@@ -1,0 +1,222 @@
+"""Timing of sync and async callables with warmup and calibration.
+
+Calibration: a fast callable is called several times per sample so that each
+sample lasts at least :data:`MIN_SAMPLE_NS` and at least 200 times the cost of
+reading the clock; the fixed cost of a sample is then below 0.5 % of it.
+Figures are per call.
+
+GC policy: ``gc.collect()`` runs once before the first sample; the collector
+stays enabled while sampling, because collecting the garbage a function makes
+is part of what it costs (pytest-benchmark's default). ``gc=False`` disables
+the collector during the samples, as :mod:`timeit` does. The policy is stored
+in every result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import inspect
+import math
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from functools import cache
+from time import perf_counter_ns
+from typing import Any
+
+from pytest_aide.results import TimingResult
+
+__all__ = [
+    "MIN_SAMPLE_NS",
+    "TimingPlan",
+    "is_async_callable",
+    "measure",
+    "measure_async",
+    "run_coroutine",
+    "timer_overhead_ns",
+]
+
+MIN_SAMPLE_NS = 20_000
+"""Shortest sample calibration aims for, in nanoseconds."""
+_MAX_CALLS_PER_SAMPLE = 10_000_000
+
+# (elapsed ns, last return value) answered for each batch size the driver asks for.
+_Driver = Generator[int, tuple[int, Any], TimingResult]
+
+
+@dataclass(frozen=True)
+class TimingPlan:
+    """How to time one callable."""
+
+    iterations: int = 10
+    """Samples to record."""
+    warmup: int = 2
+    """Samples to run and discard first (calibration rounds count towards them)."""
+    gc: bool = True
+    """Keep the garbage collector enabled while sampling."""
+    smoke: bool = False
+    """Call once and record that single call (the mode without ``--aide-perf``)."""
+
+    def __post_init__(self) -> None:
+        if self.iterations < 1:
+            raise ValueError(f"iterations must be at least 1, got {self.iterations}")
+        if self.warmup < 0:
+            raise ValueError(f"warmup must not be negative, got {self.warmup}")
+
+
+@cache
+def timer_overhead_ns() -> int:
+    """Smallest observed cost of two back-to-back ``perf_counter_ns()`` calls."""
+    best = math.inf
+    for _ in range(2000):
+        start = perf_counter_ns()
+        best = min(best, perf_counter_ns() - start)
+    return max(int(best), 1)
+
+
+def _target_sample_ns() -> int:
+    return max(MIN_SAMPLE_NS, 200 * timer_overhead_ns())
+
+
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    """True for coroutine functions and objects whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - the bound __call__ is what gets awaited
+    )
+
+
+def _driver(name: str, plan: TimingPlan) -> _Driver:
+    """Decide batch sizes; receives each batch's elapsed time. Never reads the clock."""
+    if plan.smoke:
+        elapsed, value = yield 1
+        return TimingResult(name, [elapsed / 1e9], mode="smoke", gc="enabled", value=value)
+    target = _target_sample_ns()
+    calls, rounds = 1, 0
+    while True:
+        elapsed, _ = yield calls
+        rounds += 1
+        # The first call may be cold, so never trust a single round.
+        if (elapsed >= target and rounds >= 2) or calls >= _MAX_CALLS_PER_SAMPLE:
+            break
+        if elapsed < target:
+            wanted = math.ceil(calls * target * 1.25 / max(elapsed, 1))
+            calls = min(_MAX_CALLS_PER_SAMPLE, max(calls * 2, wanted))
+    for _ in range(plan.warmup - rounds):
+        yield calls
+    gc.collect()
+    was_enabled = gc.isenabled()
+    if not plan.gc:
+        gc.disable()
+    samples: list[float] = []
+    value = None
+    try:
+        for _ in range(plan.iterations):
+            elapsed, value = yield calls
+            samples.append(elapsed / calls / 1e9)
+    finally:
+        if was_enabled:
+            gc.enable()
+    return TimingResult(
+        name,
+        samples,
+        warmup=plan.warmup,
+        calls_per_sample=calls,
+        gc="enabled" if plan.gc else "disabled",
+        value=value,
+    )
+
+
+def _batch(fn: Callable[..., Any], args: tuple, kwargs: dict, calls: int) -> tuple[int, Any]:
+    value = None
+    loop = range(calls)
+    if args or kwargs:
+        start = perf_counter_ns()
+        for _ in loop:
+            value = fn(*args, **kwargs)
+        end = perf_counter_ns()
+    else:
+        start = perf_counter_ns()
+        for _ in loop:
+            value = fn()
+        end = perf_counter_ns()
+    return end - start, value
+
+
+async def _abatch(fn: Callable[..., Any], args: tuple, kwargs: dict, calls: int) -> tuple[int, Any]:
+    value = None
+    loop = range(calls)
+    start = perf_counter_ns()
+    for _ in loop:
+        value = await fn(*args, **kwargs)
+    end = perf_counter_ns()
+    return end - start, value
+
+
+def _pump_sync(driver: _Driver, fn: Callable[..., Any], args: tuple, kwargs: dict) -> TimingResult:
+    try:
+        calls = next(driver)
+        while True:
+            calls = driver.send(_batch(fn, args, kwargs, calls))
+    except StopIteration as done:
+        return done.value
+
+
+async def measure_async(
+    fn: Callable[..., Any],
+    args: tuple = (),
+    kwargs: dict | None = None,
+    *,
+    name: str,
+    plan: TimingPlan,
+) -> TimingResult:
+    """Time ``fn`` on the running event loop; coroutine functions are awaited."""
+    kwargs = kwargs or {}
+    driver = _driver(name, plan)
+    if not is_async_callable(fn):
+        return _pump_sync(driver, fn, args, kwargs)
+    try:
+        calls = next(driver)
+        while True:
+            calls = driver.send(await _abatch(fn, args, kwargs, calls))
+    except StopIteration as done:
+        return done.value
+
+
+def run_coroutine(
+    coro: Any, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+) -> Any:
+    """Run ``coro`` to completion on a new event loop, refusing to nest in a running one."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        coro.close()
+        raise RuntimeError(
+            "cannot time a coroutine function synchronously while an event loop is running; "
+            "inside an async test use 'await aide_timer.async_(...)'"
+        )
+    loop = (loop_factory or asyncio.new_event_loop)()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        try:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
+
+
+def measure(
+    fn: Callable[..., Any],
+    args: tuple = (),
+    kwargs: dict | None = None,
+    *,
+    name: str,
+    plan: TimingPlan,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> TimingResult:
+    """Time ``fn`` from synchronous code; a coroutine function runs on a new event loop."""
+    kwargs = kwargs or {}
+    if is_async_callable(fn):
+        return run_coroutine(measure_async(fn, args, kwargs, name=name, plan=plan), loop_factory)
+    return _pump_sync(_driver(name, plan), fn, args, kwargs)

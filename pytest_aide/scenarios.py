@@ -1,0 +1,177 @@
+"""Scenario files: TOML schema, validation and target import (no pytest here).
+
+Every problem is reported as one line naming the file, the scenario and the
+key, e.g. ``scenarios/aide.toml: scenario 'health': unknown threshold key
+'p96' (known: mean, ...)``. A bad scenario never hides the good ones.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "SCENARIO_KEYS",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioFile",
+    "load_scenario_file",
+    "resolve_target",
+]
+
+SCENARIO_KEYS = ("target", "args", "kwargs", "iterations", "warmup", "thresholds", "description")
+"""Keys a ``[scenarios.NAME]`` table may hold."""
+_FILE_KEYS = ("scenarios",)
+_MAX_COUNT = 1_000_000
+
+
+class ScenarioError(Exception):
+    """A scenario file, scenario or key that cannot be used; the message is the whole story."""
+
+
+@dataclass
+class Scenario:
+    """One validated scenario."""
+
+    name: str
+    target: str
+    """``package.module:callable`` (attribute paths like ``mod:Class.method`` work)."""
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    iterations: int = 10
+    warmup: int = 2
+    thresholds: dict[str, Threshold] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass
+class ScenarioFile:
+    """What one TOML file yields: good scenarios, and errors by scenario name.
+
+    An error under the name ``None`` concerns the whole file.
+    """
+
+    path: str
+    scenarios: list[Scenario] = field(default_factory=list)
+    errors: dict[str | None, str] = field(default_factory=dict)
+
+
+def _count(value: object, key: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ScenarioError(f"key {key!r}: expected a whole number, got {value!r}")
+    if not minimum <= value <= _MAX_COUNT:
+        raise ScenarioError(
+            f"key {key!r}: expected a whole number from {minimum} to {_MAX_COUNT:,}, got {value}"
+        )
+    return value
+
+
+def _expect(value: object, kind: type, key: str, what: str) -> Any:
+    if not isinstance(value, kind):
+        raise ScenarioError(f"key {key!r}: expected {what}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _target(value: object) -> str:
+    text = _expect(value, str, "target", "a string 'package.module:callable'")
+    module, sep, attr = text.partition(":")
+    if not sep or not module.strip() or not attr.strip() or " " in text:
+        raise ScenarioError(f"key 'target': expected 'package.module:callable', got {text!r}")
+    return text
+
+
+def _scenario(name: str, table: object) -> Scenario:
+    if not isinstance(table, dict):
+        raise ScenarioError(f"expected a table, got {type(table).__name__} {table!r}")
+    unknown = sorted(set(table) - set(SCENARIO_KEYS))
+    if unknown:
+        raise ScenarioError(f"unknown key {unknown[0]!r} (known: {', '.join(SCENARIO_KEYS)})")
+    if "target" not in table:
+        raise ScenarioError("key 'target' is missing ('package.module:callable')")
+    try:
+        thresholds = parse_thresholds(
+            _expect(table.get("thresholds", {}), dict, "thresholds", "a table")
+        )
+    except ThresholdError as exc:
+        raise ScenarioError(str(exc)) from None
+    return Scenario(
+        name=name,
+        target=_target(table["target"]),
+        args=list(_expect(table.get("args", []), list, "args", "an array")),
+        kwargs=dict(_expect(table.get("kwargs", {}), dict, "kwargs", "a table")),
+        iterations=_count(table.get("iterations", 10), "iterations", 1),
+        warmup=_count(table.get("warmup", 2), "warmup", 0),
+        thresholds=thresholds,
+        description=_expect(table.get("description", ""), str, "description", "a string"),
+    )
+
+
+def load_scenario_file(path: Path, display: str | None = None) -> ScenarioFile:
+    """Read and validate one scenario file; problems are collected, never raised."""
+    shown = display or str(path)
+    result = ScenarioFile(shown)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        result.errors[None] = f"{shown}: cannot read file: {exc}"
+        return result
+    except tomllib.TOMLDecodeError as exc:
+        result.errors[None] = f"{shown}: invalid TOML: {exc}"
+        return result
+    unknown = sorted(set(data) - set(_FILE_KEYS))
+    if unknown:
+        known = ", ".join(_FILE_KEYS)
+        result.errors[None] = f"{shown}: unknown top-level key {unknown[0]!r} (known: {known})"
+        return result
+    scenarios = data.get("scenarios")
+    if not isinstance(scenarios, dict) or not scenarios:
+        result.errors[None] = f"{shown}: no scenarios: add a [scenarios.NAME] table"
+        return result
+    for name, table in scenarios.items():
+        try:
+            result.scenarios.append(_scenario(name, table))
+        except ScenarioError as exc:
+            result.errors[name] = f"{shown}: scenario {name!r}: {exc}"
+    return result
+
+
+def resolve_target(spec: str, search_path: Path | None = None) -> Callable[..., Any]:
+    """Import ``package.module:callable`` and return the callable.
+
+    ``search_path`` (the project root) is put on ``sys.path`` first, as pytest
+    does for test files, so project modules import without installing them.
+    """
+    if search_path is not None and str(search_path) not in sys.path:
+        sys.path.insert(0, str(search_path))
+    module_name, _, attr_path = spec.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ScenarioError(
+            f"key 'target': cannot import {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from None
+    except Exception as exc:
+        raise ScenarioError(
+            f"key 'target': importing {module_name!r} raised {type(exc).__name__}: {exc}"
+        ) from None
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ScenarioError(
+                f"key 'target': {spec!r}: {module_name!r} has no attribute {attr_path!r}"
+            ) from None
+    if not callable(obj):
+        raise ScenarioError(f"key 'target': {spec!r} is not callable (it is {type(obj).__name__})")
+    return obj

@@ -1,0 +1,140 @@
+"""Parsing and formatting of durations, sizes and percentages.
+
+Durations are returned in seconds, sizes in bytes, percentages as fractions
+(``"10%"`` -> ``0.10``). Every parser raises :class:`UnitError` with a message
+that quotes the bad value and says what is accepted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = [
+    "UnitError",
+    "format_duration",
+    "format_size",
+    "parse_duration",
+    "parse_percent",
+    "parse_size",
+]
+
+
+class UnitError(ValueError):
+    """A value that cannot be read as a duration, size or percentage."""
+
+
+_NUMBER = r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+
+_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "min": 60.0,
+    "h": 3600.0,
+}
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+_DURATION_RE = re.compile(rf"^\s*{_NUMBER}\s*([a-zµμ]*)\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(rf"^\s*{_NUMBER}\s*([a-z]*)\s*$", re.IGNORECASE)
+_PERCENT_RE = re.compile(rf"^\s*{_NUMBER}\s*(%?)\s*$")
+
+DURATION_HELP = "a number of seconds or a string like '80us', '250ms', '2s', '1.5min'"
+SIZE_HELP = "a number of bytes or a string like '512KiB', '200MB', '1.5GiB'"
+PERCENT_HELP = "a percentage like '10%' or 10"
+
+
+def _number(value: object, what: str, accepted: str) -> float | None:
+    """Return ``value`` as a float when it is a plain number, else None."""
+    if isinstance(value, bool):
+        raise UnitError(f"invalid {what} {value!r}: expected {accepted}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise UnitError(f"invalid {what} {value!r}: expected {accepted}")
+    return None
+
+
+def _checked(number: float, raw: object, what: str, accepted: str) -> float:
+    if not math.isfinite(number) or number < 0:
+        raise UnitError(f"invalid {what} {raw!r}: expected {accepted} (finite, not negative)")
+    return number
+
+
+def parse_duration(value: object) -> float:
+    """Parse a duration (``2``, ``"250ms"``, ``"1.5min"``) into seconds."""
+    number = _number(value, "duration", DURATION_HELP)
+    if number is not None:
+        return _checked(number, value, "duration", DURATION_HELP)
+    match = _DURATION_RE.match(str(value))
+    unit = match.group(2).lower() if match else ""
+    if not match or unit not in {**_DURATION_UNITS, "": 1.0}:
+        raise UnitError(f"invalid duration {value!r}: expected {DURATION_HELP}")
+    scaled = float(match.group(1)) * _DURATION_UNITS.get(unit, 1.0)
+    return _checked(scaled, value, "duration", DURATION_HELP)
+
+
+def parse_size(value: object) -> float:
+    """Parse a size (``1024``, ``"200MB"``, ``"1.5GiB"``) into bytes."""
+    number = _number(value, "size", SIZE_HELP)
+    if number is not None:
+        return _checked(number, value, "size", SIZE_HELP)
+    match = _SIZE_RE.match(str(value))
+    unit = match.group(2).lower() if match else ""
+    if not match or unit not in {**_SIZE_UNITS, "": 1}:
+        raise UnitError(f"invalid size {value!r}: expected {SIZE_HELP}")
+    scaled = float(match.group(1)) * _SIZE_UNITS.get(unit, 1)
+    return _checked(scaled, value, "size", SIZE_HELP)
+
+
+def parse_percent(value: object) -> float:
+    """Parse a percentage (``"10%"`` or ``10``, both ten percent) into a fraction."""
+    number = _number(value, "percentage", PERCENT_HELP)
+    if number is None:
+        match = _PERCENT_RE.match(str(value))
+        if not match:
+            raise UnitError(f"invalid percentage {value!r}: expected {PERCENT_HELP}")
+        number = float(match.group(1))
+    return _checked(number, value, "percentage", PERCENT_HELP) / 100.0
+
+
+def _duration_unit(seconds: float) -> tuple[str, float]:
+    magnitude = abs(seconds)
+    if magnitude >= 1.0 or magnitude == 0.0:
+        return "s", 1.0
+    if magnitude >= 1e-3:
+        return "ms", 1e-3
+    if magnitude >= 1e-6:
+        return "us", 1e-6
+    return "ns", 1e-9
+
+
+def format_duration(seconds: float, like: float | None = None) -> str:
+    """Format seconds with a readable unit, e.g. ``2.31 s`` or ``250.00 ms``.
+
+    ``like`` picks the unit from another value, so a measurement and its limit
+    read in the same unit (``2.31 s > 2.00 s``).
+    """
+    unit, scale = _duration_unit(seconds if like is None else like)
+    return f"{seconds / scale:.2f} {unit}"
+
+
+def format_size(size: float) -> str:
+    """Format bytes with a binary unit, e.g. ``48.00 MiB``."""
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if abs(size) >= scale:
+            return f"{size / scale:.2f} {unit}"
+    return f"{size:.0f} B"
