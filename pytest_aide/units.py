@@ -113,6 +113,10 @@ def parse_percent(value: object) -> float:
 
 def _duration_unit(seconds: float) -> tuple[str, float]:
     magnitude = abs(seconds)
+    if magnitude >= 3600.0:
+        return "h", 3600.0
+    if magnitude >= 60.0:
+        return "min", 60.0
     if magnitude >= 1.0 or magnitude == 0.0:
         return "s", 1.0
     if magnitude >= 1e-3:
@@ -126,9 +130,12 @@ def format_duration(seconds: float, like: float | None = None) -> str:
     """Format seconds with a readable unit, e.g. ``2.31 s`` or ``250.00 ms``.
 
     ``like`` picks the unit from another value, so a measurement and its limit
-    read in the same unit (``2.31 s > 2.00 s``).
+    read in the same unit (``2.31 s > 2.00 s``), unless that would need more
+    than four digits before the point (``125.86 us > 1.00 ns``).
     """
     unit, scale = _duration_unit(seconds if like is None else like)
+    if abs(seconds / scale) >= 10_000:
+        unit, scale = _duration_unit(seconds)
     return f"{seconds / scale:.2f} {unit}"
 
 

@@ -44,7 +44,7 @@ def _parse_number(value: object) -> float:
 
 
 def _format_rate(value: float, like: float | None = None) -> str:
-    return f"{value:,.1f} ops/s"
+    return f"{value:,.1f} ops/s" if value >= 10 else f"{value:.3g} ops/s"
 
 
 @dataclass(frozen=True)

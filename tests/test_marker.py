@@ -1,0 +1,138 @@
+"""The aide marker: thresholds enforced under --aide-perf, validated in both modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_aide.verdict import THRESHOLD_KEYS
+
+TESTS = """
+import pytest
+
+def work():
+    return sum(i * i for i in range(3000))
+
+@pytest.mark.aide(mean="1ns")
+def test_too_slow(aide_timer):
+    aide_timer(work, iterations=3)
+
+@pytest.mark.aide(name="generous", mean="1h", p95="1h", throughput_min=0.001)
+def test_fine(aide_timer):
+    aide_timer(work, iterations=3)
+"""
+
+
+def test_broken_threshold_fails_with_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(TESTS)
+    result = pytester.runpytest("--aide-perf", "--strict-markers")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_too_slow _*",
+            "test_too_slow: mean * > 1.00 ns",
+            "*aide performance summary*",
+            "test_too_slow * mean <= 1.00 ns * FAIL",
+            "generous * mean <= 1.00 h, p95 <= 1.00 h, throughput >= 0.001 ops/s*PASS",
+            "checks: 2, passed: 1, failed: 1, success rate: 50.0%",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_thresholds_are_not_enforced_without_perf(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(TESTS)
+    result = pytester.runpytest("--strict-markers")
+    result.assert_outcomes(passed=2)
+    assert "aide performance summary" not in result.stdout.str()
+
+
+def test_marker_is_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.aide(name=None, **thresholds)*"])
+
+
+@pytest.mark.parametrize("perf", [[], ["--aide-perf"]])
+def test_unknown_key_lists_the_known_ones_in_both_modes(
+    pytester: pytest.Pytester, perf: list[str]
+) -> None:
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.aide(p96="1s")
+def test_typo(aide_timer):
+    aide_timer(len, "x")
+
+def test_other():
+    pass
+"""
+    )
+    result = pytester.runpytest(*perf)
+    result.assert_outcomes(passed=1, errors=1)
+    known = ", ".join(THRESHOLD_KEYS)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_unknown_key_lists_the_known_ones_in_both_modes.py::test_typo: "
+            f"@pytest.mark.aide: unknown threshold key 'p96' (known: {known})"
+        ]
+    )
+    assert "pytest_aide" not in result.stdout.str().replace("pytest_aide-", "")
+
+
+@pytest.mark.parametrize(
+    ("marker", "message"),
+    [
+        ('mean="fast"', "threshold 'mean': invalid duration 'fast': expected a number of seconds"),
+        ('p95="-5ms"', "threshold 'p95': invalid duration '-5ms'"),
+        ('throughput_min="many"', "threshold 'throughput_min': invalid number 'many'"),
+        ('"2s"', "takes keyword arguments only"),
+        ("name=3", "name must be a string, got 3"),
+    ],
+)
+def test_bad_marker_values(pytester: pytest.Pytester, marker: str, message: str) -> None:
+    pytester.makepyfile(
+        f"""
+import pytest
+
+@pytest.mark.aide({marker})
+def test_bad():
+    pass
+"""
+    )
+    result = pytester.runpytest("--aide-perf")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*::test_bad: @pytest.mark.aide: {message}*"])
+
+
+def test_marker_without_measurement_fails_under_perf(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.aide(mean="1s")
+def test_nothing_measured():
+    pass
+"""
+    )
+    result = pytester.runpytest("--aide-perf")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["test_nothing_measured: threshold 'mean' is set but nothing measured 'mean'"]
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_class_level_marker_applies(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+import pytest
+
+@pytest.mark.aide(max="1ns")
+class TestSlow:
+    def test_a(self, aide_timer):
+        aide_timer(sum, range(100), iterations=2)
+"""
+    )
+    result = pytester.runpytest("--aide-perf")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["test_a: max * > 1.00 ns"])

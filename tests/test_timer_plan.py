@@ -1,0 +1,67 @@
+"""Calibration and sampling decisions, driven with given elapsed times (no clock)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_aide.measure.timer import (
+    MIN_SAMPLE_NS,
+    TimingPlan,
+    _driver,
+    _target_sample_ns,
+    timer_overhead_ns,
+)
+from pytest_aide.results import TimingResult
+
+
+def _run(plan: TimingPlan, ns_per_call: float) -> tuple[TimingResult, list[int]]:
+    """Answer the driver as if every call took ``ns_per_call``; return result and batches."""
+    driver = _driver("f", plan)
+    batches = [next(driver)]
+    try:
+        while True:
+            batches.append(driver.send((int(batches[-1] * ns_per_call), "value")))
+    except StopIteration as done:
+        return done.value, batches
+
+
+def test_fixed_cost_of_a_sample_is_below_one_percent() -> None:
+    assert _target_sample_ns() >= 100 * timer_overhead_ns()
+    assert _target_sample_ns() >= MIN_SAMPLE_NS
+
+
+@given(st.floats(min_value=0.5, max_value=5e9), st.integers(1, 30), st.integers(0, 5))
+def test_samples_are_long_enough_and_per_call(ns_per_call: float, iterations: int, warmup: int):
+    result, batches = _run(TimingPlan(iterations=iterations, warmup=warmup), ns_per_call)
+    calls = result.calls_per_sample
+    assert result.iterations == iterations
+    assert calls * ns_per_call >= _target_sample_ns() or calls == 1 or calls == 10_000_000
+    if ns_per_call >= _target_sample_ns():
+        assert calls == 1
+    assert result.mean == pytest.approx(int(calls * ns_per_call) / calls / 1e9)
+    # At least two calibration rounds run; they count towards the warmup.
+    before_samples = len(batches) - iterations
+    assert before_samples >= max(2, warmup)
+    assert batches[-iterations:] == [calls] * iterations
+
+
+def test_sub_microsecond_callable_is_batched() -> None:
+    result, _ = _run(TimingPlan(iterations=5), ns_per_call=40)
+    assert result.calls_per_sample * 40 >= MIN_SAMPLE_NS
+    assert result.mean == pytest.approx(40e-9)
+
+
+def test_smoke_plan_calls_once() -> None:
+    result, batches = _run(TimingPlan(smoke=True), ns_per_call=1e6)
+    assert batches == [1]
+    assert result.mode == "smoke" and result.iterations == 1 and result.value == "value"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"), [({"iterations": 0}, "iterations"), ({"warmup": -1}, "warmup")]
+)
+def test_plan_rejects_bad_counts(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TimingPlan(**kwargs)

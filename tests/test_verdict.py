@@ -1,0 +1,76 @@
+"""Verdicts: thresholds against results, decided without a clock."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_aide.results import TimingResult
+from pytest_aide.verdict import THRESHOLD_KEYS, ThresholdError, judge, parse_thresholds
+
+
+def test_broken_limit_gives_one_readable_line() -> None:
+    result = TimingResult("system_diagnosis", [2.31] * 3)
+    verdict = judge("system_diagnosis", [result], parse_thresholds({"mean": "2s"}))
+    assert not verdict.passed
+    assert verdict.status == "FAIL"
+    assert verdict.lines() == ["system_diagnosis: mean 2.31 s > 2.00 s"]
+
+
+def test_lower_bound_on_throughput() -> None:
+    result = TimingResult("load", [0.05] * 4)  # 20 ops/s
+    verdict = judge("load", [result], parse_thresholds({"throughput_min": 50}))
+    assert verdict.lines() == ["load: throughput 20.0 ops/s < 50.0 ops/s"]
+
+
+def test_origin_of_a_limit_is_named() -> None:
+    result = TimingResult("d", [3.0])
+    thresholds = parse_thresholds({"mean": "1s"}, origin="profile production")
+    line = judge("d", [result], thresholds).lines()[0]
+    assert line == "d: mean 3.00 s > 1.00 s (limit from profile production)"
+
+
+def test_every_result_is_checked_and_passing_limits_pass() -> None:
+    fast, slow = TimingResult("a", [0.1]), TimingResult("a#2", [0.3])
+    verdict = judge("a", [fast, slow], parse_thresholds({"max": "200ms", "p99": "1s"}))
+    assert [b.subject for b in verdict.breaches] == ["a#2"]
+    assert judge("a", [fast], parse_thresholds({"max": "200ms"})).passed
+
+
+def test_a_limit_nothing_measured_is_a_problem() -> None:
+    verdict = judge("t", [], parse_thresholds({"mean": "1s"}))
+    assert verdict.lines() == ["t: threshold 'mean' is set but nothing measured 'mean'"]
+
+
+def test_unknown_key_lists_the_known_ones() -> None:
+    with pytest.raises(ThresholdError) as excinfo:
+        parse_thresholds({"p96": "1s"})
+    known = ", ".join(THRESHOLD_KEYS)
+    assert str(excinfo.value) == f"unknown threshold key 'p96' (known: {known})"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"mean": "fast"}, "threshold 'mean': invalid duration 'fast'"),
+        ({"p95": -1}, "threshold 'p95': invalid duration -1"),
+        ({"throughput_min": "lots"}, "threshold 'throughput_min': invalid number 'lots'"),
+    ],
+)
+def test_bad_values_name_the_key(raw: dict, message: str) -> None:
+    with pytest.raises(ThresholdError, match=message):
+        parse_thresholds(raw)
+
+
+@given(
+    st.lists(st.floats(min_value=1e-6, max_value=10), min_size=1, max_size=30),
+    st.floats(min_value=1e-6, max_value=10),
+    st.sampled_from(["mean", "median", "min", "max", "p95", "p99"]),
+)
+def test_upper_bounds_agree_with_the_statistic(
+    samples: list[float], limit: float, key: str
+) -> None:
+    result = TimingResult("r", samples)
+    verdict = judge("r", [result], parse_thresholds({key: limit}))
+    assert verdict.passed == (result.metrics()[key] <= limit)
