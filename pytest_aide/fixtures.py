@@ -31,6 +31,11 @@ class AideTimer:
         self._plan = plan
         self._loop_factory = loop_factory
 
+    def _prepare(
+        self, iterations: int, warmup: int, name: str | None, gc: bool
+    ) -> tuple[TimingPlan, str]:
+        return self._plan(iterations, warmup, gc), name or self._check.next_result_name()
+
     def _record(self, result: TimingResult) -> TimingResult:
         self._check.results.append(result)
         return result
@@ -46,8 +51,7 @@ class AideTimer:
         **kwargs: Any,
     ) -> TimingResult:
         """Time ``fn(*args, **kwargs)``; coroutine functions run on a new event loop."""
-        plan = self._plan(iterations, warmup, gc)
-        label = name or self._check.next_result_name()
+        plan, label = self._prepare(iterations, warmup, name, gc)
         return self._record(
             measure(fn, args, kwargs, name=label, plan=plan, loop_factory=self._loop_factory)
         )
@@ -63,6 +67,5 @@ class AideTimer:
         **kwargs: Any,
     ) -> TimingResult:
         """Time ``fn`` on the running loop, from an async test: ``await aide_timer.async_(fn)``."""
-        plan = self._plan(iterations, warmup, gc)
-        label = name or self._check.next_result_name()
+        plan, label = self._prepare(iterations, warmup, name, gc)
         return self._record(await measure_async(fn, args, kwargs, name=label, plan=plan))

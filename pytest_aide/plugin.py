@@ -30,33 +30,50 @@ MARKER_HELP = (
 )
 
 
+def _add_option(
+    parser: pytest.Parser,
+    group: pytest.OptionGroup,
+    flag: str,
+    ini_type: str,
+    help: str,
+    **kwargs: Any,
+) -> None:
+    """Add ``--aide-x`` and its ini twin ``aide_x``; ``default=None`` lets the ini value apply."""
+    ini = flag.lstrip("-").replace("-", "_")
+    group.addoption(flag, default=None, help=f"{help}. ini: {ini}", **kwargs)
+    parser.addini(ini, type=ini_type, default=False if ini_type == "bool" else "", help=help)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Register the ``aide`` option group; every option has an ini twin."""
     group = parser.getgroup("aide", "pytest-aide: performance measurement and gates")
-    group.addoption(
+    _add_option(
+        parser,
+        group,
         "--aide-perf",
+        "bool",
+        "measure fully, enforce thresholds and print the aide summary "
+        "(without it each measured callable runs once)",
         action="store_true",
-        default=None,
-        help="measure fully, enforce thresholds and print the aide summary "
-        "(without it each measured callable runs once). ini: aide_perf",
     )
-    parser.addini("aide_perf", type="bool", default=False, help="same as --aide-perf")
-    group.addoption(
+    _add_option(
+        parser,
+        group,
         "--aide-iterations",
+        "string",
+        "samples per measurement, overriding every test and scenario",
         type=positive_int,
-        default=None,
         metavar="N",
-        help="samples per measurement, overriding every test and scenario. ini: aide_iterations",
     )
-    parser.addini("aide_iterations", type="string", default="", help="same as --aide-iterations")
-    group.addoption(
+    _add_option(
+        parser,
+        group,
         "--aide-warmup",
+        "string",
+        "warmup samples per measurement, overriding every test and scenario",
         type=non_negative_int,
-        default=None,
         metavar="N",
-        help="warmup samples per measurement, overriding every test and scenario. ini: aide_warmup",
     )
-    parser.addini("aide_warmup", type="string", default="", help="same as --aide-warmup")
     parser.addini(
         "aide_scenarios",
         type="linelist",

@@ -37,7 +37,7 @@ _DURATION_UNITS = {
     "min": 60.0,
     "h": 3600.0,
 }
-_SIZE_UNITS = {
+_SIZE_UNITS: dict[str, float] = {
     "b": 1,
     "kb": 1000,
     "mb": 1000**2,
@@ -48,8 +48,7 @@ _SIZE_UNITS = {
     "gib": 1024**3,
     "tib": 1024**4,
 }
-_DURATION_RE = re.compile(rf"^\s*{_NUMBER}\s*([a-zµμ]*)\s*$", re.IGNORECASE)
-_SIZE_RE = re.compile(rf"^\s*{_NUMBER}\s*([a-z]*)\s*$", re.IGNORECASE)
+_SCALED_RE = re.compile(rf"^\s*{_NUMBER}\s*([a-zµμ]*)\s*$", re.IGNORECASE)
 _PERCENT_RE = re.compile(rf"^\s*{_NUMBER}\s*(%?)\s*$")
 
 DURATION_HELP = "a number of seconds or a string like '80us', '250ms', '2s', '1.5min'"
@@ -74,30 +73,28 @@ def _checked(number: float, raw: object, what: str, accepted: str) -> float:
     return number
 
 
+def _parse_scaled(
+    value: object, what: str, units: dict[str, float], default: float, accepted: str
+) -> float:
+    number = _number(value, what, accepted)
+    if number is not None:
+        return _checked(number, value, what, accepted)
+    match = _SCALED_RE.match(str(value))
+    unit = match.group(2).lower() if match else ""
+    scale = units.get(unit, default if unit == "" else None)
+    if not match or scale is None:
+        raise UnitError(f"invalid {what} {value!r}: expected {accepted}")
+    return _checked(float(match.group(1)) * scale, value, what, accepted)
+
+
 def parse_duration(value: object) -> float:
     """Parse a duration (``2``, ``"250ms"``, ``"1.5min"``) into seconds."""
-    number = _number(value, "duration", DURATION_HELP)
-    if number is not None:
-        return _checked(number, value, "duration", DURATION_HELP)
-    match = _DURATION_RE.match(str(value))
-    unit = match.group(2).lower() if match else ""
-    if not match or unit not in {**_DURATION_UNITS, "": 1.0}:
-        raise UnitError(f"invalid duration {value!r}: expected {DURATION_HELP}")
-    scaled = float(match.group(1)) * _DURATION_UNITS.get(unit, 1.0)
-    return _checked(scaled, value, "duration", DURATION_HELP)
+    return _parse_scaled(value, "duration", _DURATION_UNITS, 1.0, DURATION_HELP)
 
 
 def parse_size(value: object) -> float:
     """Parse a size (``1024``, ``"200MB"``, ``"1.5GiB"``) into bytes."""
-    number = _number(value, "size", SIZE_HELP)
-    if number is not None:
-        return _checked(number, value, "size", SIZE_HELP)
-    match = _SIZE_RE.match(str(value))
-    unit = match.group(2).lower() if match else ""
-    if not match or unit not in {**_SIZE_UNITS, "": 1}:
-        raise UnitError(f"invalid size {value!r}: expected {SIZE_HELP}")
-    scaled = float(match.group(1)) * _SIZE_UNITS.get(unit, 1)
-    return _checked(scaled, value, "size", SIZE_HELP)
+    return _parse_scaled(value, "size", _SIZE_UNITS, 1, SIZE_HELP)
 
 
 def parse_percent(value: object) -> float:
