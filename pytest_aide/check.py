@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pytest_aide.results import TimingResult
 from pytest_aide.verdict import Threshold, Verdict, judge
@@ -23,6 +24,8 @@ class Check:
     """Set once the check has been judged (only under ``--aide-perf``)."""
     outcome: str = "passed"
     """pytest's outcome for the test: ``passed``, ``failed``, ``skipped`` or ``error``."""
+    saved_baseline: str | None = None
+    """Path of the baseline written for this check in this run, if any."""
 
     def next_result_name(self) -> str:
         """Name for the next unnamed result: the check name, then ``name#2``, ..."""
@@ -41,11 +44,45 @@ class Check:
 
     @property
     def status(self) -> str:
-        """``PASS``, ``FAIL``, ``ERROR`` or ``SKIP`` for summaries."""
+        """``PASS``, ``FAIL``, ``REGRESSED``, ``IMPROVED``, ``ERROR`` or ``SKIP``."""
         if self.outcome == "error":
             return "ERROR"
         if self.outcome == "skipped":
             return "SKIP"
-        if self.outcome == "failed" or (self.verdict is not None and not self.verdict.passed):
+        if self.verdict is not None and not self.verdict.passed:
+            return self.verdict.status
+        if self.outcome == "failed":
             return "FAIL"
-        return "PASS"
+        return self.verdict.status if self.verdict is not None else "PASS"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form for reports."""
+        verdict = self.verdict
+        return {
+            "id": self.nodeid,
+            "name": self.name,
+            "status": self.status,
+            "outcome": self.outcome,
+            "thresholds": {
+                key: {"limit": t.limit, "origin": t.origin, "text": t.describe()}
+                for key, t in self.thresholds.items()
+            },
+            "results": [result.to_dict() for result in self.results],
+            "failures": verdict.lines() if verdict else [],
+            "notes": list(verdict.notes) if verdict else [],
+            "comparisons": [
+                {
+                    "result": c.subject,
+                    "status": c.status,
+                    "ratio": c.estimate.ratio,
+                    "ci_low": c.estimate.low,
+                    "ci_high": c.estimate.high,
+                    "confidence": c.estimate.confidence,
+                    "tolerance": c.tolerance,
+                    "baseline_date": c.baseline_date,
+                    "gating": c.gating,
+                }
+                for c in (verdict.comparisons if verdict else [])
+            ],
+            "saved_baseline": self.saved_baseline,
+        }

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_aide.config import display_path
 from pytest_aide.measure.timer import measure
 from pytest_aide.scenarios import Scenario, ScenarioError, load_scenario_file, resolve_target
 
@@ -21,11 +22,6 @@ __all__ = ["ScenarioFileCollector", "ScenarioItem"]
 _PACKAGE_DIR = Path(__file__).resolve().parent
 FILE_ITEM_NAME = "file"
 """Name of the item that stands for a whole scenario file that could not be read."""
-
-
-def display_path(path: Path, rootpath: Path) -> str:
-    """``path`` relative to the rootdir when it lies below it, as error messages show it."""
-    return path.relative_to(rootpath).as_posix() if path.is_relative_to(rootpath) else str(path)
 
 
 class ScenarioFileCollector(pytest.File):

@@ -1,20 +1,56 @@
-"""Settings read from the command line and ini file (no pytest import)."""
+"""Settings from the command line, ini file, environment and profiles (no pytest import)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-__all__ = ["Settings", "non_negative_int", "positive_int"]
+from pytest_aide.units import UnitError, parse_percent
+from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "DEFAULT_TOLERANCE",
+    "ProfileError",
+    "ProfileOverrides",
+    "Settings",
+    "add_compare_options",
+    "display_path",
+    "known_profiles",
+    "non_negative_int",
+    "parse_profiles",
+    "parse_tolerance",
+    "positive_int",
+    "pyproject_profiles",
+    "select_profile",
+]
+
+DEFAULT_PROFILE = "default"
+DEFAULT_TOLERANCE = 0.10
+"""Allowed slowdown against a baseline, as a fraction."""
+
+ProfileOverrides = dict[str, dict[str, dict[str, Threshold]]]
+"""profile name -> check name -> threshold key -> threshold."""
+
+
+class ProfileError(ValueError):
+    """A profile table or name that cannot be used."""
 
 
 def _whole(text: str, minimum: int) -> int:
     try:
         value = int(str(text).strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid count {text!r}: expected a whole number >= {minimum}"
-        ) from None
+        value = minimum - 1
     if value < minimum:
         raise argparse.ArgumentTypeError(
             f"invalid count {text!r}: expected a whole number >= {minimum}"
@@ -32,6 +68,107 @@ def non_negative_int(text: str) -> int:
     return _whole(text, 0)
 
 
+def parse_tolerance(text: str) -> float:
+    """Parse ``10%`` or ``10`` (both ten percent) into a fraction."""
+    try:
+        return parse_percent(text if text.strip().endswith("%") else float(text))
+    except (UnitError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"invalid tolerance {text!r}: expected a percentage like '10%' or 10"
+        ) from None
+
+
+def add_compare_options(addoption: Callable[..., Any], prefix: str = "") -> None:
+    """Options shared by the plugin (``--aide-tolerance``) and ``pytest-aide compare``."""
+    addoption(
+        f"--{prefix}tolerance",
+        type=parse_tolerance,
+        default=None,
+        metavar="PCT",
+        help="allowed slowdown vs baseline before a significant change is a regression, "
+        "e.g. 10%% (default 10%%)",
+    )
+
+
+def display_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when it lies below it, as messages show it."""
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
+def select_profile(
+    option: str | None, ini: str | None, environ: Mapping[str, str]
+) -> tuple[str, str]:
+    """The profile in force and where it came from: option, ini, ``AIDE_ENV``, default."""
+    for value, source in (
+        (option, "--aide-profile"),
+        (ini, "ini aide_profile"),
+        (environ.get("AIDE_ENV"), "AIDE_ENV"),
+    ):
+        if value and value.strip():
+            return value.strip(), source
+    return DEFAULT_PROFILE, "default"
+
+
+def parse_profiles(table: object, where: str, noun: str = "check") -> ProfileOverrides:
+    """Validate ``[profiles.NAME.CHECK] thresholds = {...}`` tables.
+
+    ``where`` prefixes every message, e.g. ``pyproject.toml: [tool.aide]``.
+    """
+    if not isinstance(table, dict):
+        raise ProfileError(f"{where}: 'profiles' must be a table of profiles")
+    parsed: ProfileOverrides = {}
+    for name, checks in table.items():
+        if not isinstance(checks, dict):
+            raise ProfileError(f"{where}: profile {name!r}: expected a table of checks")
+        parsed[name] = {}
+        for check, entry in checks.items():
+            prefix = f"{where}: profile {name!r}: {noun} {check!r}"
+            if not isinstance(entry, dict):
+                raise ProfileError(f"{prefix}: expected a table with 'thresholds'")
+            unknown = sorted(set(entry) - {"thresholds"})
+            if unknown:
+                raise ProfileError(f"{prefix}: unknown key {unknown[0]!r} (known: thresholds)")
+            thresholds = entry.get("thresholds", {})
+            if not isinstance(thresholds, dict):
+                raise ProfileError(f"{prefix}: key 'thresholds': expected a table")
+            try:
+                parsed[name][check] = parse_thresholds(thresholds, origin=f"profile {name}")
+            except ThresholdError as exc:
+                raise ProfileError(f"{prefix}: {exc}") from None
+    return parsed
+
+
+def pyproject_profiles(path: Path, shown: str = "pyproject.toml") -> ProfileOverrides:
+    """Profiles from ``[tool.aide.profiles]`` of a pyproject file (empty when absent)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ProfileError(f"{shown}: cannot read: {exc}") from None
+    aide = data.get("tool", {}).get("aide", {})
+    if not isinstance(aide, dict):
+        raise ProfileError(f"{shown}: [tool.aide] must be a table")
+    unknown = sorted(set(aide) - {"profiles"})
+    if unknown:
+        raise ProfileError(f"{shown}: [tool.aide]: unknown key {unknown[0]!r} (known: profiles)")
+    return parse_profiles(aide.get("profiles", {}), f"{shown}: [tool.aide]")
+
+
+def known_profiles(scenario_files: Iterable[Path], pyproject: ProfileOverrides) -> set[str]:
+    """Profile names defined anywhere: ``default``, pyproject, and every scenario file."""
+    names = {DEFAULT_PROFILE, *pyproject}
+    for path in scenario_files:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue  # reported by collection, on that file's own item
+        profiles = data.get("profiles")
+        if isinstance(profiles, dict):
+            names.update(str(name) for name in profiles)
+    return names
+
+
 @dataclass(frozen=True)
 class Settings:
     """The options in force for this session."""
@@ -44,3 +181,13 @@ class Settings:
     """``--aide-warmup``: overrides every check's warmup count."""
     scenario_dirs: tuple[str, ...] = ("scenarios",)
     """Directories, relative to the rootdir, whose TOML files are scenario files."""
+    profile: str = DEFAULT_PROFILE
+    """Threshold profile in force."""
+    profile_source: str = "default"
+    """Where the profile name came from (``--aide-profile``, ``AIDE_ENV``, ...)."""
+    baseline_dir: Path = Path("baselines")
+    save_baseline: bool = False
+    compare: bool = True
+    tolerance: float = DEFAULT_TOLERANCE
+    any_machine: bool = False
+    report_dir: Path = Path(".aide")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,25 @@ import pytest
 
 from pytest_aide.check import Check
 from pytest_aide.collect import ScenarioFileCollector
-from pytest_aide.config import Settings, non_negative_int, positive_int
+from pytest_aide.config import (
+    DEFAULT_TOLERANCE,
+    ProfileError,
+    ProfileOverrides,
+    Settings,
+    add_compare_options,
+    display_path,
+    known_profiles,
+    non_negative_int,
+    parse_tolerance,
+    positive_int,
+    pyproject_profiles,
+    select_profile,
+)
 from pytest_aide.fixtures import AideTimer
+from pytest_aide.gate import Gate
+from pytest_aide.measure.system import machine_info, machine_slug
 from pytest_aide.measure.timer import TimingPlan
+from pytest_aide.report.json import build_report, write_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
@@ -74,6 +91,62 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=non_negative_int,
         metavar="N",
     )
+    _add_option(
+        parser,
+        group,
+        "--aide-profile",
+        "string",
+        "threshold profile (else ini aide_profile, else $AIDE_ENV, else 'default')",
+        metavar="NAME",
+    )
+    _add_option(
+        parser,
+        group,
+        "--aide-baseline-dir",
+        "string",
+        "where baselines live, relative to the rootdir (default: baselines)",
+        metavar="DIR",
+    )
+    _add_option(
+        parser,
+        group,
+        "--aide-save-baseline",
+        "bool",
+        "write this run's results as the new baselines (atomically); thresholds still "
+        "apply, the baseline comparison does not gate this run",
+        action="store_true",
+    )
+    _add_option(
+        parser,
+        group,
+        "--aide-no-compare",
+        "bool",
+        "skip the baseline comparison",
+        action="store_true",
+    )
+    add_compare_options(group.addoption, prefix="aide-")
+    parser.addini(
+        "aide_tolerance",
+        type="string",
+        default="",
+        help="same as --aide-tolerance: allowed slowdown vs baseline, e.g. 10%",
+    )
+    _add_option(
+        parser,
+        group,
+        "--aide-compare-any-machine",
+        "bool",
+        "gate even on a baseline recorded on another machine",
+        action="store_true",
+    )
+    _add_option(
+        parser,
+        group,
+        "--aide-report-dir",
+        "string",
+        "where reports are written, relative to the rootdir (default: .aide)",
+        metavar="DIR",
+    )
     parser.addini(
         "aide_scenarios",
         type="linelist",
@@ -95,16 +168,35 @@ def _setting(config: pytest.Config, name: str, parse: Callable[[str], Any]) -> A
         raise pytest.UsageError(f"ini option {name!r}: {exc}") from None
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker and the session object that carries the hooks."""
-    config.addinivalue_line("markers", MARKER_HELP)
-    settings = Settings(
+def _directory(config: pytest.Config, name: str, default: str) -> Path:
+    value = _setting(config, name, str) or default
+    return (config.rootpath / Path(value).expanduser()).resolve()
+
+
+def _read_settings(config: pytest.Config) -> Settings:
+    profile, source = select_profile(
+        config.getoption("aide_profile"), config.getini("aide_profile") or None, os.environ
+    )
+    return Settings(
         perf=bool(_setting(config, "aide_perf", bool)),
         iterations=_setting(config, "aide_iterations", positive_int),
         warmup=_setting(config, "aide_warmup", non_negative_int),
         scenario_dirs=tuple(config.getini("aide_scenarios")),
+        profile=profile,
+        profile_source=source,
+        baseline_dir=_directory(config, "aide_baseline_dir", "baselines"),
+        save_baseline=bool(_setting(config, "aide_save_baseline", bool)),
+        compare=not _setting(config, "aide_no_compare", bool),
+        tolerance=_setting(config, "aide_tolerance", parse_tolerance) or DEFAULT_TOLERANCE,
+        any_machine=bool(_setting(config, "aide_compare_any_machine", bool)),
+        report_dir=_directory(config, "aide_report_dir", ".aide"),
     )
-    session = AideSession(config, settings)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker and the session object that carries the hooks."""
+    config.addinivalue_line("markers", MARKER_HELP)
+    session = AideSession(config, _read_settings(config))
     config.stash[_SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_NAME)
 
@@ -129,6 +221,39 @@ class AideSession:
         self.settings = settings
         self.checks: list[Check] = []
         self._scenario_dirs = [(config.rootpath / d).resolve() for d in settings.scenario_dirs]
+        self._overrides: ProfileOverrides = {}
+        self._config_error: str | None = None
+        self._report_note: str | None = None
+        pyproject = config.rootpath / "pyproject.toml"
+        if config.inipath is not None and config.inipath.name == "pyproject.toml":
+            pyproject = config.inipath
+        try:
+            self._overrides = pyproject_profiles(pyproject)
+        except ProfileError as exc:
+            self._config_error = str(exc)
+        if settings.perf:
+            self._check_profile_is_known()
+        machine = machine_info()
+        self.gate = Gate(
+            baseline_dir=settings.baseline_dir,
+            rootdir=config.rootpath,
+            machine=machine,
+            slug=machine_slug(machine),
+            profile=settings.profile,
+            tolerance=settings.tolerance,
+            compare=settings.compare,
+            save=settings.save_baseline,
+            any_machine=settings.any_machine,
+        )
+
+    def _check_profile_is_known(self) -> None:
+        files = [p for d in self._scenario_dirs if d.is_dir() for p in sorted(d.rglob("*.toml"))]
+        known = known_profiles(files, self._overrides)
+        name, source = self.settings.profile, self.settings.profile_source
+        if name not in known:
+            raise pytest.UsageError(
+                f"unknown aide profile {name!r} (from {source}); known: {', '.join(sorted(known))}"
+            )
 
     def plan(self, iterations: int, warmup: int, gc: bool = True) -> TimingPlan:
         """The timing plan for a check, with the session's overrides applied."""
@@ -145,12 +270,18 @@ class AideSession:
         name: str | None = None,
         thresholds: dict[str, Threshold] | None = None,
     ) -> Check:
-        """The check of ``item``, created on first use."""
+        """The check of ``item``, created on first use with the profile's overrides."""
         check = item.stash.get(_CHECK_KEY, None)
-        if check is None:
-            check = Check(name or item.name, item.nodeid, dict(thresholds or {}))
-            item.stash[_CHECK_KEY] = check
-            self.checks.append(check)
+        if check is not None:
+            return check
+        check = Check(name or item.name, item.nodeid, dict(thresholds or {}))
+        item.stash[_CHECK_KEY] = check
+        self.checks.append(check)
+        if self._config_error:
+            pytest.fail(self._config_error, pytrace=False)
+        profile = self._overrides.get(self.settings.profile, {})
+        for key in (getattr(item, "originalname", None), item.name, check.name):
+            check.thresholds.update(profile.get(key, {}) if key else {})
         return check
 
     def pytest_collect_file(
@@ -175,14 +306,13 @@ class AideSession:
         except ThresholdError as exc:
             self.check_for(item)
             pytest.fail(f"{item.nodeid}: @pytest.mark.aide: {exc}", pytrace=False)
-        check = self.check_for(item, name, thresholds)
-        check.name, check.thresholds = name or check.name, thresholds
+        self.check_for(item, name, thresholds)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        """Turn a failing verdict into a failed test with one line per broken limit."""
+        """Turn a failing verdict into a failed test with one line per problem."""
         report = yield
         check = item.stash.get(_CHECK_KEY, None)
         if check is None:
@@ -192,21 +322,45 @@ class AideSession:
         elif report.failed and report.when != "call":
             check.outcome = "error"
         elif report.when == "call":
-            if report.passed and self.settings.perf and not check.judge().passed:
-                assert check.verdict is not None
-                report.outcome = "failed"
-                report.longrepr = "\n".join(check.verdict.lines())
+            if report.passed and self.settings.perf:
+                verdict = self.gate.evaluate(check)
+                if not verdict.passed:
+                    report.outcome = "failed"
+                    report.longrepr = "\n".join(verdict.lines())
             if report.failed:
                 check.outcome = "failed"
         return report
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Write ``report.json`` under ``--aide-perf``."""
+        if not self.settings.perf or not self.checks:
+            return
+        path = self.settings.report_dir / "report.json"
+        report = build_report(self.checks, profile=self.settings.profile, machine=self.gate.machine)
+        try:
+            write_report(path, report)
+        except OSError as exc:
+            self._report_note = f"cannot write {path}: {exc.strerror or exc}"
+        else:
+            self._report_note = f"report: {display_path(path, self.config.rootpath)}"
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print one row per measured check, then totals and the success rate."""
         if not self.settings.perf or not self.checks:
             return
         terminalreporter.write_sep("=", "aide performance summary")
+        settings = self.settings
+        terminalreporter.write_line(
+            f"profile: {settings.profile} ({settings.profile_source}); machine: {self.gate.slug}"
+        )
         for line in render_summary(self.checks):
             terminalreporter.write_line(line)
+        saved = [c.saved_baseline for c in self.checks if c.saved_baseline]
+        if saved:
+            where = display_path(settings.baseline_dir / self.gate.slug, self.config.rootpath)
+            terminalreporter.write_line(f"saved {len(saved)} baseline(s) under {where}")
+        if self._report_note:
+            terminalreporter.write_line(self._report_note)
 
 
 @pytest.fixture

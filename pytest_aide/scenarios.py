@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_aide.config import ProfileError, parse_profiles
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
 if sys.version_info >= (3, 11):
@@ -32,7 +33,7 @@ __all__ = [
 
 SCENARIO_KEYS = ("target", "args", "kwargs", "iterations", "warmup", "thresholds", "description")
 """Keys a ``[scenarios.NAME]`` table may hold."""
-_FILE_KEYS = ("scenarios",)
+_FILE_KEYS = ("scenarios", "profiles")
 _MAX_COUNT = 1_000_000
 
 
@@ -53,6 +54,12 @@ class Scenario:
     warmup: int = 2
     thresholds: dict[str, Threshold] = field(default_factory=dict)
     description: str = ""
+    profiles: dict[str, dict[str, Threshold]] = field(default_factory=dict)
+    """Threshold overrides by profile name, from this file's ``[profiles.NAME.SCENARIO]``."""
+
+    def thresholds_for(self, profile: str) -> dict[str, Threshold]:
+        """The scenario's thresholds with ``profile``'s overrides merged over them."""
+        return {**self.thresholds, **self.profiles.get(profile, {})}
 
 
 @dataclass
@@ -143,7 +150,29 @@ def load_scenario_file(path: Path, display: str | None = None) -> ScenarioFile:
             result.scenarios.append(_scenario(name, table))
         except ScenarioError as exc:
             result.errors[name] = f"{shown}: scenario {name!r}: {exc}"
+    _attach_profiles(result, data.get("profiles", {}), set(scenarios))
     return result
+
+
+def _attach_profiles(result: ScenarioFile, table: object, names: set[str]) -> None:
+    """Give each scenario its profile overrides; a bad profile errors its own item."""
+    try:
+        profiles = parse_profiles(table, result.path, noun="scenario")
+    except ProfileError as exc:
+        result.errors["profiles"] = str(exc)
+        return
+    by_name = {scenario.name: scenario for scenario in result.scenarios}
+    for profile, overrides in profiles.items():
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            result.errors[f"profiles.{profile}"] = (
+                f"{result.path}: profile {profile!r}: unknown scenario {unknown[0]!r} "
+                f"(known: {', '.join(sorted(names))})"
+            )
+            continue
+        for name, thresholds in overrides.items():
+            if name in by_name:
+                by_name[name].profiles[profile] = thresholds
 
 
 def resolve_target(spec: str, search_path: Path | None = None) -> Callable[..., Any]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-__all__ = ["percentile", "stddev", "summarize"]
+__all__ = ["RatioEstimate", "percentile", "ratio_estimate", "stddev", "summarize"]
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -51,3 +52,80 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
         "p95": percentile(samples, 95),
         "p99": percentile(samples, 99),
     }
+
+
+_Z = {0.90: 1.6448536269514722, 0.95: 1.959963984540054, 0.99: 2.5758293035489004}
+
+
+@dataclass(frozen=True)
+class RatioEstimate:
+    """How much slower NEW is than OLD, as a time ratio with a confidence interval."""
+
+    ratio: float
+    """Hodges–Lehmann estimate of new/old: exp(median of all log(new_j) - log(old_i))."""
+    low: float
+    """Lower end of the confidence interval of the ratio."""
+    high: float
+    """Upper end of the confidence interval of the ratio."""
+    confidence: float
+    n_old: int
+    n_new: int
+
+    @property
+    def percent(self) -> float:
+        """Change in percent: +23.5 means 23.5 % slower."""
+        return (self.ratio - 1.0) * 100.0
+
+
+def _count_at_most(xs: Sequence[float], ys: Sequence[float], t: float) -> tuple[int, float]:
+    """Pairs with ys[j] - xs[i] <= t, and the largest such difference (both sorted)."""
+    count, best, p, n = 0, -math.inf, 0, len(xs)
+    for y in ys:
+        while p < n and xs[p] < y - t:
+            p += 1
+        if p < n:
+            count += n - p
+            best = max(best, y - xs[p])
+    return count, best
+
+
+def _kth_difference(xs: Sequence[float], ys: Sequence[float], k: int) -> float:
+    """The k-th smallest (1-based) of all ys[j] - xs[i], without listing the pairs."""
+    low, high = ys[0] - xs[-1], ys[-1] - xs[0]
+    if _count_at_most(xs, ys, low)[0] >= k:
+        return low
+    for _ in range(200):
+        middle = (low + high) / 2
+        if not low < middle < high:
+            break
+        if _count_at_most(xs, ys, middle)[0] >= k:
+            high = middle
+        else:
+            low = middle
+    return _count_at_most(xs, ys, high)[1]
+
+
+def ratio_estimate(
+    old: Sequence[float], new: Sequence[float], confidence: float = 0.95
+) -> RatioEstimate:
+    """Hodges–Lehmann ratio new/old with the Moses (Mann–Whitney) confidence interval.
+
+    Distribution-free and robust to outliers: a few slow samples move it little.
+    Swapping ``old`` and ``new`` inverts the ratio and its interval.
+    """
+    if not old or not new:
+        raise ValueError("ratio estimate needs samples on both sides")
+    if confidence not in _Z:
+        raise ValueError(f"confidence must be one of {sorted(_Z)}, got {confidence}")
+    xs = sorted(math.log(max(v, 1e-15)) for v in old)
+    ys = sorted(math.log(max(v, 1e-15)) for v in new)
+    n, m = len(xs), len(ys)
+    pairs = n * m
+    middle = _kth_difference(xs, ys, (pairs + 1) // 2)
+    if pairs % 2 == 0:
+        middle = (middle + _kth_difference(xs, ys, pairs // 2 + 1)) / 2
+    spread = _Z[confidence] * math.sqrt(n * m * (n + m + 1) / 12.0)
+    k_low = max(1, math.floor(pairs / 2 - spread))
+    low = _kth_difference(xs, ys, k_low)
+    high = _kth_difference(xs, ys, pairs + 1 - k_low)
+    return RatioEstimate(math.exp(middle), math.exp(low), math.exp(high), confidence, n, m)

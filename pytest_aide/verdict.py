@@ -7,15 +7,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pytest_aide.units import UnitError, format_duration, parse_duration
+from pytest_aide.stats import RatioEstimate, ratio_estimate
+from pytest_aide.units import UnitError, format_duration, parse_duration, parse_percent
 
 __all__ = [
     "THRESHOLD_KEYS",
     "Breach",
+    "Comparison",
     "Measured",
     "Threshold",
     "ThresholdError",
     "Verdict",
+    "compare",
     "judge",
     "parse_thresholds",
 ]
@@ -47,9 +50,14 @@ def _format_rate(value: float, like: float | None = None) -> str:
     return f"{value:,.1f} ops/s" if value >= 10 else f"{value:.3g} ops/s"
 
 
+def _format_percent(value: float, like: float | None = None) -> str:
+    return f"{value * 100:g} %"
+
+
 @dataclass(frozen=True)
 class _Spec:
-    metric: str
+    metric: str | None
+    """Metric bounded, or None for keys that tune the baseline comparison."""
     upper: bool
     parse: Callable[[object], float]
     render: Callable[..., str]
@@ -65,6 +73,7 @@ THRESHOLD_KEYS: dict[str, _Spec] = {
     "p95": _Spec("p95", True, *_TIME),
     "p99": _Spec("p99", True, *_TIME),
     "throughput_min": _Spec("throughput", False, _parse_number, _format_rate),
+    "regression_max": _Spec(None, True, parse_percent, _format_percent),
 }
 """Every threshold key, with the metric it bounds and how its value is read."""
 
@@ -81,8 +90,8 @@ class Threshold:
     """Where the limit came from when not the check itself, e.g. ``profile production``."""
 
     @property
-    def metric(self) -> str:
-        """The metric this threshold bounds."""
+    def metric(self) -> str | None:
+        """The metric this threshold bounds (None for ``regression_max``)."""
         return THRESHOLD_KEYS[self.key].metric
 
     def broken_by(self, value: float) -> bool:
@@ -94,7 +103,7 @@ class Threshold:
         """The limit as text, e.g. ``mean <= 2.00 s``."""
         spec = THRESHOLD_KEYS[self.key]
         sign = "<=" if spec.upper else ">="
-        return f"{spec.metric} {sign} {spec.render(self.limit, self.limit)}"
+        return f"{spec.metric or 'regression'} {sign} {spec.render(self.limit, self.limit)}"
 
 
 def parse_thresholds(raw: Mapping[str, Any], origin: str | None = None) -> dict[str, Threshold]:
@@ -134,33 +143,113 @@ class Breach:
         return text
 
 
-@dataclass
-class Verdict:
-    """Outcome of judging one check's results against its thresholds."""
+def _signed(percent: float) -> str:
+    return f"{percent:+.1f}"
 
-    breaches: list[Breach] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
-    """Reasons the check could not be judged (a limit nothing measured)."""
 
-    @property
-    def passed(self) -> bool:
-        """True when no limit is broken and nothing stopped the judgement."""
-        return not self.breaches and not self.problems
+@dataclass(frozen=True)
+class Comparison:
+    """One result compared with its baseline."""
+
+    subject: str
+    estimate: RatioEstimate
+    tolerance: float
+    """Allowed slowdown as a fraction (0.10 for 10 %)."""
+    baseline_date: str
+    gating: bool = True
+    """False when the comparison is only reported (other machine, or saving a new baseline)."""
 
     @property
     def status(self) -> str:
-        """``PASS`` or ``FAIL``."""
-        return "PASS" if self.passed else "FAIL"
+        """``regressed``, ``improved`` or ``unchanged``.
+
+        A change counts only when it is statistically significant (the
+        interval excludes no change) *and* its estimate lies beyond the
+        tolerance; improvements use the mirror bound 1 / (1 + tolerance).
+        """
+        e = self.estimate
+        if e.low > 1.0 and e.ratio > 1.0 + self.tolerance:
+            return "regressed"
+        if e.high < 1.0 and e.ratio < 1.0 / (1.0 + self.tolerance):
+            return "improved"
+        return "unchanged"
+
+    def change(self) -> str:
+        """The change with its interval, e.g. ``+23.5 % (95 % CI +18.1..+29.0 %)``."""
+        e = self.estimate
+        return (
+            f"{_signed(e.percent)} % ({e.confidence * 100:g} % CI "
+            f"{_signed((e.low - 1) * 100)}..{_signed((e.high - 1) * 100)} %)"
+        )
+
+    def line(self) -> str:
+        """One line: ``diag: regressed +23.5 % (95 % CI ...) vs baseline of 2026-11-20, ...``."""
+        return (
+            f"{self.subject}: {self.status} {self.change()} vs baseline of "
+            f"{self.baseline_date}, tolerance {self.tolerance * 100:g} %"
+        )
+
+
+def compare(
+    subject: str,
+    old: Sequence[float],
+    new: Sequence[float],
+    *,
+    tolerance: float,
+    baseline_date: str,
+    gating: bool = True,
+) -> Comparison:
+    """Compare new samples with baseline samples of the same measurement."""
+    return Comparison(subject, ratio_estimate(old, new), tolerance, baseline_date, gating)
+
+
+@dataclass
+class Verdict:
+    """Outcome of judging one check: thresholds, then the baseline comparison."""
+
+    breaches: list[Breach] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    """Reasons the check could not be judged (a limit nothing measured, a bad baseline)."""
+    comparisons: list[Comparison] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Things worth saying that do not fail the check (a baseline from another machine)."""
+
+    @property
+    def regressions(self) -> list[Comparison]:
+        """Gating comparisons that found a regression."""
+        return [c for c in self.comparisons if c.gating and c.status == "regressed"]
+
+    @property
+    def passed(self) -> bool:
+        """True when no limit is broken, nothing regressed and nothing stopped the judgement."""
+        return not self.breaches and not self.problems and not self.regressions
+
+    @property
+    def status(self) -> str:
+        """``FAIL``, ``REGRESSED``, ``IMPROVED`` or ``PASS``."""
+        if self.breaches or self.problems:
+            return "FAIL"
+        if self.regressions:
+            return "REGRESSED"
+        if any(c.gating and c.status == "improved" for c in self.comparisons):
+            return "IMPROVED"
+        return "PASS"
 
     def lines(self) -> list[str]:
-        """One line per broken limit or problem."""
-        return [b.line() for b in self.breaches] + list(self.problems)
+        """One line per broken limit, problem and regression."""
+        return (
+            [b.line() for b in self.breaches]
+            + list(self.problems)
+            + [c.line() for c in self.regressions]
+        )
 
 
 def judge(check: str, results: Sequence[Measured], thresholds: Mapping[str, Threshold]) -> Verdict:
     """Check every result of ``check`` against every threshold it can answer."""
     verdict = Verdict()
     for threshold in thresholds.values():
+        if threshold.metric is None:
+            continue
         answered = False
         for result in results:
             value = result.metrics().get(threshold.metric)

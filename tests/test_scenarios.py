@@ -157,7 +157,7 @@ BAD_CASES = [
     pytest.param(
         "[other]\nx = 1\n",
         "file",
-        "scenarios/bad.toml: unknown top-level key 'other' (known: scenarios)",
+        "scenarios/bad.toml: unknown top-level key 'other' (known: scenarios, profiles)",
         id="top-level-key",
     ),
     pytest.param(

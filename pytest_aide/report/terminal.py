@@ -9,21 +9,41 @@ from pytest_aide.units import format_duration
 
 __all__ = ["render_summary"]
 
-_HEADER = ("check", "mean", "median", "p95", "min", "max", "ops/s", "limits", "status")
+_HEADER = (
+    "check",
+    "mean",
+    "median",
+    "p95",
+    "min",
+    "max",
+    "ops/s",
+    "vs baseline",
+    "limits",
+    "status",
+)
+_NUMERIC = range(1, 8)
 
 
 def _rows(check: Check) -> list[tuple[str, ...]]:
     limits = ", ".join(t.describe() for t in check.thresholds.values()) or "-"
     if not check.results:
-        return [(check.name, *("-",) * 6, limits, check.status)]
+        return [(check.name, *("-",) * 7, limits, check.status)]
+    comparisons = {c.subject: c for c in (check.verdict.comparisons if check.verdict else [])}
     rows = []
     for result in check.results:
         figures = (result.mean, result.median, result.p95, result.min, result.max)
+        comparison = comparisons.get(result.name)
+        change = "-"
+        if comparison is not None:
+            e = comparison.estimate
+            change = f"{e.percent:+.1f}% [{(e.low - 1) * 100:+.1f}, {(e.high - 1) * 100:+.1f}]"
+            change += "" if comparison.gating else " (info)"
         rows.append(
             (
                 result.name,
                 *(format_duration(f) for f in figures),
                 f"{result.throughput:,.1f}",
+                change,
                 limits,
                 check.status,
             )
@@ -35,17 +55,18 @@ def render_summary(checks: Sequence[Check]) -> list[str]:
     """Table rows, one per result, then totals and the success rate."""
     table = [_HEADER] + [row for check in checks for row in _rows(check)]
     widths = [max(len(row[i]) for row in table) for i in range(len(_HEADER))]
-    numeric = range(1, 7)
     lines = []
     for row in table:
         cells = [
-            cell.rjust(width) if i in numeric else cell.ljust(width)
+            cell.rjust(width) if i in _NUMERIC else cell.ljust(width)
             for i, (cell, width) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
     counted = [c for c in checks if c.status != "SKIP"]
-    passed = sum(1 for c in counted if c.status == "PASS")
+    passed = sum(1 for c in counted if c.status in ("PASS", "IMPROVED"))
     rate = 100.0 * passed / len(counted) if counted else 100.0
+    notes = [note for c in checks if c.verdict for note in c.verdict.notes]
+    lines.extend(f"note: {note}" for note in notes)
     lines.append("")
     lines.append(
         f"checks: {len(counted)}, passed: {passed}, failed: {len(counted) - passed}, "

@@ -1,0 +1,216 @@
+"""Baseline storage: one JSON file per check and machine, written atomically.
+
+Layout: ``<baseline dir>/<machine slug>/<node id path>.json``, e.g.
+``baselines/linux-x86_64-2cpu-cpython3.11-1a2b3c4d/scenarios/aide.toml/system_diagnosis.json``.
+Several machines' baselines live side by side; each file also records its
+own id, so a file moved or renamed by hand is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pytest_aide.results import TimingResult, result_from_dict
+
+__all__ = [
+    "BASELINE_SCHEMA",
+    "MAX_SAMPLES",
+    "Baseline",
+    "BaselineError",
+    "atomic_write_text",
+    "baseline_relpath",
+    "find_baseline",
+    "load_baseline",
+    "save_baseline",
+]
+
+BASELINE_SCHEMA = 1
+"""Version of the baseline file layout this pytest-aide writes and reads."""
+MAX_SAMPLES = 1000
+"""Samples kept per result; longer runs are thinned evenly."""
+_REQUIRED = ("schema", "id", "created", "machine", "results")
+
+
+class BaselineError(Exception):
+    """A baseline file that cannot be used; the message names the file."""
+
+    def __init__(self, message: str, keep: bool = False) -> None:
+        super().__init__(message)
+        self.keep = keep
+        """True when the file holds data that must not be replaced (newer schema, other id)."""
+
+
+@dataclass
+class Baseline:
+    """Stored results of one check on one machine."""
+
+    id: str
+    """pytest node id of the check."""
+    results: list[TimingResult]
+    machine: dict[str, Any]
+    profile: str = "default"
+    created: str = field(
+        default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
+    )
+
+    @property
+    def date(self) -> str:
+        """Day the baseline was recorded, ``YYYY-MM-DD``."""
+        return self.created[:10]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form with samples capped at :data:`MAX_SAMPLES`."""
+        results = []
+        for result in self.results:
+            data = result.to_dict()
+            data["samples_total"] = len(result.samples)
+            data["samples"] = _thin(result.samples)
+            results.append(data)
+        return {
+            "schema": BASELINE_SCHEMA,
+            "id": self.id,
+            "created": self.created,
+            "profile": self.profile,
+            "machine": self.machine,
+            "results": results,
+        }
+
+
+def _thin(samples: list[float]) -> list[float]:
+    if len(samples) <= MAX_SAMPLES:
+        return list(samples)
+    step = (len(samples) - 1) / (MAX_SAMPLES - 1)
+    return [samples[round(i * step)] for i in range(MAX_SAMPLES)]
+
+
+def baseline_relpath(nodeid: str) -> Path:
+    """Where a check's baseline lives inside a machine directory."""
+    file_part, _, rest = nodeid.partition("::")
+    parts = [p for p in file_part.split("/") if p] + [p for p in rest.split("::") if p]
+    safe = [re.sub(r"[^A-Za-z0-9._\-\[\]=+,@]+", "_", p) for p in parts]
+    safe = ["__" if p in {".", ".."} else p for p in safe] or ["_"]
+    return Path(*safe[:-1], safe[-1] + ".json")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see the old or the new file, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def _parse(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise BaselineError(f"{shown}: cannot read baseline: {exc.strerror or exc}") from None
+    if not raw.strip():
+        raise BaselineError(f"{shown}: corrupt baseline: the file is empty")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BaselineError(f"{shown}: corrupt baseline: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise BaselineError(f"{shown}: corrupt baseline: {exc}") from None
+    if not isinstance(data, dict):
+        raise BaselineError(f"{shown}: corrupt baseline: expected a JSON object")
+    return data
+
+
+def load_baseline(path: Path, expected_id: str | None = None, shown: str | None = None) -> Baseline:
+    """Read and validate one baseline file."""
+    shown = shown or str(path)
+    data = _parse(path, shown)
+    schema = data.get("schema")
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > BASELINE_SCHEMA:
+        raise BaselineError(
+            f"{shown}: baseline schema {schema} is newer than this pytest-aide reads "
+            f"({BASELINE_SCHEMA}); upgrade pytest-aide",
+            keep=True,
+        )
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise BaselineError(f"{shown}: baseline is missing field {missing[0]!r}")
+    if schema != BASELINE_SCHEMA:
+        raise BaselineError(f"{shown}: unsupported baseline schema {schema!r}")
+    if expected_id is not None and data["id"] != expected_id:
+        raise BaselineError(
+            f"{shown}: baseline is for {data['id']!r}, not {expected_id!r}", keep=True
+        )
+    try:
+        results = [result_from_dict(r) for r in data["results"]]
+        machine = dict(data["machine"])
+    except (KeyError, TypeError, ValueError) as exc:
+        detail = f"field {exc.args[0]!r} missing" if isinstance(exc, KeyError) else str(exc)
+        raise BaselineError(f"{shown}: corrupt baseline results: {detail}") from None
+    return Baseline(
+        id=str(data["id"]),
+        results=results,
+        machine=machine,
+        profile=str(data.get("profile", "default")),
+        created=str(data["created"]),
+    )
+
+
+def find_baseline(root: Path, slug: str, nodeid: str) -> tuple[Path | None, bool]:
+    """The baseline file for ``nodeid``: this machine's, else the newest of another's.
+
+    Returns the path (or None) and whether it belongs to this machine.
+    """
+    relative = baseline_relpath(nodeid)
+    own = root / slug / relative
+    if own.exists():
+        return own, True
+    others = [p / relative for p in sorted(root.glob("*")) if p.is_dir() and p.name != slug]
+    others = [p for p in others if p.exists()]
+    if not others:
+        return None, False
+    return max(others, key=lambda p: p.stat().st_mtime), False
+
+
+def save_baseline(path: Path, baseline: Baseline, shown: str | None = None) -> str | None:
+    """Write ``baseline`` atomically; returns a note when a corrupt file was replaced.
+
+    A file written by a newer pytest-aide, or holding another check's id, is
+    never replaced: its data would be lost.
+    """
+    shown = shown or str(path)
+    note = None
+    if path.exists():
+        try:
+            load_baseline(path, baseline.id, shown=shown)
+        except BaselineError as exc:
+            if exc.keep:
+                raise BaselineError(f"{exc}; not replaced", keep=True) from None
+            note = f"replaced unusable baseline {exc}"
+    text = json.dumps(baseline.to_dict(), indent=2, sort_keys=True) + "\n"
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise BaselineError(f"{shown}: cannot save baseline: {exc.strerror or exc}") from None
+    return note

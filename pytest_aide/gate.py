@@ -1,0 +1,111 @@
+"""The gate: judge a check on its thresholds and its baseline, and save baselines.
+
+Reads and writes baseline files, never the clock; knows nothing of pytest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_aide.baselines import (
+    Baseline,
+    BaselineError,
+    baseline_relpath,
+    find_baseline,
+    load_baseline,
+    save_baseline,
+)
+from pytest_aide.check import Check
+from pytest_aide.config import display_path
+from pytest_aide.verdict import Verdict, compare
+
+__all__ = ["Gate"]
+
+
+@dataclass
+class Gate:
+    """Everything needed to judge checks against stored baselines."""
+
+    baseline_dir: Path
+    rootdir: Path
+    machine: dict[str, Any]
+    slug: str
+    """This machine's directory name under the baseline dir."""
+    profile: str
+    tolerance: float
+    compare: bool = True
+    save: bool = False
+    any_machine: bool = False
+
+    def evaluate(self, check: Check) -> Verdict:
+        """Judge ``check``: thresholds, then its baseline; save a new baseline if asked."""
+        verdict = check.judge()
+        measured = [r for r in check.results if r.mode == "perf"]
+        if self.compare and measured:
+            self._compare(check, verdict)
+        if self.save and measured:
+            self._save(check, verdict)
+        return verdict
+
+    def _tolerance(self, check: Check) -> float:
+        own = check.thresholds.get("regression_max")
+        return own.limit if own is not None else self.tolerance
+
+    def _compare(self, check: Check, verdict: Verdict) -> None:
+        path, same_machine = find_baseline(self.baseline_dir, self.slug, check.nodeid)
+        if path is None:
+            return
+        shown = display_path(path, self.rootdir)
+        try:
+            baseline = load_baseline(path, check.nodeid, shown)
+        except BaselineError as exc:
+            # When saving, the bad file is about to be replaced (or refused) by _save.
+            if not self.save:
+                verdict.problems.append(f"{check.name}: {exc}")
+            return
+        gating = (same_machine or self.any_machine) and not self.save
+        if not same_machine:
+            other = path.relative_to(self.baseline_dir).parts[0]
+            verdict.notes.append(
+                f"{check.name}: baseline {shown} is from another machine ({other}); "
+                + (
+                    "gating anyway (--aide-compare-any-machine)"
+                    if gating
+                    else "reported only (use --aide-compare-any-machine to gate on it)"
+                )
+            )
+        old = {r.name: r for r in baseline.results}
+        for result in check.results:
+            before = old.get(result.name)
+            if before is None or result.mode != "perf":
+                continue
+            verdict.comparisons.append(
+                compare(
+                    result.name,
+                    before.samples,
+                    result.samples,
+                    tolerance=self._tolerance(check),
+                    baseline_date=baseline.date,
+                    gating=gating,
+                )
+            )
+
+    def _save(self, check: Check, verdict: Verdict) -> None:
+        path = self.baseline_dir / self.slug / baseline_relpath(check.nodeid)
+        shown = display_path(path, self.rootdir)
+        baseline = Baseline(
+            id=check.nodeid,
+            results=[r for r in check.results if r.mode == "perf"],
+            machine=self.machine,
+            profile=self.profile,
+        )
+        try:
+            note = save_baseline(path, baseline, shown)
+        except BaselineError as exc:
+            verdict.problems.append(f"{check.name}: {exc}")
+            return
+        if note:
+            verdict.notes.append(f"{check.name}: {note}")
+        check.saved_baseline = shown

@@ -1,0 +1,44 @@
+"""``report.json``: every check with its results, verdict and comparison."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pytest_aide.baselines import atomic_write_text
+from pytest_aide.check import Check
+
+__all__ = ["REPORT_SCHEMA", "build_report", "write_report"]
+
+REPORT_SCHEMA = 1
+"""Version of the ``report.json`` layout."""
+
+
+def build_report(
+    checks: Sequence[Check], *, profile: str, machine: dict[str, Any]
+) -> dict[str, Any]:
+    """The report as plain data."""
+    counted = [c for c in checks if c.status != "SKIP"]
+    passed = sum(1 for c in counted if c.status in ("PASS", "IMPROVED"))
+    return {
+        "schema": REPORT_SCHEMA,
+        "kind": "pytest-aide-report",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "profile": profile,
+        "machine": machine,
+        "totals": {
+            "checks": len(counted),
+            "passed": passed,
+            "failed": len(counted) - passed,
+            "success_rate": passed / len(counted) if counted else 1.0,
+        },
+        "checks": [check.to_dict() for check in checks],
+    }
+
+
+def write_report(path: Path, report: dict[str, Any]) -> None:
+    """Write the report atomically (sorted keys, indented)."""
+    atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
