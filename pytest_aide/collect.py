@@ -61,7 +61,8 @@ class ScenarioItem(pytest.Item):
         assert self.scenario is not None
         scenario = self.scenario
         session: AideSession = self.config.pluginmanager.get_plugin("aide-session")
-        check = session.check_for(self, scenario.name, scenario.thresholds)
+        thresholds = scenario.thresholds_for(session.settings.profile)
+        check = session.check_for(self, scenario.name, thresholds)
         try:
             target = resolve_target(scenario.target, self.config.rootpath)
         except ScenarioError as exc:

@@ -81,7 +81,7 @@ def _count_at_most(xs: Sequence[float], ys: Sequence[float], t: float) -> tuple[
     """Pairs with ys[j] - xs[i] <= t, and the largest such difference (both sorted)."""
     count, best, p, n = 0, -math.inf, 0, len(xs)
     for y in ys:
-        while p < n and xs[p] < y - t:
+        while p < n and y - xs[p] > t:
             p += 1
         if p < n:
             count += n - p

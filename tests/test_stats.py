@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_aide.stats import percentile, stddev, summarize
+from pytest_aide.stats import percentile, ratio_estimate, stddev, summarize
 
 samples = st.lists(
     st.floats(min_value=1e-9, max_value=1e4, allow_nan=False), min_size=1, max_size=200
@@ -62,3 +63,61 @@ def test_empty_samples_are_an_error() -> None:
         summarize([])
     with pytest.raises(ValueError, match=r"outside 0\.\.100"):
         percentile([1.0], 101)
+
+
+# --- the ratio estimate behind the regression gate ---
+
+positive = st.lists(st.floats(min_value=1e-6, max_value=1e3), min_size=1, max_size=40)
+
+
+def _brute_force(old: list[float], new: list[float]) -> tuple[float, list[float]]:
+    diffs = sorted(math.log(y) - math.log(x) for x in old for y in new)
+    n = len(diffs)
+    middle = diffs[n // 2] if n % 2 else (diffs[n // 2 - 1] + diffs[n // 2]) / 2
+    return math.exp(middle), diffs
+
+
+@given(positive, positive)
+def test_ratio_is_the_median_of_all_pairwise_log_ratios(old: list[float], new: list[float]):
+    expected, _ = _brute_force(old, new)
+    assert ratio_estimate(old, new).ratio == pytest.approx(expected, rel=1e-9)
+
+
+@given(positive, positive)
+def test_swapping_old_and_new_inverts_the_ratio_and_interval(old, new) -> None:
+    forward, backward = ratio_estimate(old, new), ratio_estimate(new, old)
+    assert backward.ratio == pytest.approx(1 / forward.ratio, rel=1e-9)
+    assert backward.low == pytest.approx(1 / forward.high, rel=1e-9)
+    assert backward.high == pytest.approx(1 / forward.low, rel=1e-9)
+
+
+@given(positive.filter(lambda xs: len(xs) >= 2), st.floats(min_value=0.1, max_value=10))
+def test_a_constant_factor_is_recovered(old: list[float], factor: float) -> None:
+    estimate = ratio_estimate(old, [x * factor for x in old])
+    assert estimate.ratio == pytest.approx(factor, rel=1e-9)
+    assert estimate.low <= estimate.ratio <= estimate.high
+
+
+def test_known_interval_for_ten_against_ten() -> None:
+    old = [1.0 + i / 100 for i in range(10)]
+    new = [1.2 + i / 70 for i in range(10)]
+    estimate = ratio_estimate(old, new)
+    _, diffs = _brute_force(old, new)
+    # Mann-Whitney critical value for n = m = 10 at 95 %: the 24th and 77th of 100.
+    assert estimate.low == pytest.approx(math.exp(diffs[23]))
+    assert estimate.high == pytest.approx(math.exp(diffs[76]))
+    assert (estimate.n_old, estimate.n_new, estimate.confidence) == (10, 10, 0.95)
+
+
+def test_identical_samples_give_ratio_one() -> None:
+    samples = [0.9, 1.0, 1.1, 1.05, 0.95]
+    estimate = ratio_estimate(samples, list(reversed(samples)))
+    assert estimate.ratio == pytest.approx(1.0)
+    assert estimate.low < 1.0 < estimate.high
+
+
+def test_ratio_needs_both_sides() -> None:
+    with pytest.raises(ValueError, match="both sides"):
+        ratio_estimate([], [1.0])
+    with pytest.raises(ValueError, match="confidence"):
+        ratio_estimate([1.0], [1.0], confidence=0.5)

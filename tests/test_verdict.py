@@ -74,3 +74,51 @@ def test_upper_bounds_agree_with_the_statistic(
     result = TimingResult("r", samples)
     verdict = judge("r", [result], parse_thresholds({key: limit}))
     assert verdict.passed == (result.metrics()[key] <= limit)
+
+
+# --- comparison against a baseline ---
+
+BASE = [1.0 + i / 1000 for i in range(30)]
+
+
+def _comparison(factor: float, tolerance: float = 0.10, gating: bool = True):
+    from pytest_aide.verdict import compare
+
+    return compare(
+        "diag",
+        BASE,
+        [x * factor for x in BASE],
+        tolerance=tolerance,
+        baseline_date="2026-11-20",
+        gating=gating,
+    )
+
+
+def test_regression_needs_significance_and_the_tolerance() -> None:
+    assert _comparison(1.30).status == "regressed"
+    assert _comparison(1.05).status == "unchanged"  # significant, within tolerance
+    assert _comparison(1.30, tolerance=0.5).status == "unchanged"
+    assert _comparison(0.70).status == "improved"
+    assert _comparison(1.0).status == "unchanged"
+
+
+def test_regression_line_reads_like_the_contract() -> None:
+    line = _comparison(1.235).line()
+    assert line.startswith("diag: regressed +23.5 % (95 % CI +")
+    assert line.endswith(" %) vs baseline of 2026-11-20, tolerance 10 %")
+
+
+def test_only_gating_regressions_fail_a_verdict() -> None:
+    from pytest_aide.verdict import Verdict
+
+    assert not Verdict(comparisons=[_comparison(1.3)]).passed
+    assert Verdict(comparisons=[_comparison(1.3)]).status == "REGRESSED"
+    informative = Verdict(comparisons=[_comparison(1.3, gating=False)])
+    assert informative.passed and informative.status == "PASS"
+    assert Verdict(comparisons=[_comparison(0.5)]).status == "IMPROVED"
+
+
+def test_regression_max_is_a_percentage_key() -> None:
+    thresholds = parse_thresholds({"regression_max": "15%"})
+    assert thresholds["regression_max"].limit == pytest.approx(0.15)
+    assert judge("x", [], thresholds).passed  # tunes the comparison, bounds no metric

@@ -1,0 +1,223 @@
+"""The ``pytest-aide`` console script: ``pytest-aide compare OLD NEW``.
+
+Exit codes: 0 nothing regressed, 1 something regressed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_aide.baselines import BaselineError, load_baseline
+from pytest_aide.config import DEFAULT_TOLERANCE, add_compare_options
+from pytest_aide.report.json import REPORT_SCHEMA
+from pytest_aide.results import TimingResult, result_from_dict
+from pytest_aide.units import format_duration
+from pytest_aide.verdict import Comparison, compare
+
+__all__ = ["InputError", "Side", "compare_sides", "load_side", "main"]
+
+
+class InputError(Exception):
+    """A file or directory given to the CLI that cannot be used."""
+
+
+@dataclass
+class Side:
+    """Results by check id and result name, from a report or baseline files."""
+
+    results: dict[str, dict[str, TimingResult]] = field(default_factory=dict)
+    dates: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def add(self, check_id: str, results: list[TimingResult], date: str, source: str) -> None:
+        """Add one check; the same id twice is ambiguous and refused."""
+        if check_id in self.results:
+            raise InputError(
+                f"{source}: {check_id!r} also comes from {self.sources[check_id]} "
+                "(point at one machine's baseline directory)"
+            )
+        self.results[check_id] = {r.name: r for r in results if r.mode == "perf"}
+        self.dates[check_id] = date
+        self.sources[check_id] = source
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: unreadable: {exc}") from None
+
+
+def _add_report(side: Side, path: Path, data: dict[str, Any]) -> None:
+    schema = data.get("schema")
+    if not isinstance(schema, int) or schema > REPORT_SCHEMA:
+        raise InputError(f"{path}: report schema {schema!r} is not one this pytest-aide reads")
+    date = str(data.get("created", ""))[:10]
+    try:
+        for check in data["checks"]:
+            results = [result_from_dict(r) for r in check.get("results", [])]
+            side.add(str(check["id"]), results, date, str(path))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: not a valid report: {exc}") from None
+
+
+def _add_file(side: Side, path: Path) -> None:
+    data = _read_json(path)
+    if isinstance(data, dict) and "checks" in data:
+        _add_report(side, path, data)
+        return
+    try:
+        baseline = load_baseline(path)
+    except BaselineError as exc:
+        raise InputError(str(exc)) from None
+    side.add(baseline.id, baseline.results, baseline.date, str(path))
+
+
+def load_side(path: Path) -> Side:
+    """Read a report file, a baseline file, or a directory of baseline files."""
+    side = Side()
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.json") if p.is_file())
+        if not files:
+            raise InputError(f"{path}: no baseline or report files in this directory")
+        for file in files:
+            _add_file(side, file)
+    elif path.is_file():
+        _add_file(side, path)
+    else:
+        raise InputError(f"{path}: no such file or directory")
+    return side
+
+
+def compare_sides(old: Side, new: Side, tolerance: float) -> list[tuple[str, Comparison]]:
+    """Compare every result both sides have, as (check id, comparison) pairs."""
+    rows = []
+    for check_id in sorted(set(old.results) & set(new.results)):
+        before, after = old.results[check_id], new.results[check_id]
+        for name in sorted(set(before) & set(after)):
+            comparison = compare(
+                name,
+                before[name].samples,
+                after[name].samples,
+                tolerance=tolerance,
+                baseline_date=old.dates[check_id],
+            )
+            rows.append((check_id, comparison))
+    return rows
+
+
+def _table_rows(rows: list[tuple[str, Comparison]], old: Side, new: Side) -> list[tuple[str, ...]]:
+    table = []
+    for check_id, c in rows:
+        label = check_id if len(old.results[check_id]) == 1 else f"{check_id} ({c.subject})"
+        e = c.estimate
+        table.append(
+            (
+                label,
+                format_duration(old.results[check_id][c.subject].median),
+                format_duration(new.results[check_id][c.subject].median),
+                f"{e.ratio:.3f}",
+                f"{(e.low - 1) * 100:+.1f}..{(e.high - 1) * 100:+.1f} %",
+                c.status,
+            )
+        )
+    return table
+
+
+_HEADER = ("id", "old median", "new median", "ratio", "95 % CI", "verdict")
+
+
+def _render_text(table: list[tuple[str, ...]]) -> list[str]:
+    everything = [_HEADER, *table]
+    widths = [max(len(row[i]) for row in everything) for i in range(len(_HEADER))]
+    return [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in everything
+    ]
+
+
+def _render_md(table: list[tuple[str, ...]]) -> list[str]:
+    lines = ["| " + " | ".join(_HEADER) + " |", "|" + "---|" * len(_HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in table]
+    return lines
+
+
+def _summary(rows: list[tuple[str, Comparison]], tolerance: float) -> str:
+    counts = {
+        s: sum(1 for _, c in rows if c.status == s) for s in ("regressed", "improved", "unchanged")
+    }
+    return (
+        f"{counts['regressed']} regressed, {counts['improved']} improved, "
+        f"{counts['unchanged']} unchanged (tolerance {tolerance * 100:g} %)"
+    )
+
+
+def _compare_command(args: argparse.Namespace) -> int:
+    try:
+        old, new = load_side(Path(args.old)), load_side(Path(args.new))
+    except InputError as exc:
+        print(f"pytest-aide compare: error: {exc}", file=sys.stderr)
+        return 2
+    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    rows = compare_sides(old, new, tolerance)
+    only_old = sorted(set(old.results) - set(new.results))
+    only_new = sorted(set(new.results) - set(old.results))
+    if args.format == "json":
+        payload = {
+            "tolerance": tolerance,
+            "comparisons": [
+                {
+                    "id": check_id,
+                    "result": c.subject,
+                    "ratio": c.estimate.ratio,
+                    "ci_low": c.estimate.low,
+                    "ci_high": c.estimate.high,
+                    "status": c.status,
+                }
+                for check_id, c in rows
+            ],
+            "only_old": only_old,
+            "only_new": only_new,
+        }
+        print(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        render = _render_md if args.format == "md" else _render_text
+        lines = render(_table_rows(rows, old, new))
+        prefix = "- " if args.format == "md" else ""
+        lines += [""] + [f"{prefix}only in OLD: {i}" for i in only_old]
+        lines += [f"{prefix}only in NEW: {i}" for i in only_new]
+        lines.append(_summary(rows, tolerance))
+        print("\n".join(lines))
+    return 1 if any(c.status == "regressed" for _, c in rows) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``pytest-aide`` command."""
+    parser = argparse.ArgumentParser(prog="pytest-aide", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    comparing = commands.add_parser(
+        "compare",
+        help="compare two runs: report files, baseline files or baseline directories",
+    )
+    comparing.add_argument("old", metavar="OLD", help="report.json, baseline file or directory")
+    comparing.add_argument("new", metavar="NEW", help="report.json, baseline file or directory")
+    add_compare_options(comparing.add_argument)
+    comparing.add_argument("--format", choices=("text", "md", "json"), default="text")
+    comparing.set_defaults(run=_compare_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``pytest-aide`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""``pytest-aide compare``: inputs, formats and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_aide.baselines import Baseline, save_baseline
+from pytest_aide.cli import main
+from pytest_aide.results import TimingResult
+
+BASE = [0.010 + i * 1e-5 for i in range(30)]
+
+
+def _report(path: Path, factor: float, ids: tuple[str, ...] = ("t.py::a", "t.py::b")) -> Path:
+    checks = [
+        {"id": i, "results": [TimingResult(i.split("::")[1], [x * factor for x in BASE]).to_dict()]}
+        for i in ids
+    ]
+    path.write_text(json.dumps({"schema": 1, "created": "2026-11-20T10:00:00", "checks": checks}))
+    return path
+
+
+def test_unchanged_runs_exit_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(
+        ["compare", str(_report(tmp_path / "a.json", 1)), str(_report(tmp_path / "b.json", 1))]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[0].split() == [
+        "id",
+        "old",
+        "median",
+        "new",
+        "median",
+        "ratio",
+        "95",
+        "%",
+        "CI",
+        "verdict",
+    ]
+    assert "t.py::a  " in out and "0 regressed, 0 improved, 2 unchanged (tolerance 10 %)" in out
+
+
+def test_regression_exits_one_and_swapping_inverts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = _report(tmp_path / "old.json", 1), _report(tmp_path / "new.json", 1.3)
+    assert main(["compare", str(old), str(new)]) == 1
+    assert "2 regressed" in capsys.readouterr().out
+    assert main(["compare", str(new), str(old), "--format", "json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert {c["status"] for c in payload["comparisons"]} == {"improved"}
+    assert payload["comparisons"][0]["ratio"] == pytest.approx(1 / 1.3)
+
+
+def test_tolerance_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = _report(tmp_path / "old.json", 1), _report(tmp_path / "new.json", 1.3)
+    assert main(["compare", str(old), str(new), "--tolerance", "50%"]) == 0
+    assert "(tolerance 50 %)" in capsys.readouterr().out
+
+
+def test_markdown_and_one_sided_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    old = _report(tmp_path / "old.json", 1, ("t.py::a", "t.py::gone"))
+    new = _report(tmp_path / "new.json", 1, ("t.py::a", "t.py::added"))
+    assert main(["compare", str(old), str(new), "--format", "md"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| id | old median | new median | ratio | 95 % CI | verdict |"
+    assert lines[1] == "|---|---|---|---|---|---|"
+    assert lines[2].startswith("| t.py::a | 10.15 ms | 10.15 ms | 1.000 |")
+    assert "- only in OLD: t.py::gone" in lines and "- only in NEW: t.py::added" in lines
+
+
+def test_baseline_directories_and_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, factor in (("old", 1.0), ("new", 1.3)):
+        result = TimingResult("test_x", [x * factor for x in BASE])
+        save_baseline(
+            tmp_path / name / "m" / "t.py" / "test_x.json",
+            Baseline(id="t.py::test_x", results=[result], machine={}),
+        )
+    assert main(["compare", str(tmp_path / "old"), str(tmp_path / "new")]) == 1
+    single = tmp_path / "new" / "m" / "t.py" / "test_x.json"
+    assert main(["compare", str(tmp_path / "old"), str(single)]) == 1
+    assert "t.py::test_x" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing.json", "missing.json: no such file or directory"),
+        (lambda p: (p / "bad.json").write_text("{oops") and p / "bad.json", "bad.json: unreadable"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", "empty: no baseline or report files"),
+        (
+            lambda p: (
+                (p / "future.json").write_text('{"schema": 9, "checks": []}') and p / "future.json"
+            ),
+            "future.json: report schema 9 is not one this pytest-aide reads",
+        ),
+        (
+            lambda p: (p / "b.json").write_text('{"schema": 1, "id": "x"}') and p / "b.json",
+            "b.json: baseline is missing field 'created'",
+        ),
+    ],
+)
+def test_bad_input_exits_two_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make, message: str
+) -> None:
+    good = _report(tmp_path / "good.json", 1)
+    bad = make(tmp_path)
+    assert main(["compare", str(bad), str(good)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pytest-aide compare: error: ") and message in err
+    assert "\n" not in err
+
+
+def test_duplicate_ids_in_one_directory_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for machine in ("m1", "m2"):
+        save_baseline(
+            tmp_path / "all" / machine / "t.json",
+            Baseline(id="t.py::x", results=[TimingResult("x", BASE)], machine={}),
+        )
+    assert main(["compare", str(tmp_path / "all"), str(_report(tmp_path / "r.json", 1))]) == 2
+    assert "point at one machine's baseline directory" in capsys.readouterr().err
+
+
+def test_reports_from_real_runs(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(
+        """
+import os
+
+def work():
+    return sum(i * i for i in range(int(20000 * float(os.environ.get("SCALE", "1")))))
+
+def test_work(aide_timer):
+    aide_timer(work, iterations=30)
+"""
+    )
+    pytester.runpytest("--aide-perf").assert_outcomes(passed=1)
+    shutil.copy(pytester.path / ".aide" / "report.json", pytester.path / "old.json")
+    monkeypatch.setenv("SCALE", "1.4")
+    pytester.runpytest("--aide-perf").assert_outcomes(passed=1)
+    command = [sys.executable, "-m", "pytest_aide.cli", "compare", "old.json", ".aide/report.json"]
+    done = subprocess.run(command, cwd=pytester.path, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "test_work" in done.stdout and "regressed" in done.stdout
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("pytest-aide")
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and "compare" in done.stdout
