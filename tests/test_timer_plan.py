@@ -47,6 +47,24 @@ def test_samples_are_long_enough_and_per_call(ns_per_call: float, iterations: in
     assert batches[-iterations:] == [calls] * iterations
 
 
+@given(st.floats(min_value=1.0, max_value=1e8), st.integers(1, 5))
+def test_warmup_lasts_at_least_the_warmup_time(ns_per_call: float, warmup: int) -> None:
+    plan = TimingPlan(iterations=3, warmup=warmup, warmup_time=0.01)
+    _, batches = _run(plan, ns_per_call)
+    warm = batches[:-3]
+    spent = sum(int(calls * ns_per_call) for calls in warm)
+    assert spent >= 0.01 * 1e9 and len(warm) >= warmup
+    # it stops as soon as both are met
+    assert sum(int(c * ns_per_call) for c in warm[:-1]) < 0.01 * 1e9 or len(warm) - 1 < max(
+        warmup, 2
+    )
+
+
+def test_no_warmup_means_no_warmup_time() -> None:
+    _, batches = _run(TimingPlan(iterations=2, warmup=0, warmup_time=10.0), ns_per_call=1e6)
+    assert len(batches) == 2 + 2  # two calibration rounds, two samples
+
+
 def test_sub_microsecond_callable_is_batched() -> None:
     result, _ = _run(TimingPlan(iterations=5), ns_per_call=40)
     assert result.calls_per_sample * 40 >= MIN_SAMPLE_NS

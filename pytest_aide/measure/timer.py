@@ -5,6 +5,12 @@ sample lasts at least :data:`MIN_SAMPLE_NS` and at least 200 times the cost of
 reading the clock; the fixed cost of a sample is then below 0.5 % of it.
 Figures are per call.
 
+Warmup: ``warmup`` samples run and are discarded, and warming continues until
+at least ``warmup_time`` (0.2 s) of calls have run, because a fast callable's
+first few hundred calls often run slower (cold caches, lazy initialisation)
+than the rest. ``warmup=0`` turns both off. Calibration rounds count towards
+the warmup.
+
 GC policy: ``gc.collect()`` runs once before the first sample; the collector
 stays enabled while sampling, because collecting the garbage a function makes
 is part of what it costs (pytest-benchmark's default). ``gc=False`` disables
@@ -38,6 +44,8 @@ __all__ = [
 
 MIN_SAMPLE_NS = 20_000
 """Shortest sample calibration aims for, in nanoseconds."""
+WARMUP_TIME = 0.2
+"""Seconds of calls that warmup runs at least, unless ``warmup=0``."""
 _MAX_CALLS_PER_SAMPLE = 10_000_000
 
 # (elapsed ns, last return value) answered for each batch size the driver asks for.
@@ -54,6 +62,8 @@ class TimingPlan:
     """Samples to run and discard first (calibration rounds count towards them)."""
     gc: bool = True
     """Keep the garbage collector enabled while sampling."""
+    warmup_time: float = WARMUP_TIME
+    """Seconds of warmup calls at least (when ``warmup`` is not 0)."""
     smoke: bool = False
     """Call once and record that single call (the mode without ``--aide-perf``)."""
 
@@ -91,18 +101,22 @@ def _driver(name: str, plan: TimingPlan) -> _Driver:
         elapsed, value = yield 1
         return TimingResult(name, [elapsed / 1e9], mode="smoke", gc="enabled", value=value)
     target = _target_sample_ns()
-    calls, rounds = 1, 0
+    calls, rounds, warmed_ns = 1, 0, 0
     while True:
         elapsed, _ = yield calls
         rounds += 1
+        warmed_ns += elapsed
         # The first call may be cold, so never trust a single round.
         if (elapsed >= target and rounds >= 2) or calls >= _MAX_CALLS_PER_SAMPLE:
             break
         if elapsed < target:
             wanted = math.ceil(calls * target * 1.25 / max(elapsed, 1))
             calls = min(_MAX_CALLS_PER_SAMPLE, max(calls * 2, wanted))
-    for _ in range(plan.warmup - rounds):
-        yield calls
+    warmup_ns = plan.warmup_time * 1e9 if plan.warmup else 0
+    while rounds < plan.warmup or warmed_ns < warmup_ns:
+        elapsed, _ = yield calls
+        rounds += 1
+        warmed_ns += elapsed
     gc.collect()
     was_enabled = gc.isenabled()
     if not plan.gc:
