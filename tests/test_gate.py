@@ -12,6 +12,12 @@ from pytest_aide.measure.system import machine_info, machine_slug
 
 SLUG = machine_slug(machine_info())
 
+# Drift between two runs of identical code on a shared 2-core machine reaches ~18 %
+# (DESIGN.md). Steps that re-run unchanged code and expect no regression use a 20 %
+# tolerance; the false-alarm rate at the default 10 % is measured by benchmarks, not
+# asserted in timed tests.
+CALM = ("--aide-tolerance", "20%")
+
 TESTS = """
 import os
 import pytest
@@ -46,7 +52,7 @@ def test_save_then_compare_round_trip(suite: pytest.Pytester) -> None:
     data = json.loads(baseline_file(suite).read_text())
     assert data["id"] == "test_perf.py::test_diag" and len(data["results"][0]["samples"]) == 30
 
-    again = suite.runpytest("--aide-perf")
+    again = suite.runpytest("--aide-perf", *CALM)
     again.assert_outcomes(passed=2)
     again.stdout.fnmatch_lines(["test_diag * [[]*,*[]] *"])  # the vs-baseline column
     report = json.loads((suite.path / ".aide" / "report.json").read_text())
@@ -71,11 +77,8 @@ def test_thirty_percent_slower_is_flagged(
 
 
 def test_identical_rerun_is_not_flagged(suite: pytest.Pytester) -> None:
-    # Drift between two runs on a shared 2-core machine reaches ~18 % (DESIGN.md), so
-    # this asserts calmness at 20 %; the false-alarm rate at the default 10 % is
-    # measured by benchmarks, not asserted in a timed test.
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
-    result = suite.runpytest("--aide-perf", "--aide-tolerance", "20%")
+    result = suite.runpytest("--aide-perf", *CALM)
     result.assert_outcomes(passed=2)
     assert "REGRESSED" not in result.stdout.str()
 
@@ -99,7 +102,7 @@ def test_saving_does_not_gate_and_replaces(
     monkeypatch.setenv("AIDE_TEST_SCALE", "1.5")
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
     assert baseline_file(suite).read_text() != before
-    suite.runpytest("--aide-perf").assert_outcomes(passed=2)
+    suite.runpytest("--aide-perf", *CALM).assert_outcomes(passed=2)
 
 
 def test_baselines_of_tests_that_did_not_run_are_untouched(suite: pytest.Pytester) -> None:
