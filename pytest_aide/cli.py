@@ -34,6 +34,8 @@ class Side:
     results: dict[str, dict[str, TimingResult]] = field(default_factory=dict)
     dates: dict[str, str] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    tolerances: dict[str, float] = field(default_factory=dict)
+    """A check's own ``regression_max``, where a report recorded one."""
 
     def add(self, check_id: str, results: list[TimingResult], date: str, source: str) -> None:
         """Add one check; the same id twice is ambiguous and refused."""
@@ -63,6 +65,9 @@ def _add_report(side: Side, path: Path, data: dict[str, Any]) -> None:
         for check in data["checks"]:
             results = [result_from_dict(r) for r in check.get("results", [])]
             side.add(str(check["id"]), results, date, str(path))
+            own = check.get("thresholds", {}).get("regression_max")
+            if own is not None:
+                side.tolerances[str(check["id"])] = float(own["limit"])
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"{path}: not a valid report: {exc}") from None
 
@@ -96,16 +101,21 @@ def load_side(path: Path) -> Side:
 
 
 def compare_sides(old: Side, new: Side, tolerance: float) -> list[tuple[str, Comparison]]:
-    """Compare every result both sides have, as (check id, comparison) pairs."""
+    """Compare every result both sides have, as (check id, comparison) pairs.
+
+    A check's own ``regression_max`` (NEW's, else OLD's) wins over ``tolerance``,
+    as it does in the plugin.
+    """
     rows = []
     for check_id in sorted(set(old.results) & set(new.results)):
         before, after = old.results[check_id], new.results[check_id]
+        allowed = new.tolerances.get(check_id, old.tolerances.get(check_id, tolerance))
         for name in sorted(set(before) & set(after)):
             comparison = compare(
                 name,
                 before[name].samples,
                 after[name].samples,
-                tolerance=tolerance,
+                tolerance=allowed,
                 baseline_date=old.dates[check_id],
             )
             rows.append((check_id, comparison))

@@ -65,6 +65,16 @@ def test_tolerance_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "(tolerance 50 %)" in capsys.readouterr().out
 
 
+def test_a_checks_own_regression_max_wins(tmp_path: Path) -> None:
+    old, new = _report(tmp_path / "old.json", 1), _report(tmp_path / "new.json", 1.3)
+    data = json.loads(new.read_text())
+    data["checks"][0]["thresholds"] = {"regression_max": {"limit": 0.5}}
+    new.write_text(json.dumps(data))
+    payload_args = ["compare", str(old), str(new), "--format", "json"]
+    assert main(payload_args) == 1  # t.py::b still regressed at the default 10 %
+    assert main([*payload_args, "--tolerance", "40%"]) == 0
+
+
 def test_markdown_and_one_sided_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     old = _report(tmp_path / "old.json", 1, ("t.py::a", "t.py::gone"))
     new = _report(tmp_path / "new.json", 1, ("t.py::a", "t.py::added"))
