@@ -1,4 +1,11 @@
-"""The regression gate through real pytest sessions: save, compare, machines, bad files."""
+"""The regression gate's wiring through real pytest sessions: files, flags, messages.
+
+Separate runs of unchanged code on this shared 2-core VM drift by up to +80 %
+(benchmarks/drift.py), even half a second apart. These tests therefore slow the
+target by x6 and treat unchanged re-runs with a 150 % tolerance, far outside that
+noise; how the gate decides 30 % slowdowns and identical runs is tested on exact
+samples in test_gate_logic.py, and its accuracy is measured by benchmarks.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +19,8 @@ from pytest_aide.measure.system import machine_info, machine_slug
 
 SLUG = machine_slug(machine_info())
 
-# Drift between two runs of identical code on a shared 2-core machine reaches ~18 %
-# (DESIGN.md). Steps that re-run unchanged code and expect no regression use a 20 %
-# tolerance; the false-alarm rate at the default 10 % is measured by benchmarks, not
-# asserted in timed tests.
-CALM = ("--aide-tolerance", "20%")
+CALM = ("--aide-tolerance", "150%")
+SLOW = "6"
 
 TESTS = """
 import os
@@ -29,7 +33,7 @@ def work():
 def test_diag(aide_timer):
     aide_timer(work, iterations=30, warmup=3)
 
-@pytest.mark.aide(regression_max="200%")
+@pytest.mark.aide(regression_max="2000%")
 def test_lenient(aide_timer):
     aide_timer(work, iterations=30, warmup=3)
 """
@@ -60,11 +64,11 @@ def test_save_then_compare_round_trip(suite: pytest.Pytester) -> None:
     assert comparison["gating"] and comparison["baseline_date"] == data["created"][:10]
 
 
-def test_thirty_percent_slower_is_flagged(
+def test_a_slowed_target_fails_with_the_regression_line(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
-    monkeypatch.setenv("AIDE_TEST_SCALE", "1.3")
+    monkeypatch.setenv("AIDE_TEST_SCALE", SLOW)
     result = suite.runpytest("--aide-perf")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
@@ -76,7 +80,7 @@ def test_thirty_percent_slower_is_flagged(
     )
 
 
-def test_identical_rerun_is_not_flagged(suite: pytest.Pytester) -> None:
+def test_unchanged_rerun_passes(suite: pytest.Pytester) -> None:
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
     result = suite.runpytest("--aide-perf", *CALM)
     result.assert_outcomes(passed=2)
@@ -86,7 +90,7 @@ def test_identical_rerun_is_not_flagged(suite: pytest.Pytester) -> None:
 def test_faster_is_reported_as_improved(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("AIDE_TEST_SCALE", "2")
+    monkeypatch.setenv("AIDE_TEST_SCALE", SLOW)
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
     monkeypatch.delenv("AIDE_TEST_SCALE")
     result = suite.runpytest("--aide-perf", "-k", "test_diag")
@@ -99,7 +103,7 @@ def test_saving_does_not_gate_and_replaces(
 ) -> None:
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
     before = baseline_file(suite).read_text()
-    monkeypatch.setenv("AIDE_TEST_SCALE", "1.5")
+    monkeypatch.setenv("AIDE_TEST_SCALE", SLOW)
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
     assert baseline_file(suite).read_text() != before
     suite.runpytest("--aide-perf", *CALM).assert_outcomes(passed=2)
@@ -117,7 +121,7 @@ def test_no_compare_skips_the_baseline(
     suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
-    monkeypatch.setenv("AIDE_TEST_SCALE", "1.5")
+    monkeypatch.setenv("AIDE_TEST_SCALE", SLOW)
     suite.runpytest("--aide-perf", "--aide-no-compare").assert_outcomes(passed=2)
 
 
@@ -126,7 +130,7 @@ def test_other_machine_reports_but_does_not_gate(
 ) -> None:
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
     shutil.move(suite.path / "baselines" / SLUG, suite.path / "baselines" / "elsewhere")
-    monkeypatch.setenv("AIDE_TEST_SCALE", "1.5")
+    monkeypatch.setenv("AIDE_TEST_SCALE", SLOW)
     result = suite.runpytest("--aide-perf")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(
@@ -144,9 +148,9 @@ def test_other_machine_reports_but_does_not_gate(
 
 def test_tolerance_option_and_ini(suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
-    monkeypatch.setenv("AIDE_TEST_SCALE", "1.5")
-    suite.runpytest("--aide-perf", "--aide-tolerance", "300").assert_outcomes(passed=2)
-    suite.makeini("[pytest]\naide_tolerance = 300%\n")
+    monkeypatch.setenv("AIDE_TEST_SCALE", SLOW)
+    suite.runpytest("--aide-perf", "--aide-tolerance", "2000").assert_outcomes(passed=2)
+    suite.makeini("[pytest]\naide_tolerance = 2000%\n")
     suite.runpytest("--aide-perf").assert_outcomes(passed=2)
     result = suite.runpytest("--aide-perf", "--aide-tolerance=5%")
     result.assert_outcomes(passed=1, failed=1)
