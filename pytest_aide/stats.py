@@ -7,7 +7,14 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["RatioEstimate", "percentile", "ratio_estimate", "stddev", "summarize"]
+__all__ = [
+    "RatioEstimate",
+    "paired_ratio_estimate",
+    "percentile",
+    "ratio_estimate",
+    "stddev",
+    "summarize",
+]
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -129,3 +136,60 @@ def ratio_estimate(
     low = _kth_difference(xs, ys, k_low)
     high = _kth_difference(xs, ys, pairs + 1 - k_low)
     return RatioEstimate(math.exp(middle), math.exp(low), math.exp(high), confidence, n, m)
+
+
+def _walsh_at_most(ds: Sequence[float], t: float) -> tuple[int, float]:
+    """Walsh averages (ds[i] + ds[j]) / 2, i <= j, that are <= t, and the largest (ds sorted)."""
+    count, best, n = 0, -math.inf, len(ds)
+    j = n - 1
+    for i in range(n):
+        while j >= i and (ds[i] + ds[j]) / 2 > t:
+            j -= 1
+        if j < i:
+            break
+        count += j - i + 1
+        best = max(best, (ds[i] + ds[j]) / 2)
+    return count, best
+
+
+def _kth_walsh(ds: Sequence[float], k: int) -> float:
+    """The k-th smallest (1-based) Walsh average, without listing them."""
+    low, high = ds[0], ds[-1]
+    if _walsh_at_most(ds, low)[0] >= k:
+        return low
+    for _ in range(200):
+        middle = (low + high) / 2
+        if not low < middle < high:
+            break
+        if _walsh_at_most(ds, middle)[0] >= k:
+            high = middle
+        else:
+            low = middle
+    return _walsh_at_most(ds, high)[1]
+
+
+def paired_ratio_estimate(
+    old: Sequence[float], new: Sequence[float], confidence: float = 0.95
+) -> RatioEstimate:
+    """Ratio new/old from samples measured in pairs (``old[i]`` next to ``new[i]``).
+
+    Each pair's log-ratio cancels whatever slowed both sides at that moment.
+    The estimate is the Hodges–Lehmann one-sample estimate of those log-ratios
+    (median of their Walsh averages) with the Wilcoxon signed-rank interval.
+    """
+    if len(old) != len(new) or not old:
+        raise ValueError("paired ratio estimate needs two equally long, non-empty sample lists")
+    if confidence not in _Z:
+        raise ValueError(f"confidence must be one of {sorted(_Z)}, got {confidence}")
+    ds = sorted(
+        math.log(max(b, 1e-15)) - math.log(max(a, 1e-15)) for a, b in zip(old, new, strict=True)
+    )
+    n = len(ds)
+    total = n * (n + 1) // 2
+    middle = _kth_walsh(ds, (total + 1) // 2)
+    if total % 2 == 0:
+        middle = (middle + _kth_walsh(ds, total // 2 + 1)) / 2
+    spread = _Z[confidence] * math.sqrt(n * (n + 1) * (2 * n + 1) / 24.0)
+    k_low = max(1, math.floor(total / 2 - spread))
+    low, high = _kth_walsh(ds, k_low), _kth_walsh(ds, total + 1 - k_low)
+    return RatioEstimate(math.exp(middle), math.exp(low), math.exp(high), confidence, n, n)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pytest_aide.stats import RatioEstimate, ratio_estimate
+from pytest_aide.stats import RatioEstimate, paired_ratio_estimate, ratio_estimate
 from pytest_aide.units import UnitError, format_duration, parse_duration, parse_percent
 
 __all__ = [
@@ -158,6 +158,8 @@ class Comparison:
     baseline_date: str
     gating: bool = True
     """False when the comparison is only reported (other machine, or saving a new baseline)."""
+    against: str | None = None
+    """The git revision measured in the same job, when not a stored baseline."""
 
     @property
     def status(self) -> str:
@@ -184,9 +186,12 @@ class Comparison:
 
     def line(self) -> str:
         """One line: ``diag: regressed +23.5 % (95 % CI ...) vs baseline of 2026-11-20, ...``."""
+        reference = (
+            f"{self.against} (same job)" if self.against else f"baseline of {self.baseline_date}"
+        )
         return (
-            f"{self.subject}: {self.status} {self.change()} vs baseline of "
-            f"{self.baseline_date}, tolerance {self.tolerance * 100:g} %"
+            f"{self.subject}: {self.status} {self.change()} vs {reference}, "
+            f"tolerance {self.tolerance * 100:g} %"
         )
 
 
@@ -196,11 +201,17 @@ def compare(
     new: Sequence[float],
     *,
     tolerance: float,
-    baseline_date: str,
+    baseline_date: str = "",
     gating: bool = True,
+    against: str | None = None,
 ) -> Comparison:
-    """Compare new samples with baseline samples of the same measurement."""
-    return Comparison(subject, ratio_estimate(old, new), tolerance, baseline_date, gating)
+    """Compare new samples with old samples of the same measurement.
+
+    With ``against`` (a revision measured in the same job, in pairs) the samples
+    are paired and the paired ratio is used; otherwise the two-sample ratio.
+    """
+    estimate = paired_ratio_estimate(old, new) if against else ratio_estimate(old, new)
+    return Comparison(subject, estimate, tolerance, baseline_date, gating, against)
 
 
 @dataclass
