@@ -1,12 +1,20 @@
-"""Interleaved measurement of two implementations of one target, in two worker processes.
+"""Interleaved measurement of two implementations of one target, in worker processes.
 
-Each side (say, this tree and a git revision) runs in its own fresh process
-that imports ``module:callable`` from its own root. The controller asks for one
-batch from each side in turn, in ABBA order, so that a slow spell of the
-machine lands on both sides of a pair; the pair's log-ratio cancels it.
-Sampling stops once the interval of the paired ratio is narrow enough, or at
-the time or pair limit. Timing happens inside the workers; the pipe between
-processes is never inside a measured interval.
+Each side (say, this tree and a git revision) runs in its own process that
+imports ``module:callable`` from its own root. Three effects are handled:
+
+- Slow spells of the machine: the controller asks each side for one batch in
+  turn (ABBA order), so a spell lands on both sides of a pair and the pair's
+  ratio cancels it.
+- A slow core: both workers are pinned to the same CPU. They never run at the
+  same time, so this costs nothing (measured: unpinned identical workers read
+  up to +35 % apart).
+- A process's own speed (memory layout): a fresh pair of workers is started
+  for every round, and the interval is built from the rounds' paired ratios,
+  so that this bias shows up as variance instead of hiding inside all samples.
+
+Sampling stops once the interval is narrow enough, or at the time limit.
+Timing happens inside the workers; the pipe is never inside a measured interval.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -21,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.measure.timer import WARMUP_TIME, _target_sample_ns
+from pytest_aide.measure.timer import _target_sample_ns
 from pytest_aide.results import TimingResult
 from pytest_aide.stats import RatioEstimate, paired_ratio_estimate
 
@@ -47,15 +56,19 @@ class Side:
 class PairPlan:
     """How long to sample and when the interval is narrow enough."""
 
-    min_pairs: int = 20
-    max_pairs: int = 400
+    min_rounds: int = 8
+    """Fresh worker pairs at least; the interval is built from one paired ratio per round."""
+    max_rounds: int = 40
+    round_time: float = 0.05
+    """Seconds of samples per side per round (at least 3 and at most 25 pairs)."""
     max_time: float = 10.0
-    """Seconds of sampling at most, warmup included."""
+    """Seconds of the whole measurement at most, once ``min_rounds`` are done."""
     precision: float = 0.02
     """Stop when the interval's half-width, in log-ratio, is at most this (about ±2 %)."""
     pin: bool = True
     """Run both workers on one CPU, so neither sits on a core slowed by a neighbour."""
-    warmup_time: float = WARMUP_TIME
+    warmup_time: float = 0.05
+    """Seconds of warmup calls per worker and round."""
     confidence: float = 0.95
 
 
@@ -66,12 +79,16 @@ class PairResult:
     a: TimingResult
     b: TimingResult
     estimate: RatioEstimate
+    """Paired ratio over rounds: each round's median on each side is one pair."""
     elapsed: float
     """Wall seconds the whole measurement took."""
+    a_rounds: list[float] = field(default_factory=list)
+    b_rounds: list[float] = field(default_factory=list)
+    """Median per-call seconds of each round, side A and B."""
 
 
 _WORKER = r"""
-import asyncio, inspect, json, os, sys, time
+import json, os, sys, time
 proto = os.fdopen(os.dup(1), "w", buffering=1)
 os.dup2(2, 1)
 root, spec = sys.argv[1], sys.argv[2]
@@ -92,8 +109,12 @@ try:
 except BaseException as exc:
     say("err", json.dumps(f"cannot import {spec!r} from {root}: {type(exc).__name__}: {exc}"))
     sys.exit(0)
-call = getattr(fn, "__call__", None)
-is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
+def _is_coroutine_function(f):
+    code = getattr(getattr(f, "__func__", f), "__code__", None)
+    return bool(code is not None and code.co_flags & 0x80)  # CO_COROUTINE
+is_async = _is_coroutine_function(fn) or _is_coroutine_function(getattr(fn, "__call__", None))
+if is_async:
+    import asyncio
 loop = asyncio.new_event_loop() if is_async else None
 perf = time.perf_counter_ns
 async def abatch(calls):
@@ -192,43 +213,64 @@ def _calibrate(worker: _Worker) -> int:
         calls = min(10_000_000, max(calls * 2, math.ceil(calls * target * 1.25 / max(elapsed, 1))))
 
 
-def measure_pair(a: Side, b: Side, plan: PairPlan | None = None) -> PairResult:
-    """Measure ``a`` and ``b`` interleaved until the paired ratio is known well enough."""
-    plan = plan or PairPlan()
-    started = time.perf_counter()
+def _round(a: Side, b: Side, cpu: int | None, calls: int | None, plan: PairPlan, flip: bool):
+    """One round with fresh workers: returns calls per sample and both sides' samples."""
     workers: list[_Worker] = []
     try:
-        cpu = _shared_cpu() if plan.pin else None
-        workers.append(_Worker(a, cpu))
-        workers.append(_Worker(b, cpu))
-        first, second = workers
-        calls = max(_calibrate(first), _calibrate(second))
-        warmed = 0.0
-        while warmed < plan.warmup_time * 1e9:
-            warmed += min(first.run(calls), second.run(calls))
+        for side in (b, a) if flip else (a, b):
+            workers.append(_Worker(side, cpu))
+        first, second = (workers[1], workers[0]) if flip else (workers[0], workers[1])
+        if calls is None:
+            calls = max(_calibrate(first), _calibrate(second))
+        last = 1
+        for worker in workers:
+            warmed = 0
+            while warmed < plan.warmup_time * 1e9:
+                last = worker.run(calls)
+                warmed += last
+        pairs = int(min(25, max(3, plan.round_time * 1e9 / max(last, 1))))
         a_samples: list[float] = []
         b_samples: list[float] = []
-        estimate = None
-        while len(a_samples) < plan.max_pairs:
-            order = (first, second) if len(a_samples) % 2 == 0 else (second, first)
+        for index in range(pairs):
+            order = (first, second) if (index % 2 == 0) != flip else (second, first)
             elapsed = {id(w): w.run(calls) for w in order}
             a_samples.append(elapsed[id(first)] / calls / 1e9)
             b_samples.append(elapsed[id(second)] / calls / 1e9)
-            pairs = len(a_samples)
-            if pairs >= plan.min_pairs and pairs % 10 == 0:
-                estimate = paired_ratio_estimate(a_samples, b_samples, plan.confidence)
-                half_width = (math.log(estimate.high) - math.log(estimate.low)) / 2
-                if half_width <= plan.precision:
-                    break
-            if pairs >= plan.min_pairs and time.perf_counter() - started > plan.max_time:
-                break
-        estimate = paired_ratio_estimate(a_samples, b_samples, plan.confidence)
+        return calls, a_samples, b_samples
     finally:
         for worker in workers:
             worker.close()
+
+
+def measure_pair(a: Side, b: Side, plan: PairPlan | None = None) -> PairResult:
+    """Measure ``a`` and ``b`` interleaved, round after round, until the ratio is known."""
+    plan = plan or PairPlan()
+    started = time.perf_counter()
+    cpu = _shared_cpu() if plan.pin else None
+    calls: int | None = None
+    a_all: list[float] = []
+    b_all: list[float] = []
+    a_rounds: list[float] = []
+    b_rounds: list[float] = []
+    while len(a_rounds) < plan.max_rounds:
+        calls, a_samples, b_samples = _round(a, b, cpu, calls, plan, len(a_rounds) % 2 == 1)
+        a_all += a_samples
+        b_all += b_samples
+        a_rounds.append(statistics.median(a_samples))
+        b_rounds.append(statistics.median(b_samples))
+        if len(a_rounds) < plan.min_rounds:
+            continue
+        estimate = paired_ratio_estimate(a_rounds, b_rounds, plan.confidence)
+        if (math.log(estimate.high) - math.log(estimate.low)) / 2 <= plan.precision:
+            break
+        if time.perf_counter() - started > plan.max_time:
+            break
+    assert calls is not None
     return PairResult(
-        TimingResult(a.label, a_samples, calls_per_sample=calls),
-        TimingResult(b.label, b_samples, calls_per_sample=calls),
-        estimate,
+        TimingResult(a.label, a_all, calls_per_sample=calls),
+        TimingResult(b.label, b_all, calls_per_sample=calls),
+        paired_ratio_estimate(a_rounds, b_rounds, plan.confidence),
         time.perf_counter() - started,
+        a_rounds,
+        b_rounds,
     )
