@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_aide.results import TimingResult
+from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Threshold, Verdict, judge
 
 __all__ = ["Check"]
@@ -26,6 +27,8 @@ class Check:
     """pytest's outcome for the test: ``passed``, ``failed``, ``skipped`` or ``error``."""
     saved_baseline: str | None = None
     """Path of the baseline written for this check in this run, if any."""
+    paired: dict[str, RatioEstimate] = field(default_factory=dict)
+    """Under ``--aide-against``: each result's paired ratio against the revision."""
 
     def next_result_name(self) -> str:
         """Name for the next unnamed result: the check name, then ``name#2``, ..."""
@@ -80,6 +83,7 @@ class Check:
                     "confidence": c.estimate.confidence,
                     "tolerance": c.tolerance,
                     "baseline_date": c.baseline_date,
+                    "against": c.against,
                     "gating": c.gating,
                 }
                 for c in (verdict.comparisons if verdict else [])

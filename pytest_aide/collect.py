@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_aide.against import AgainstError
 from pytest_aide.config import display_path
 from pytest_aide.measure.timer import measure
 from pytest_aide.scenarios import Scenario, ScenarioError, load_scenario_file, resolve_target
@@ -68,6 +69,23 @@ class ScenarioItem(pytest.Item):
         except ScenarioError as exc:
             pytest.fail(f"{self.display_path}: scenario {scenario.name!r}: {exc}", pytrace=False)
         plan = session.plan(scenario.iterations, scenario.warmup)
+        if session.revision is not None and not plan.smoke:
+            try:
+                result, estimate = session.measure_against(
+                    scenario.target,
+                    self.config.rootpath,
+                    tuple(scenario.args),
+                    scenario.kwargs,
+                    scenario.name,
+                )
+            except AgainstError as exc:
+                pytest.fail(
+                    f"{self.display_path}: scenario {scenario.name!r}: --aide-against: {exc}",
+                    pytrace=False,
+                )
+            check.paired[scenario.name] = estimate
+            check.results.append(result)
+            return
         result = measure(
             target,
             tuple(scenario.args),

@@ -191,3 +191,5 @@ class Settings:
     tolerance: float = DEFAULT_TOLERANCE
     any_machine: bool = False
     report_dir: Path = Path(".aide")
+    against: str | None = None
+    """``--aide-against``: git revision to measure beside this tree, in the same job."""

@@ -9,8 +9,14 @@ from typing import Any
 from pytest_aide.check import Check
 from pytest_aide.measure.timer import TimingPlan, measure, measure_async
 from pytest_aide.results import TimingResult
+from pytest_aide.stats import RatioEstimate
 
 __all__ = ["AideTimer"]
+
+MeasureAgainst = Callable[
+    [Callable[..., Any], tuple, dict, str], tuple[TimingResult, RatioEstimate]
+]
+"""Measures a callable here and at ``--aide-against``'s revision, interleaved."""
 
 
 class AideTimer:
@@ -26,10 +32,12 @@ class AideTimer:
         check: Check,
         plan: Callable[[int, int, bool], TimingPlan],
         loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+        against: MeasureAgainst | None = None,
     ) -> None:
         self._check = check
         self._plan = plan
         self._loop_factory = loop_factory
+        self._against = against
 
     def _prepare(
         self, iterations: int, warmup: int, name: str | None, gc: bool
@@ -52,6 +60,10 @@ class AideTimer:
     ) -> TimingResult:
         """Time ``fn(*args, **kwargs)``; coroutine functions run on a new event loop."""
         plan, label = self._prepare(iterations, warmup, name, gc)
+        if self._against is not None and not plan.smoke:
+            result, estimate = self._against(fn, args, kwargs, label)
+            self._check.paired[label] = estimate
+            return self._record(result)
         return self._record(
             measure(fn, args, kwargs, name=label, plan=plan, loop_factory=self._loop_factory)
         )
@@ -68,4 +80,8 @@ class AideTimer:
     ) -> TimingResult:
         """Time ``fn`` on the running loop, from an async test: ``await aide_timer.async_(fn)``."""
         plan, label = self._prepare(iterations, warmup, name, gc)
+        if self._against is not None and not plan.smoke:
+            result, estimate = await asyncio.to_thread(self._against, fn, args, kwargs, label)
+            self._check.paired[label] = estimate
+            return self._record(result)
         return self._record(await measure_async(fn, args, kwargs, name=label, plan=plan))

@@ -19,7 +19,7 @@ from pytest_aide.baselines import (
 )
 from pytest_aide.check import Check
 from pytest_aide.config import display_path
-from pytest_aide.verdict import Verdict, compare
+from pytest_aide.verdict import Comparison, Verdict, compare
 
 __all__ = ["Gate"]
 
@@ -38,12 +38,19 @@ class Gate:
     compare: bool = True
     save: bool = False
     any_machine: bool = False
+    against: str | None = None
+    """Label of the revision measured in the same job; replaces the stored baseline."""
 
     def evaluate(self, check: Check) -> Verdict:
         """Judge ``check``: thresholds, then its baseline; save a new baseline if asked."""
         verdict = check.judge()
         measured = [r for r in check.results if r.mode == "perf"]
-        if self.compare and measured:
+        if self.against is not None:
+            verdict.comparisons += [
+                Comparison(name, estimate, self._tolerance(check), "", True, self.against)
+                for name, estimate in check.paired.items()
+            ]
+        elif self.compare and measured:
             self._compare(check, verdict)
         if self.save and measured:
             self._save(check, verdict)

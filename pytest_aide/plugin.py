@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from pytest_aide.against import AgainstError, Revision, importable_spec
 from pytest_aide.check import Check
 from pytest_aide.collect import ScenarioFileCollector
 from pytest_aide.config import (
@@ -28,10 +29,13 @@ from pytest_aide.config import (
 )
 from pytest_aide.fixtures import AideTimer
 from pytest_aide.gate import Gate
+from pytest_aide.measure.pair import PairPlan
 from pytest_aide.measure.system import machine_info, machine_slug
 from pytest_aide.measure.timer import TimingPlan
 from pytest_aide.report.json import build_report, write_report
 from pytest_aide.report.terminal import render_summary
+from pytest_aide.results import TimingResult
+from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
 __all__ = ["AideSession", "aide_timer"]
@@ -147,6 +151,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "where reports are written, relative to the rootdir (default: .aide)",
         metavar="DIR",
     )
+    _add_option(
+        parser,
+        group,
+        "--aide-against",
+        "string",
+        "measure git revision REV beside this tree in the same job, interleaved, and gate "
+        "on the paired difference instead of stored baselines",
+        metavar="REV",
+    )
     parser.addini(
         "aide_scenarios",
         type="linelist",
@@ -190,6 +203,7 @@ def _read_settings(config: pytest.Config) -> Settings:
         tolerance=_setting(config, "aide_tolerance", parse_tolerance) or DEFAULT_TOLERANCE,
         any_machine=bool(_setting(config, "aide_compare_any_machine", bool)),
         report_dir=_directory(config, "aide_report_dir", ".aide"),
+        against=_setting(config, "aide_against", str),
     )
 
 
@@ -233,6 +247,12 @@ class AideSession:
             self._config_error = str(exc)
         if settings.perf:
             self._check_profile_is_known()
+        self.revision: Revision | None = None
+        if settings.perf and settings.against:
+            try:
+                self.revision = Revision.check_out(settings.against, config.rootpath)
+            except AgainstError as exc:
+                raise pytest.UsageError(str(exc)) from None
         machine = machine_info()
         self.gate = Gate(
             baseline_dir=settings.baseline_dir,
@@ -244,6 +264,7 @@ class AideSession:
             compare=settings.compare,
             save=settings.save_baseline,
             any_machine=settings.any_machine,
+            against=self.revision.label if self.revision else None,
         )
 
     def _check_profile_is_known(self) -> None:
@@ -254,6 +275,31 @@ class AideSession:
             raise pytest.UsageError(
                 f"unknown aide profile {name!r} (from {source}); known: {', '.join(sorted(known))}"
             )
+
+    def measure_against(
+        self, target: str, root: Path, args: tuple, kwargs: dict, name: str
+    ) -> tuple[TimingResult, RatioEstimate]:
+        """Measure ``target`` here and at ``--aide-against``'s revision, interleaved."""
+        assert self.revision is not None
+        pair = self.revision.measure(target, root, args, kwargs, PairPlan())
+        result = TimingResult(name, pair.b.samples, calls_per_sample=pair.b.calls_per_sample)
+        return result, pair.estimate
+
+    def measure_callable_against(
+        self, fn: Callable[..., Any], args: tuple, kwargs: dict, name: str
+    ) -> tuple[TimingResult, RatioEstimate]:
+        """``aide_timer`` under ``--aide-against``: the callable is imported by name in both."""
+        try:
+            target, root = importable_spec(fn)
+            return self.measure_against(target, root, args, kwargs, name)
+        except AgainstError as exc:
+            pytest.fail(f"{name}: {exc}", pytrace=False)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Remove ``--aide-against``'s worktree."""
+        if self.revision is not None:
+            self.revision.remove()
+            self.revision = None
 
     def plan(self, iterations: int, warmup: int, gc: bool = True) -> TimingPlan:
         """The timing plan for a check, with the session's overrides applied."""
@@ -350,8 +396,10 @@ class AideSession:
             return
         terminalreporter.write_sep("=", "aide performance summary")
         settings = self.settings
+        against = f"; against: {self.gate.against} (same job)" if self.gate.against else ""
         terminalreporter.write_line(
-            f"profile: {settings.profile} ({settings.profile_source}); machine: {self.gate.slug}"
+            f"profile: {settings.profile} ({settings.profile_source}); "
+            f"machine: {self.gate.slug}{against}"
         )
         for line in render_summary(self.checks):
             terminalreporter.write_line(line)
@@ -371,4 +419,5 @@ def aide_timer(request: pytest.FixtureRequest) -> AideTimer:
     ``await aide_timer.async_(fn, ...)``.
     """
     session = request.config.stash[_SESSION_KEY]
-    return AideTimer(session.check_for(request.node), session.plan)
+    against = session.measure_callable_against if session.revision else None
+    return AideTimer(session.check_for(request.node), session.plan, against=against)

@@ -95,7 +95,8 @@ root, spec = sys.argv[1], sys.argv[2]
 args, kwargs = json.loads(sys.argv[3]), json.loads(sys.argv[4])
 if sys.argv[5] != "-" and hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {int(sys.argv[5])})
-sys.path.insert(0, root)
+# `python -c` puts the working directory first; only this side's root may supply modules.
+sys.path[:] = [root] + [p for p in sys.path if p not in ("", ".")]
 def say(*parts):
     proto.write(" ".join(str(p) for p in parts) + "\n")
 try:
@@ -163,6 +164,7 @@ class _Worker:
             stderr=subprocess.DEVNULL,
             text=True,
             bufsize=1,
+            cwd=side.root,
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
         self._expect("ready")

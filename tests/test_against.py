@@ -1,0 +1,106 @@
+"""``--aide-against REV``: the same job measures REV and this tree, interleaved."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+MODULE = "def work(scale=1.0):\n    return sum(i * i for i in range(int(5000 * scale)))\n"
+
+
+def git(pytester: pytest.Pytester, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=pytester.path, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def repo(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    pytester.makepyfile(aide_mod=MODULE)
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "s.toml").write_text(
+        '[scenarios.work]\ntarget = "aide_mod:work"\nthresholds = { mean = "1h" }\n'
+    )
+    pytester.makepyfile(
+        test_timed="from aide_mod import work\n\n"
+        "def test_timed(aide_timer):\n    aide_timer(work)\n"
+    )
+    git(pytester, "init", "-q")
+    git(pytester, "-c", "user.email=a@b", "-c", "user.name=a", "add", "-A")
+    git(pytester, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "base")
+    return pytester
+
+
+def test_a_slowed_tree_is_flagged_against_the_revision(repo: pytest.Pytester) -> None:
+    # x6 is far outside any noise, so this does not depend on the machine's speed.
+    repo.makepyfile(aide_mod=MODULE.replace("5000 * scale", "30000 * scale"))
+    result = repo.runpytest("--aide-perf", "--aide-against", "HEAD")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines_random(
+        [
+            "work: regressed +* % (95 % CI +*..+* %) vs HEAD (*) (same job), tolerance 10 %",
+            "test_timed: regressed +* % * vs HEAD (*) (same job), tolerance 10 %",
+            "profile: default (default); machine: *; against: HEAD (*) (same job)",
+        ]
+    )
+    assert git(repo, "worktree", "list").count("\n") == 1  # the temporary worktree is gone
+
+
+def test_an_unchanged_tree_passes(repo: pytest.Pytester) -> None:
+    result = repo.runpytest("--aide-perf", "--aide-against", "HEAD", "--aide-tolerance", "50%")
+    result.assert_outcomes(passed=2)
+    report = (repo.path / ".aide" / "report.json").read_text()
+    assert '"against": "HEAD (' in report
+
+
+def test_smoke_mode_ignores_it(repo: pytest.Pytester) -> None:
+    repo.runpytest("--aide-against", "no-such-rev").assert_outcomes(passed=2)
+
+
+def test_unknown_revision(repo: pytest.Pytester) -> None:
+    result = repo.runpytest("--aide-perf", "--aide-against", "no-such-rev")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --aide-against no-such-rev: unknown revision 'no-such-rev'"]
+    )
+
+
+def test_not_a_repository(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest("--aide-perf", "--aide-against", "HEAD")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --aide-against HEAD: * is not inside a git repository"])
+
+
+def test_git_missing(repo: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(repo.path / "no-bin-here"))
+    result = repo.runpytest("--aide-perf", "--aide-against", "HEAD")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --aide-against HEAD: git is not installed"])
+
+
+def test_target_missing_at_the_revision(repo: pytest.Pytester) -> None:
+    repo.makepyfile(aide_new="def fresh():\n    return 1\n")
+    (repo.path / "scenarios" / "s.toml").write_text(
+        '[scenarios.fresh]\ntarget = "aide_new:fresh"\n'
+    )
+    result = repo.runpytest("--aide-perf", "--aide-against", "HEAD", "scenarios")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "scenarios/s.toml: scenario 'fresh': --aide-against: HEAD (*): cannot import "
+            "'aide_new:fresh' from *: ModuleNotFoundError: No module named 'aide_new'"
+        ]
+    )
+
+
+def test_a_lambda_cannot_be_imported_in_both_trees(repo: pytest.Pytester) -> None:
+    repo.makepyfile(test_timed="def test_timed(aide_timer):\n    aide_timer(lambda: 1)\n")
+    result = repo.runpytest("--aide-perf", "--aide-against", "HEAD", "test_timed.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["test_timed: --aide-against needs a module-level function to import in both trees, *"]
+    )
