@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -253,19 +254,6 @@ class AideSession:
                 self.revision = Revision.check_out(settings.against, config.rootpath)
             except AgainstError as exc:
                 raise pytest.UsageError(str(exc)) from None
-        machine = machine_info()
-        self.gate = Gate(
-            baseline_dir=settings.baseline_dir,
-            rootdir=config.rootpath,
-            machine=machine,
-            slug=machine_slug(machine),
-            profile=settings.profile,
-            tolerance=settings.tolerance,
-            compare=settings.compare,
-            save=settings.save_baseline,
-            any_machine=settings.any_machine,
-            against=self.revision.label if self.revision else None,
-        )
 
     def _check_profile_is_known(self) -> None:
         files = [p for d in self._scenario_dirs if d.is_dir() for p in sorted(d.rglob("*.toml"))]
@@ -275,6 +263,23 @@ class AideSession:
             raise pytest.UsageError(
                 f"unknown aide profile {name!r} (from {source}); known: {', '.join(sorted(known))}"
             )
+
+    @functools.cached_property
+    def gate(self) -> Gate:
+        """Judges checks under ``--aide-perf``; built on first use (reading machine info)."""
+        settings, machine = self.settings, machine_info()
+        return Gate(
+            baseline_dir=settings.baseline_dir,
+            rootdir=self.config.rootpath,
+            machine=machine,
+            slug=machine_slug(machine),
+            profile=settings.profile,
+            tolerance=settings.tolerance,
+            compare=settings.compare,
+            save=settings.save_baseline,
+            any_machine=settings.any_machine,
+            against=self.revision.label if self.revision else None,
+        )
 
     def measure_against(
         self, target: str, root: Path, args: tuple, kwargs: dict, name: str

@@ -28,11 +28,15 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def _version(package: str) -> str | None:
-    try:
-        return metadata.version(package)
-    except metadata.PackageNotFoundError:
-        return None
+def _versions(packages: tuple[str, ...]) -> dict[str, str]:
+    """Installed versions of ``packages``, from one scan of the installed distributions."""
+    wanted = {name.lower(): name for name in packages}
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = (dist.metadata.get("Name") or "").lower().replace("_", "-")
+        if name in wanted and wanted[name] not in found:
+            found[wanted[name]] = dist.version
+    return dict(sorted(found.items()))
 
 
 @cache
@@ -48,7 +52,7 @@ def machine_info() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "python": platform.python_version(),
         "python_minor": python_minor,
-        "packages": {name: _version(name) for name in _PACKAGES if _version(name)},
+        "packages": _versions(_PACKAGES),
     }
 
 
