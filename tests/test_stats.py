@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_aide.stats import percentile, ratio_estimate, stddev, summarize
+from pytest_aide.stats import (
+    paired_ratio_estimate,
+    percentile,
+    ratio_estimate,
+    stddev,
+    summarize,
+)
 
 samples = st.lists(
     st.floats(min_value=1e-9, max_value=1e4, allow_nan=False), min_size=1, max_size=200
@@ -121,3 +127,59 @@ def test_ratio_needs_both_sides() -> None:
         ratio_estimate([], [1.0])
     with pytest.raises(ValueError, match="confidence"):
         ratio_estimate([1.0], [1.0], confidence=0.5)
+
+
+# --- the paired ratio behind --aide-against ---
+
+pairs = st.lists(
+    st.tuples(st.floats(min_value=1e-6, max_value=1e3), st.floats(min_value=1e-6, max_value=1e3)),
+    min_size=1,
+    max_size=40,
+)
+
+
+def _walsh(old: list[float], new: list[float]) -> list[float]:
+    ds = [math.log(b) - math.log(a) for a, b in zip(old, new, strict=True)]
+    return sorted((ds[i] + ds[j]) / 2 for i in range(len(ds)) for j in range(i, len(ds)))
+
+
+@given(pairs)
+def test_paired_ratio_is_the_median_walsh_average(values: list[tuple[float, float]]) -> None:
+    old, new = [a for a, _ in values], [b for _, b in values]
+    walsh = _walsh(old, new)
+    n = len(walsh)
+    middle = walsh[n // 2] if n % 2 else (walsh[n // 2 - 1] + walsh[n // 2]) / 2
+    assert paired_ratio_estimate(old, new).ratio == pytest.approx(math.exp(middle), rel=1e-9)
+
+
+@given(pairs)
+def test_paired_swap_inverts(values: list[tuple[float, float]]) -> None:
+    old, new = [a for a, _ in values], [b for _, b in values]
+    forward, backward = paired_ratio_estimate(old, new), paired_ratio_estimate(new, old)
+    assert backward.ratio == pytest.approx(1 / forward.ratio, rel=1e-9)
+    assert backward.low == pytest.approx(1 / forward.high, rel=1e-9)
+    assert backward.high == pytest.approx(1 / forward.low, rel=1e-9)
+
+
+@given(positive, st.floats(min_value=0.1, max_value=10))
+def test_paired_constant_factor_is_recovered_exactly(old: list[float], factor: float) -> None:
+    estimate = paired_ratio_estimate(old, [x * factor for x in old])
+    assert estimate.ratio == pytest.approx(factor, rel=1e-9)
+    assert estimate.low == pytest.approx(factor, rel=1e-9)
+    assert estimate.high == pytest.approx(factor, rel=1e-9)
+
+
+def test_paired_known_interval_for_ten_pairs() -> None:
+    old = [1.0 + i / 50 for i in range(10)]
+    new = [x * (1.08 + (-1) ** i * 0.01 * i) for i, x in enumerate(old)]
+    walsh = _walsh(old, new)
+    # Normal approximation of the signed-rank statistic, n = 10 at 95 %: the 8th and
+    # 48th of 55 Walsh averages (one wider, i.e. calmer, than the exact table's 9th..47th).
+    estimate = paired_ratio_estimate(old, new)
+    assert estimate.low == pytest.approx(math.exp(walsh[7]))
+    assert estimate.high == pytest.approx(math.exp(walsh[47]))
+
+
+def test_paired_needs_equal_lengths() -> None:
+    with pytest.raises(ValueError, match="equally long"):
+        paired_ratio_estimate([1.0, 2.0], [1.0])
