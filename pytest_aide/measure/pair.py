@@ -62,7 +62,8 @@ class PairPlan:
     round_time: float = 0.05
     """Seconds of samples per side per round (at least 3 and at most 25 pairs)."""
     max_time: float = 10.0
-    """Seconds of the whole measurement at most, once ``min_rounds`` are done."""
+    """Seconds of the whole measurement: no round starts that would end past it on average
+    (the first ``min_rounds`` always run)."""
     precision: float = 0.02
     """Stop when the interval's half-width, in log-ratio, is at most this (about ±2 %)."""
     pin: bool = True
@@ -255,6 +256,9 @@ def measure_pair(a: Side, b: Side, plan: PairPlan | None = None) -> PairResult:
     a_rounds: list[float] = []
     b_rounds: list[float] = []
     while len(a_rounds) < plan.max_rounds:
+        spent = time.perf_counter() - started
+        if len(a_rounds) >= plan.min_rounds and spent * (1 + 1 / len(a_rounds)) > plan.max_time:
+            break  # one more round of the average length would pass the time limit
         calls, a_samples, b_samples = _round(a, b, cpu, calls, plan, len(a_rounds) % 2 == 1)
         a_all += a_samples
         b_all += b_samples
@@ -264,8 +268,6 @@ def measure_pair(a: Side, b: Side, plan: PairPlan | None = None) -> PairResult:
             continue
         estimate = paired_ratio_estimate(a_rounds, b_rounds, plan.confidence)
         if (math.log(estimate.high) - math.log(estimate.low)) / 2 <= plan.precision:
-            break
-        if time.perf_counter() - started > plan.max_time:
             break
     assert calls is not None
     return PairResult(
