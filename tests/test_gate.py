@@ -58,7 +58,7 @@ def test_save_then_compare_round_trip(suite: pytest.Pytester) -> None:
 
     again = suite.runpytest("--aide-perf", *CALM)
     again.assert_outcomes(passed=2)
-    again.stdout.fnmatch_lines(["test_diag * [[]*,*[]] *"])  # the vs-baseline column
+    again.stdout.fnmatch_lines(["test_diag * [[]*,*[]] *"])  # the change column
     report = json.loads((suite.path / ".aide" / "report.json").read_text())
     (comparison,) = report["checks"][0]["comparisons"]
     assert comparison["gating"] and comparison["baseline_date"] == data["created"][:10]

@@ -17,7 +17,7 @@ _HEADER = (
     "min",
     "max",
     "ops/s",
-    "vs baseline",
+    "change (95% CI)",
     "limits",
     "status",
 )
