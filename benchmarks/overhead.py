@@ -118,7 +118,7 @@ def main() -> None:
                 inner_cv[key].append(bench["stats"]["stddev"] / bench["stats"]["mean"])
     print(
         f"{'function':<8} {'tool':<20} {'per call':>10} {'CV in run':>10} "
-        f"{'CV across':>10} {'vs pytest-benchmark':>20}"
+        f"{'CV across':>10} {'range across sessions':>22} {'vs pytest-benchmark':>20}"
     )
     for fn in ("noop", "1us"):
         reference = statistics.median(medians["pytest-benchmark", fn])
@@ -126,9 +126,10 @@ def main() -> None:
             values = medians[tool, fn]
             middle = statistics.median(values)
             spread = statistics.median(inner_cv[tool, fn])
+            span = f"{min(values) * 1e9:.1f}..{max(values) * 1e9:.1f} ns"
             print(
                 f"{fn:<8} {tool:<20} {middle * 1e9:>7.1f} ns {spread:>9.1%} "
-                f"{_cv(values):>9.1%} {middle / reference:>19.2f}x"
+                f"{_cv(values):>9.1%} {span:>22} {middle / reference:>19.2f}x"
             )
     print(f"({args.repeats} fresh pytest sessions; medians over sessions)")
 

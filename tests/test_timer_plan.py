@@ -34,7 +34,9 @@ def test_fixed_cost_of_a_sample_is_below_one_percent() -> None:
 
 @given(st.floats(min_value=0.5, max_value=5e9), st.integers(1, 30), st.integers(0, 5))
 def test_samples_are_long_enough_and_per_call(ns_per_call: float, iterations: int, warmup: int):
-    result, batches = _run(TimingPlan(iterations=iterations, warmup=warmup), ns_per_call)
+    result, batches = _run(
+        TimingPlan(iterations=iterations, warmup=warmup, min_time=0), ns_per_call
+    )
     calls = result.calls_per_sample
     assert result.iterations == iterations
     assert calls * ns_per_call >= _target_sample_ns() or calls == 1 or calls == 10_000_000
@@ -60,13 +62,27 @@ def test_warmup_lasts_at_least_the_warmup_time(ns_per_call: float, warmup: int) 
     )
 
 
+@given(st.floats(min_value=1.0, max_value=1e8), st.integers(1, 50))
+def test_samples_span_the_minimum_time(ns_per_call: float, iterations: int) -> None:
+    plan = TimingPlan(iterations=iterations, warmup=0, min_time=0.05)
+    result, batches = _run(plan, ns_per_call)
+    spanned = sum(int(c * ns_per_call) for c in batches[-iterations:])
+    assert result.iterations == iterations
+    assert spanned >= 0.05e9 * 0.999 or result.calls_per_sample == 10_000_000
+    # no longer than needed: one call fewer per sample would fall short, or calibration set it
+    if result.calls_per_sample > 1:
+        shorter = (result.calls_per_sample - 1) * ns_per_call * iterations
+        assert shorter < 0.05e9 * 1.001 or result.calls_per_sample * ns_per_call < 3 * 20_000
+
+
 def test_no_warmup_means_no_warmup_time() -> None:
-    _, batches = _run(TimingPlan(iterations=2, warmup=0, warmup_time=10.0), ns_per_call=1e6)
+    plan = TimingPlan(iterations=2, warmup=0, warmup_time=10.0, min_time=0)
+    _, batches = _run(plan, ns_per_call=1e6)
     assert len(batches) == 2 + 2  # two calibration rounds, two samples
 
 
 def test_sub_microsecond_callable_is_batched() -> None:
-    result, _ = _run(TimingPlan(iterations=5), ns_per_call=40)
+    result, _ = _run(TimingPlan(iterations=5, min_time=0), ns_per_call=40)
     assert result.calls_per_sample * 40 >= MIN_SAMPLE_NS
     assert result.mean == pytest.approx(40e-9)
 

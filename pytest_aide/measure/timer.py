@@ -5,6 +5,11 @@ sample lasts at least :data:`MIN_SAMPLE_NS` and at least 200 times the cost of
 reading the clock; the fixed cost of a sample is then below 0.5 % of it.
 Figures are per call.
 
+Sampling window: the samples together span at least ``min_time`` (0.1 s): a
+fast callable gets more calls per sample, so that a short burst of machine
+noise touches a few samples (which the median ignores) rather than all of
+them. The number of samples stays ``iterations``.
+
 Warmup: ``warmup`` samples run and are discarded, and warming continues until
 at least ``warmup_time`` (0.2 s) of calls have run, because a fast callable's
 first few hundred calls often run slower (cold caches, lazy initialisation)
@@ -46,6 +51,8 @@ MIN_SAMPLE_NS = 20_000
 """Shortest sample calibration aims for, in nanoseconds."""
 WARMUP_TIME = 0.2
 """Seconds of calls that warmup runs at least, unless ``warmup=0``."""
+MIN_TIME = 0.1
+"""Seconds the samples of one measurement span at least, together."""
 _MAX_CALLS_PER_SAMPLE = 10_000_000
 
 # (elapsed ns, last return value) answered for each batch size the driver asks for.
@@ -64,6 +71,8 @@ class TimingPlan:
     """Keep the garbage collector enabled while sampling."""
     warmup_time: float = WARMUP_TIME
     """Seconds of warmup calls at least (when ``warmup`` is not 0)."""
+    min_time: float = MIN_TIME
+    """Seconds all samples span together at least; fast callables get longer samples."""
     smoke: bool = False
     """Call once and record that single call (the mode without ``--aide-perf``)."""
 
@@ -112,6 +121,9 @@ def _driver(name: str, plan: TimingPlan) -> _Driver:
         if elapsed < target:
             wanted = math.ceil(calls * target * 1.25 / max(elapsed, 1))
             calls = min(_MAX_CALLS_PER_SAMPLE, max(calls * 2, wanted))
+    per_call_ns = max(elapsed / calls, 1e-3)
+    spread = math.ceil(plan.min_time * 1e9 / plan.iterations / per_call_ns)
+    calls = min(_MAX_CALLS_PER_SAMPLE, max(calls, spread))
     warmup_ns = plan.warmup_time * 1e9 if plan.warmup else 0
     while rounds < plan.warmup or warmed_ns < warmup_ns:
         elapsed, _ = yield calls
