@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pytest_aide.stats import RatioEstimate, paired_ratio_estimate, ratio_estimate
-from pytest_aide.units import UnitError, format_duration, parse_duration, parse_percent
+from pytest_aide.units import (
+    UnitError,
+    format_duration,
+    format_size,
+    parse_duration,
+    parse_percent,
+    parse_size,
+)
 
 __all__ = [
     "THRESHOLD_KEYS",
@@ -54,6 +61,14 @@ def _format_percent(value: float, like: float | None = None) -> str:
     return f"{value * 100:g} %"
 
 
+def _format_cpu(value: float, like: float | None = None) -> str:
+    return f"{value:.1f} %"
+
+
+def _format_bytes(value: float, like: float | None = None) -> str:
+    return format_size(value)
+
+
 @dataclass(frozen=True)
 class _Spec:
     metric: str | None
@@ -73,6 +88,9 @@ THRESHOLD_KEYS: dict[str, _Spec] = {
     "p95": _Spec("p95", True, *_TIME),
     "p99": _Spec("p99", True, *_TIME),
     "throughput_min": _Spec("throughput", False, _parse_number, _format_rate),
+    "cpu_percent_max": _Spec("cpu_percent", True, _parse_number, _format_cpu),
+    "memory_peak_max": _Spec("memory_peak", True, parse_size, _format_bytes),
+    "leaked_max": _Spec("leaked", True, parse_size, _format_bytes),
     "regression_max": _Spec(None, True, parse_percent, _format_percent),
 }
 """Every threshold key, with the metric it bounds and how its value is read."""
