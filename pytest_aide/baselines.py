@@ -164,6 +164,7 @@ def load_baseline(path: Path, expected_id: str | None = None, shown: str | None 
         )
     try:
         results = [result_from_dict(r) for r in data["results"]]
+        results = [r for r in results if isinstance(r, TimingResult)]
         machine = dict(data["machine"])
     except (KeyError, TypeError, ValueError) as exc:
         detail = f"field {exc.args[0]!r} missing" if isinstance(exc, KeyError) else str(exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_aide.results import TimingResult
+from pytest_aide.results import Result, TimingResult
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Threshold, Verdict, judge
 
@@ -20,7 +20,7 @@ class Check:
     """Marker ``name``, test name or scenario name."""
     nodeid: str
     thresholds: dict[str, Threshold] = field(default_factory=dict)
-    results: list[TimingResult] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
     verdict: Verdict | None = None
     """Set once the check has been judged (only under ``--aide-perf``)."""
     outcome: str = "passed"
@@ -39,6 +39,11 @@ class Check:
         while f"{self.name}#{number}" in taken:
             number += 1
         return f"{self.name}#{number}"
+
+    @property
+    def timings(self) -> list[TimingResult]:
+        """The timing results among :attr:`results`."""
+        return [r for r in self.results if isinstance(r, TimingResult)]
 
     def judge(self) -> Verdict:
         """Judge the results against the thresholds and remember the verdict."""

@@ -37,14 +37,16 @@ class Side:
     tolerances: dict[str, float] = field(default_factory=dict)
     """A check's own ``regression_max``, where a report recorded one."""
 
-    def add(self, check_id: str, results: list[TimingResult], date: str, source: str) -> None:
+    def add(self, check_id: str, results: list[Any], date: str, source: str) -> None:
         """Add one check; the same id twice is ambiguous and refused."""
         if check_id in self.results:
             raise InputError(
                 f"{source}: {check_id!r} also comes from {self.sources[check_id]} "
                 "(point at one machine's baseline directory)"
             )
-        self.results[check_id] = {r.name: r for r in results if r.mode == "perf"}
+        self.results[check_id] = {
+            r.name: r for r in results if isinstance(r, TimingResult) and r.mode == "perf"
+        }
         self.dates[check_id] = date
         self.sources[check_id] = source
 

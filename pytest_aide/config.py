@@ -193,3 +193,5 @@ class Settings:
     report_dir: Path = Path(".aide")
     against: str | None = None
     """``--aide-against``: git revision to measure beside this tree, in the same job."""
+    keep_traces: bool = False
+    """``--aide-keep-traces``: keep memray trace files and list them in the report."""

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
 
 from pytest_aide.check import Check
+from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
+from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
 from pytest_aide.measure.timer import TimingPlan, measure, measure_async
 from pytest_aide.results import TimingResult
 from pytest_aide.stats import RatioEstimate
 
-__all__ = ["AideTimer"]
+__all__ = ["AideCpu", "AideMemory", "AideTimer"]
 
 MeasureAgainst = Callable[
     [Callable[..., Any], tuple, dict, str], tuple[TimingResult, RatioEstimate]
@@ -85,3 +90,74 @@ class AideTimer:
             self._check.paired[label] = estimate
             return self._record(result)
         return self._record(await measure_async(fn, args, kwargs, name=label, plan=plan))
+
+
+class AideMemory:
+    """``with aide_memory(python_allocators=False, native=False) as mem:`` traces with memray.
+
+    Afterwards ``mem.peak_bytes``, ``mem.allocations``, ``mem.leaked_bytes``,
+    ``mem.gc_collected`` and ``mem.top_sites``; the result joins the test's check.
+    """
+
+    def __init__(
+        self,
+        check: Check,
+        keep_dir: Path | None,
+        unavailable: Callable[[str], NoReturn],
+        conflict: Callable[[str], NoReturn],
+    ) -> None:
+        self._check = check
+        self._keep_dir = keep_dir
+        self._unavailable = unavailable
+        self._conflict = conflict
+
+    @contextmanager
+    def __call__(
+        self, python_allocators: bool = False, native: bool = False, name: str | None = None
+    ) -> Iterator[MemoryTrace]:
+        """Trace the block; the figures are ready when it ends."""
+        trace = MemoryTrace(
+            name or self._check.next_result_name(),
+            python_allocators=python_allocators,
+            native=native,
+            keep_dir=self._keep_dir,
+        )
+        try:
+            trace.__enter__()
+        except MemoryUnavailable as exc:
+            self._unavailable(f"aide_memory: {exc}; memory checks are skipped")
+        except MemoryConflict as exc:
+            self._conflict(f"aide_memory: {exc}")
+        try:
+            yield trace
+        finally:
+            trace.__exit__(*sys.exc_info())
+        assert trace.result is not None
+        self._check.results.append(trace.result)
+
+
+class AideCpu:
+    """``with aide_cpu(interval=0.05) as cpu:`` samples this process from a helper process.
+
+    Afterwards ``cpu.mean_percent``, ``cpu.max_percent``, ``cpu.samples``,
+    ``cpu.system_percent``, ``cpu.rss_peak_bytes`` and ``cpu.achieved_interval``.
+    """
+
+    def __init__(self, check: Check, unavailable: Callable[[str], NoReturn]) -> None:
+        self._check = check
+        self._unavailable = unavailable
+
+    @contextmanager
+    def __call__(self, interval: float = 0.05, name: str | None = None) -> Iterator[CpuTrace]:
+        """Sample CPU while the block runs."""
+        trace = CpuTrace(name or self._check.next_result_name(), interval=interval)
+        try:
+            trace.__enter__()
+        except CpuUnavailable as exc:
+            self._unavailable(f"aide_cpu: {exc}")
+        try:
+            yield trace
+        finally:
+            trace.__exit__(*sys.exc_info())
+        assert trace.result is not None
+        self._check.results.append(trace.result)

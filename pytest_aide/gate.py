@@ -19,6 +19,7 @@ from pytest_aide.baselines import (
 )
 from pytest_aide.check import Check
 from pytest_aide.config import display_path
+from pytest_aide.results import TimingResult
 from pytest_aide.verdict import Comparison, Verdict, compare
 
 __all__ = ["Gate"]
@@ -44,7 +45,7 @@ class Gate:
     def evaluate(self, check: Check) -> Verdict:
         """Judge ``check``: thresholds, then its baseline; save a new baseline if asked."""
         verdict = check.judge()
-        measured = [r for r in check.results if r.mode == "perf"]
+        measured = [r for r in check.timings if r.mode == "perf"]
         if self.against is not None:
             verdict.comparisons += [
                 Comparison(name, estimate, self._tolerance(check), "", True, self.against)
@@ -83,8 +84,8 @@ class Gate:
                     else "reported only (use --aide-compare-any-machine to gate on it)"
                 )
             )
-        old = {r.name: r for r in baseline.results}
-        for result in check.results:
+        old = {r.name: r for r in baseline.results if isinstance(r, TimingResult)}
+        for result in check.timings:
             before = old.get(result.name)
             if before is None or result.mode != "perf":
                 continue
@@ -104,7 +105,7 @@ class Gate:
         shown = display_path(path, self.rootdir)
         baseline = Baseline(
             id=check.nodeid,
-            results=[r for r in check.results if r.mode == "perf"],
+            results=[r for r in check.timings if r.mode == "perf"],
             machine=self.machine,
             profile=self.profile,
         )

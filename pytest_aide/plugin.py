@@ -7,7 +7,7 @@ import functools
 import os
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -28,7 +28,7 @@ from pytest_aide.config import (
     pyproject_profiles,
     select_profile,
 )
-from pytest_aide.fixtures import AideTimer
+from pytest_aide.fixtures import AideCpu, AideMemory, AideTimer
 from pytest_aide.gate import Gate
 from pytest_aide.measure.pair import PairPlan
 from pytest_aide.measure.system import machine_info, machine_slug
@@ -39,7 +39,7 @@ from pytest_aide.results import TimingResult
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
-__all__ = ["AideSession", "aide_timer"]
+__all__ = ["AideSession", "aide_cpu", "aide_memory", "aide_timer"]
 
 SESSION_NAME = "aide-session"
 _SESSION_KEY = pytest.StashKey["AideSession"]()
@@ -161,6 +161,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "on the paired difference instead of stored baselines",
         metavar="REV",
     )
+    _add_option(
+        parser,
+        group,
+        "--aide-keep-traces",
+        "bool",
+        "keep memray trace files (under the report dir's traces/) and list them in the "
+        "report, for `memray flamegraph`",
+        action="store_true",
+    )
     parser.addini(
         "aide_scenarios",
         type="linelist",
@@ -205,6 +214,7 @@ def _read_settings(config: pytest.Config) -> Settings:
         any_machine=bool(_setting(config, "aide_compare_any_machine", bool)),
         report_dir=_directory(config, "aide_report_dir", ".aide"),
         against=_setting(config, "aide_against", str),
+        keep_traces=bool(_setting(config, "aide_keep_traces", bool)),
     )
 
 
@@ -305,6 +315,15 @@ class AideSession:
         if self.revision is not None:
             self.revision.remove()
             self.revision = None
+
+    @property
+    def trace_dir(self) -> Path | None:
+        """Where memray traces are kept (``--aide-keep-traces``), else None."""
+        if not self.settings.keep_traces:
+            return None
+        path = self.settings.report_dir / "traces"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     def plan(self, iterations: int, warmup: int, gc: bool = True) -> TimingPlan:
         """The timing plan for a check, with the session's overrides applied."""
@@ -426,3 +445,33 @@ def aide_timer(request: pytest.FixtureRequest) -> AideTimer:
     session = request.config.stash[_SESSION_KEY]
     against = session.measure_callable_against if session.revision else None
     return AideTimer(session.check_for(request.node), session.plan, against=against)
+
+
+def _skip(reason: str) -> NoReturn:
+    pytest.skip(reason)
+
+
+def _fail(message: str) -> NoReturn:
+    pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture
+def aide_memory(request: pytest.FixtureRequest) -> AideMemory:
+    """Trace memory with memray: ``with aide_memory() as mem: ...``; then ``mem.peak_bytes``.
+
+    ``aide_memory(python_allocators=True)`` sees every Python allocation (slower);
+    the default sees pymalloc as 1 MiB arenas. Never falls back to tracemalloc.
+    """
+    session = request.config.stash[_SESSION_KEY]
+    return AideMemory(session.check_for(request.node), session.trace_dir, _skip, _fail)
+
+
+@pytest.fixture
+def aide_cpu(request: pytest.FixtureRequest) -> AideCpu:
+    """Sample CPU from a helper process: ``with aide_cpu(interval=0.05) as cpu: ...``.
+
+    Then ``cpu.mean_percent`` (100 = one core; more with threads), ``cpu.max_percent``,
+    ``cpu.samples``, ``cpu.system_percent`` and ``cpu.rss_peak_bytes``.
+    """
+    session = request.config.stash[_SESSION_KEY]
+    return AideCpu(session.check_for(request.node), _fail)

@@ -10,6 +10,7 @@ covers the part of the last interval before the block ended.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 import os
 import subprocess
 import sys
@@ -26,29 +27,26 @@ class CpuUnavailable(Exception):
 
 
 _SAMPLER = r"""
-import json, os, select, sys, time
+import json, select, sys, time
 import psutil
 pid, interval = int(sys.argv[1]), float(sys.argv[2])
 proc = psutil.Process(pid)
-proc.cpu_percent(None)
-psutil.cpu_percent(None)
-times, cpu, system, rss_peak = [], [], [], proc.memory_info().rss
-start = time.perf_counter()
+def snap():
+    t = proc.cpu_times()
+    s = psutil.cpu_times()
+    idle = s.idle + getattr(s, "iowait", 0.0)
+    return [time.perf_counter(), t.user + t.system, sum(s) - idle, sum(s), proc.memory_info().rss]
+rows = [snap()]
 print("ready", flush=True)
 k = 1
 while True:
-    wait = max(0.0, start + k * interval - time.perf_counter())
+    wait = max(0.0, rows[0][0] + k * interval - time.perf_counter())
     ready, _, _ = select.select([sys.stdin], [], [], wait)
-    now = time.perf_counter()
-    cpu.append(proc.cpu_percent(None))
-    system.append(psutil.cpu_percent(None))
-    rss_peak = max(rss_peak, proc.memory_info().rss)
-    times.append(now - start)
+    rows.append(snap())
     if ready:
         break
     k += 1
-print(json.dumps({"times": times, "cpu": cpu, "system": system, "rss_peak": rss_peak}),
-      flush=True)
+print(json.dumps(rows), flush=True)
 """
 
 
@@ -86,17 +84,26 @@ class CpuTrace:
         assert self._process is not None
         out, err = self._process.communicate("stop\n", timeout=30)
         try:
-            data = json.loads(out.strip().splitlines()[-1])
+            rows = json.loads(out.strip().splitlines()[-1])
         except (IndexError, json.JSONDecodeError):
             raise CpuUnavailable(f"CPU sampler failed: {err.strip() or 'no output'}") from None
-        times = data["times"]
-        steps = [b - a for a, b in zip([0.0, *times], times, strict=False)]
+        # A last interval much shorter than asked would turn one 10 ms tick of
+        # cpu_times() into a huge percentage: fold it into the one before.
+        if len(rows) > 2 and rows[-1][0] - rows[-2][0] < self.interval / 2:
+            del rows[-2]
+        process, system, steps = [], [], []
+        for before, after in pairwise(rows):
+            wall = max(after[0] - before[0], 1e-9)
+            steps.append(wall)
+            process.append(100.0 * (after[1] - before[1]) / wall)
+            total = after[3] - before[3]
+            system.append(100.0 * (after[2] - before[2]) / total if total > 0 else 0.0)
         full = steps[:-1] or steps
         self.result = CpuResult(
             self.name,
-            samples=data["cpu"],
-            system_samples=data["system"],
-            rss_peak_bytes=int(data["rss_peak"]),
+            samples=process,
+            system_samples=system,
+            rss_peak_bytes=max(int(row[4]) for row in rows),
             interval=self.interval,
             achieved_interval=sum(full) / len(full) if full else self.interval,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pytest_aide.check import Check
+from pytest_aide.results import TimingResult
 from pytest_aide.units import format_duration
 
 __all__ = ["render_summary"]
@@ -26,11 +27,11 @@ _NUMERIC = range(1, 8)
 
 def _rows(check: Check) -> list[tuple[str, ...]]:
     limits = ", ".join(t.describe() for t in check.thresholds.values()) or "-"
-    if not check.results:
+    if not check.timings:
         return [(check.name, *("-",) * 7, limits, check.status)]
     comparisons = {c.subject: c for c in (check.verdict.comparisons if check.verdict else [])}
     rows = []
-    for result in check.results:
+    for result in check.timings:
         figures = (result.mean, result.median, result.p95, result.min, result.max)
         comparison = comparisons.get(result.name)
         change = "-"
@@ -65,6 +66,8 @@ def render_summary(checks: Sequence[Check]) -> list[str]:
     counted = [c for c in checks if c.status != "SKIP"]
     passed = sum(1 for c in counted if c.status in ("PASS", "IMPROVED"))
     rate = 100.0 * passed / len(counted) if counted else 100.0
+    others = [r for c in checks for r in c.results if not isinstance(r, TimingResult)]
+    lines.extend(f"{r.name}: {r.summary()}" for r in others)
     notes = [note for c in checks if c.verdict for note in c.verdict.notes]
     lines.extend(f"note: {note}" for note in notes)
     lines.append("")
