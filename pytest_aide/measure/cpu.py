@@ -10,10 +10,10 @@ covers the part of the last interval before the block ended.
 from __future__ import annotations
 
 import json
-from itertools import pairwise
 import os
 import subprocess
 import sys
+from itertools import pairwise
 from types import TracebackType
 from typing import Any
 
