@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,8 @@ import pytest
 
 from pytest_aide.against import AgainstError
 from pytest_aide.config import display_path
+from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
+from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
 from pytest_aide.measure.timer import measure
 from pytest_aide.scenarios import Scenario, ScenarioError, load_scenario_file, resolve_target
 
@@ -86,14 +89,35 @@ class ScenarioItem(pytest.Item):
             check.paired[scenario.name] = estimate
             check.results.append(result)
             return
-        result = measure(
-            target,
-            tuple(scenario.args),
-            scenario.kwargs,
-            name=scenario.name,
-            plan=plan,
-        )
-        check.results.append(result)
+        args, kwargs = tuple(scenario.args), scenario.kwargs
+        if plan.smoke or scenario.cpu is None:
+            check.results.append(measure(target, args, kwargs, name=scenario.name, plan=plan))
+        else:
+            try:
+                with CpuTrace(scenario.name, interval=scenario.cpu) as cpu:
+                    timing = measure(target, args, kwargs, name=scenario.name, plan=plan)
+            except CpuUnavailable as exc:
+                pytest.fail(
+                    f"{self.display_path}: scenario {scenario.name!r}: {exc}", pytrace=False
+                )
+            check.results += [timing, cpu.result]
+        if scenario.memory is not None and not plan.smoke:
+            # One more call, traced on its own: memray would distort the timings.
+            try:
+                with MemoryTrace(
+                    scenario.name, keep_dir=session.trace_dir, **scenario.memory
+                ) as memory:
+                    measure(
+                        target, args, kwargs, name=scenario.name, plan=replace(plan, smoke=True)
+                    )
+            except MemoryUnavailable as exc:
+                pytest.skip(f"{self.display_path}: scenario {scenario.name!r}: {exc}")
+            except MemoryConflict as exc:
+                pytest.fail(
+                    f"{self.display_path}: scenario {scenario.name!r}: {exc}", pytrace=False
+                )
+            assert memory.result is not None
+            check.results.append(memory.result)
 
     def repr_failure(
         self, excinfo: ExceptionInfo[BaseException], style: Any = None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.config import ProfileError, parse_profiles
+from pytest_aide.units import UnitError, parse_duration
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
 if sys.version_info >= (3, 11):
@@ -31,7 +32,17 @@ __all__ = [
     "resolve_target",
 ]
 
-SCENARIO_KEYS = ("target", "args", "kwargs", "iterations", "warmup", "thresholds", "description")
+SCENARIO_KEYS = (
+    "target",
+    "args",
+    "kwargs",
+    "iterations",
+    "warmup",
+    "thresholds",
+    "memory",
+    "cpu",
+    "description",
+)
 """Keys a ``[scenarios.NAME]`` table may hold."""
 _FILE_KEYS = ("scenarios", "profiles")
 _MAX_COUNT = 1_000_000
@@ -56,6 +67,10 @@ class Scenario:
     description: str = ""
     profiles: dict[str, dict[str, Threshold]] = field(default_factory=dict)
     """Threshold overrides by profile name, from this file's ``[profiles.NAME.SCENARIO]``."""
+    memory: dict[str, bool] | None = None
+    """memray options when the scenario also traces memory (``memory = true`` or a table)."""
+    cpu: float | None = None
+    """Sampling interval in seconds when the scenario also samples CPU."""
 
     def thresholds_for(self, profile: str) -> dict[str, Threshold]:
         """The scenario's thresholds with ``profile``'s overrides merged over them."""
@@ -98,6 +113,44 @@ def _target(value: object) -> str:
     return text
 
 
+def _switch(value: object, key: str, options: dict[str, Any]) -> dict[str, Any] | None:
+    """``true``/``false`` or a table of known options; returns the options or None."""
+    if isinstance(value, bool):
+        return dict(options) if value else None
+    if not isinstance(value, dict):
+        raise ScenarioError(
+            f"key {key!r}: expected true, false or a table of {', '.join(options)}, got {value!r}"
+        )
+    unknown = sorted(set(value) - set(options))
+    if unknown:
+        raise ScenarioError(
+            f"key {key!r}: unknown option {unknown[0]!r} (known: {', '.join(options)})"
+        )
+    return {**options, **value}
+
+
+def _memory(value: object) -> dict[str, bool] | None:
+    options = _switch(value, "memory", {"python_allocators": False, "native": False})
+    if options is not None:
+        for option, flag in options.items():
+            if not isinstance(flag, bool):
+                raise ScenarioError(f"key 'memory': {option!r} must be true or false")
+    return options
+
+
+def _cpu(value: object) -> float | None:
+    options = _switch(value, "cpu", {"interval": 0.05})
+    if options is None:
+        return None
+    try:
+        interval = parse_duration(options["interval"])
+    except UnitError as exc:
+        raise ScenarioError(f"key 'cpu': interval: {exc}") from None
+    if interval <= 0:
+        raise ScenarioError("key 'cpu': interval must be more than 0")
+    return interval
+
+
 def _scenario(name: str, table: object) -> Scenario:
     if not isinstance(table, dict):
         raise ScenarioError(f"expected a table, got {type(table).__name__} {table!r}")
@@ -121,6 +174,8 @@ def _scenario(name: str, table: object) -> Scenario:
         warmup=_count(table.get("warmup", 2), "warmup", 0),
         thresholds=thresholds,
         description=_expect(table.get("description", ""), str, "description", "a string"),
+        memory=_memory(table.get("memory", False)),
+        cpu=_cpu(table.get("cpu", False)),
     )
 
 
