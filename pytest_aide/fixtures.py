@@ -111,29 +111,22 @@ class AideMemory:
         self._unavailable = unavailable
         self._conflict = conflict
 
-    @contextmanager
     def __call__(
         self, python_allocators: bool = False, native: bool = False, name: str | None = None
-    ) -> Iterator[MemoryTrace]:
-        """Trace the block; the figures are ready when it ends."""
-        trace = MemoryTrace(
-            name or self._check.next_result_name(),
-            python_allocators=python_allocators,
-            native=native,
-            keep_dir=self._keep_dir,
-        )
+    ) -> Any:
+        """A memray Tracker for the test's own ``with``: the figures are ready after it."""
         try:
-            trace.__enter__()
+            return MemoryTrace(
+                name or self._check.next_result_name(),
+                python_allocators=python_allocators,
+                native=native,
+                keep_dir=self._keep_dir,
+                on_result=self._check.results.append,
+            )
         except MemoryUnavailable as exc:
             self._unavailable(f"aide_memory: {exc}; memory checks are skipped")
         except MemoryConflict as exc:
             self._conflict(f"aide_memory: {exc}")
-        try:
-            yield trace
-        finally:
-            trace.__exit__(*sys.exc_info())
-        assert trace.result is not None
-        self._check.results.append(trace.result)
 
 
 class AideCpu:
