@@ -72,7 +72,9 @@ def test_heavy(aide_memory):
     )
 
 
-def test_python_allocators_mode_is_named(pytester: pytest.Pytester) -> None:
+def test_python_allocators_mode_is_named_and_counts_every_allocation(
+    pytester: pytest.Pytester,
+) -> None:
     pytester.makepyfile(
         """
 def test_mode(aide_memory):
@@ -80,6 +82,7 @@ def test_mode(aide_memory):
         data = [str(i) for i in range(50000)]
     assert mem.result.mode == "memray: every Python allocation"
     assert mem.peak_bytes > 1024 * 1024
+    assert mem.allocations >= 50000, mem.allocations
 """
     )
     pytester.runpytest().assert_outcomes(passed=1)
