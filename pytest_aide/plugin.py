@@ -31,7 +31,13 @@ from pytest_aide.config import (
 from pytest_aide.fixtures import AideCpu, AideMemory, AideTimer
 from pytest_aide.gate import Gate
 from pytest_aide.measure.pair import PairPlan
-from pytest_aide.measure.system import machine_info, machine_slug
+from pytest_aide.measure.system import (
+    busy_warning,
+    machine_info,
+    machine_slug,
+    prime_cpu_percent,
+    system_snapshot,
+)
 from pytest_aide.measure.timer import TimingPlan
 from pytest_aide.report.json import build_report, write_report
 from pytest_aide.report.terminal import render_summary
@@ -258,6 +264,9 @@ class AideSession:
             self._config_error = str(exc)
         if settings.perf:
             self._check_profile_is_known()
+        self.snapshots: dict[str, dict[str, float]] = {}
+        if settings.perf:
+            prime_cpu_percent()
         self.revision: Revision | None = None
         if settings.perf and settings.against:
             try:
@@ -354,6 +363,11 @@ class AideSession:
             check.thresholds.update(profile.get(key, {}) if key else {})
         return check
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Snapshot the machine before measuring (CPU % over the collection phase)."""
+        if self.settings.perf:
+            self.snapshots["start"] = system_snapshot()
+
     def pytest_collect_file(
         self, file_path: Path, parent: pytest.Collector
     ) -> ScenarioFileCollector | None:
@@ -405,8 +419,10 @@ class AideSession:
         """Write ``report.json`` under ``--aide-perf``."""
         if not self.settings.perf or not self.checks:
             return
+        self.snapshots["end"] = system_snapshot()
         path = self.settings.report_dir / "report.json"
         report = build_report(self.checks, profile=self.settings.profile, machine=self.gate.machine)
+        report["system"] = self.snapshots
         try:
             write_report(path, report)
         except OSError as exc:
@@ -427,6 +443,20 @@ class AideSession:
         )
         for line in render_summary(self.checks):
             terminalreporter.write_line(line)
+        for moment, snap in self.snapshots.items():
+            terminalreporter.write_line(
+                f"system at {moment}: other processes' cpu {snap['cpu_percent']:.0f}%, memory "
+                f"{snap['memory_percent']:.0f}%, disk {snap['disk_percent']:.0f}%, "
+                f"load {snap['load_1min']:.2f} on {snap['cpus']:.0f} cpus"
+            )
+        warning = busy_warning(self.snapshots.get("start", {}))
+        if warning:
+            terminalreporter.write_line(f"warning: {warning}", yellow=True)
+        kept = [
+            r.trace_path for c in self.checks for r in c.results if getattr(r, "trace_path", None)
+        ]
+        for trace in kept:
+            terminalreporter.write_line(f"memray trace kept: {trace} (memray flamegraph {trace})")
         saved = [c.saved_baseline for c in self.checks if c.saved_baseline]
         if saved:
             where = display_path(settings.baseline_dir / self.gate.slug, self.config.rootpath)

@@ -272,3 +272,37 @@ def test_verdict_for_memory_and_cpu_keys_without_memray() -> None:
     ]
     assert MemoryResult.from_dict(memory.to_dict()) == memory
     assert CpuResult.from_dict(cpu.to_dict()) == cpu
+
+
+def test_system_snapshots_are_stored_and_shown(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_t(aide_timer):\n    aide_timer(sum, range(10))\n")
+    result = pytester.runpytest("--aide-perf")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "system at start: other processes' cpu *%, memory *%, disk *%, load * on * cpus",
+            "system at end: other processes' cpu *%, *",
+        ]
+    )
+    report = json.loads((pytester.path / ".aide" / "report.json").read_text())
+    for moment in ("start", "end"):
+        snapshot = report["system"][moment]
+        assert set(snapshot) == {
+            "cpu_percent",
+            "memory_percent",
+            "disk_percent",
+            "load_1min",
+            "cpus",
+        }
+        assert 0 <= snapshot["cpu_percent"] <= 100 and 0 < snapshot["memory_percent"] <= 100
+
+
+def test_busy_machine_warning_rule() -> None:
+    from pytest_aide.measure.system import busy_warning
+
+    assert busy_warning({"cpu_percent": 20.0}) is None
+    assert busy_warning({}) is None
+    assert busy_warning({"cpu_percent": 75.0}) == (
+        "the machine was already busy before measuring (other processes used 75% of the "
+        "CPUs > 50%): timings may be slower than usual"
+    )

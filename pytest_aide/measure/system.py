@@ -11,7 +11,14 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-__all__ = ["fingerprint", "machine_info", "machine_slug"]
+__all__ = [
+    "busy_warning",
+    "fingerprint",
+    "machine_info",
+    "machine_slug",
+    "prime_cpu_percent",
+    "system_snapshot",
+]
 
 _PACKAGES = ("pytest-aide", "pytest", "pytest-asyncio", "psutil", "memray", "pytest-benchmark")
 _FINGERPRINT_KEYS = ("cpu", "cores", "arch", "os", "implementation", "python_minor")
@@ -76,3 +83,59 @@ def machine_slug(info: dict[str, Any]) -> str:
         fingerprint(info)[:8],
     )
     return re.sub(r"[^a-z0-9._-]+", "_", "-".join(parts))
+
+
+BUSY_CPU_PERCENT = 50.0
+"""System CPU % before measuring above which the summary warns that figures may be slow."""
+
+
+_LAST: list[float] = []
+
+
+def _cpu_counters() -> list[float]:
+    import psutil
+
+    system = psutil.cpu_times()
+    idle = system.idle + getattr(system, "iowait", 0.0)
+    own = psutil.Process().cpu_times()
+    return [sum(system) - idle, sum(system), own.user + own.system]
+
+
+def prime_cpu_percent() -> None:
+    """Start the interval that the next :func:`system_snapshot` measures CPU % over."""
+    _LAST[:] = _cpu_counters()
+
+
+def system_snapshot() -> dict[str, float]:
+    """Other processes' CPU %, memory %, disk % and 1-minute load of this machine.
+
+    ``cpu_percent`` is the machine's busy time since :func:`prime_cpu_percent` (or
+    the previous snapshot) minus this process's own, as a share of all cores: the
+    load that competes with the measurements. Taking a snapshot never sleeps.
+    """
+    import psutil
+
+    now = _cpu_counters()
+    before = _LAST or now
+    busy, total, own = (a - b for a, b in zip(now, before, strict=True))
+    _LAST[:] = now
+    others = 100.0 * max(busy - own, 0.0) / total if total > 0 else 0.0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return {
+        "cpu_percent": others,
+        "memory_percent": float(psutil.virtual_memory().percent),
+        "disk_percent": float(psutil.disk_usage(os.path.abspath(os.sep)).percent),
+        "load_1min": float(load),
+        "cpus": float(os.cpu_count() or 1),
+    }
+
+
+def busy_warning(snapshot: dict[str, float]) -> str | None:
+    """A warning when the machine was already busy before measuring, else None."""
+    if snapshot.get("cpu_percent", 0.0) > BUSY_CPU_PERCENT:
+        return (
+            f"the machine was already busy before measuring (other processes used "
+            f"{snapshot['cpu_percent']:.0f}% of the CPUs > {BUSY_CPU_PERCENT:.0f}%): timings "
+            "may be slower than usual"
+        )
+    return None
