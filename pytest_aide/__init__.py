@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pytest_aide.check import Check
 from pytest_aide.measure.timer import TimingPlan
-from pytest_aide.results import TimingResult, result_from_dict
+from pytest_aide.results import CpuResult, MemoryResult, TimingResult, result_from_dict
+from pytest_aide.stats import RatioEstimate
 from pytest_aide.units import UnitError, parse_duration, parse_percent, parse_size
 from pytest_aide.verdict import THRESHOLD_KEYS, Threshold, ThresholdError, Verdict
 
@@ -17,6 +18,9 @@ __version__ = "0.1.0"
 __all__ = [
     "THRESHOLD_KEYS",
     "Check",
+    "CpuResult",
+    "MemoryResult",
+    "RatioEstimate",
     "Threshold",
     "ThresholdError",
     "TimingPlan",
