@@ -11,12 +11,13 @@ from typing import Any, NoReturn
 
 from pytest_aide.check import Check
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
+from pytest_aide.measure.load import LoadPlan, run_load, run_load_async
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
-from pytest_aide.measure.timer import TimingPlan, measure, measure_async
-from pytest_aide.results import TimingResult
+from pytest_aide.measure.timer import TimingPlan, measure, measure_async, run_coroutine
+from pytest_aide.results import LoadResult, TimingResult
 from pytest_aide.stats import RatioEstimate
 
-__all__ = ["AideCpu", "AideMemory", "AideTimer"]
+__all__ = ["AideCpu", "AideLoad", "AideMemory", "AideTimer"]
 
 MeasureAgainst = Callable[
     [Callable[..., Any], tuple, dict, str], tuple[TimingResult, RatioEstimate]
@@ -154,3 +155,78 @@ class AideCpu:
             trace.__exit__(*sys.exc_info())
         assert trace.result is not None
         self._check.results.append(trace.result)
+
+
+LOAD_MODES = ("thread", "async")
+"""Load modes available: a thread pool, or tasks on an event loop."""
+
+
+class AideLoad:
+    """Apply concurrent load: ``aide_load(fn, *args, concurrency=50, requests=250)``.
+
+    Returns a :class:`~pytest_aide.results.LoadResult`. ``mode="thread"`` uses a
+    thread pool; ``mode="async"`` runs ``concurrency`` tasks on an event loop
+    (sync callables go through ``asyncio.to_thread``). Without ``--aide-perf``
+    one request is sent. Keyword arguments other than the load options go to ``fn``.
+    """
+
+    def __init__(self, check: Check, smoke: bool) -> None:
+        self._check = check
+        self._smoke = smoke
+
+    def _plan(
+        self,
+        mode: str,
+        concurrency: int,
+        requests: int | None,
+        duration: float | None,
+        rate: float | None,
+        timeout: float | None,
+    ) -> LoadPlan:
+        if mode not in LOAD_MODES:
+            raise ValueError(f"aide_load: unknown mode {mode!r} (known: {', '.join(LOAD_MODES)})")
+        if self._smoke:
+            return LoadPlan(concurrency=1, requests=1, timeout=timeout)
+        return LoadPlan(concurrency, requests, duration, rate, timeout)
+
+    def __call__(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        concurrency: int = 50,
+        requests: int | None = None,
+        duration: float | None = None,
+        mode: str = "thread",
+        rate: float | None = None,
+        timeout: float | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> LoadResult:
+        """Send the load; ``mode="async"`` runs it on a new event loop."""
+        plan = self._plan(mode, concurrency, requests, duration, rate, timeout)
+        label = name or self._check.next_result_name()
+        if mode == "async":
+            result = run_coroutine(run_load_async(fn, args, kwargs, name=label, plan=plan))
+        else:
+            result = run_load(fn, args, kwargs, name=label, plan=plan)
+        self._check.results.append(result)
+        return result
+
+    async def async_(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        concurrency: int = 50,
+        requests: int | None = None,
+        duration: float | None = None,
+        rate: float | None = None,
+        timeout: float | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> LoadResult:
+        """From an async test: ``await aide_load.async_(fn, concurrency=50, requests=250)``."""
+        plan = self._plan("async", concurrency, requests, duration, rate, timeout)
+        label = name or self._check.next_result_name()
+        result = await run_load_async(fn, args, kwargs, name=label, plan=plan)
+        self._check.results.append(result)
+        return result

@@ -28,7 +28,7 @@ from pytest_aide.config import (
     pyproject_profiles,
     select_profile,
 )
-from pytest_aide.fixtures import AideCpu, AideMemory, AideTimer
+from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideTimer
 from pytest_aide.gate import Gate
 from pytest_aide.measure.pair import PairPlan
 from pytest_aide.measure.system import (
@@ -45,7 +45,7 @@ from pytest_aide.results import TimingResult
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
-__all__ = ["AideSession", "aide_cpu", "aide_memory", "aide_timer"]
+__all__ = ["AideSession", "aide_cpu", "aide_load", "aide_memory", "aide_timer"]
 
 SESSION_NAME = "aide-session"
 _SESSION_KEY = pytest.StashKey["AideSession"]()
@@ -505,3 +505,14 @@ def aide_cpu(request: pytest.FixtureRequest) -> AideCpu:
     """
     session = request.config.stash[_SESSION_KEY]
     return AideCpu(session.check_for(request.node), _fail)
+
+
+@pytest.fixture
+def aide_load(request: pytest.FixtureRequest) -> AideLoad:
+    """Concurrent load: ``aide_load(fn, *args, concurrency=50, requests=250, mode="thread")``.
+
+    Returns a ``LoadResult`` (completed, errors, error_rate, throughput, p50, p95,
+    p99, mean, max, wall_time). In async tests: ``await aide_load.async_(fn, ...)``.
+    """
+    session = request.config.stash[_SESSION_KEY]
+    return AideLoad(session.check_for(request.node), smoke=not session.settings.perf)

@@ -15,7 +15,14 @@ from typing import Any, ClassVar
 from pytest_aide import stats
 from pytest_aide.units import format_duration, format_size
 
-__all__ = ["RESULT_SCHEMA", "CpuResult", "MemoryResult", "TimingResult", "result_from_dict"]
+__all__ = [
+    "RESULT_SCHEMA",
+    "CpuResult",
+    "LoadResult",
+    "MemoryResult",
+    "TimingResult",
+    "result_from_dict",
+]
 
 RESULT_SCHEMA = 1
 """Version of the dict layout written by ``to_dict``."""
@@ -280,7 +287,127 @@ class CpuResult:
         )
 
 
-Result = TimingResult | MemoryResult | CpuResult
+@dataclass
+class LoadResult:
+    """Concurrent load: every request's latency, errors by type, throughput."""
+
+    kind: ClassVar[str] = "load"
+
+    name: str
+    latencies: list[float]
+    """Seconds per successful request, exactly as measured (no bucketing); open-loop
+    latencies count from each request's intended start."""
+    errors: int = 0
+    """Requests that raised or passed their timeout."""
+    error_types: dict[str, int] = field(default_factory=dict)
+    """Errors by exception type name (``TimeoutError`` for requests past ``timeout``)."""
+    error_messages: list[str] = field(default_factory=list)
+    """The first few error messages, as ``Type: message``."""
+    wall_time: float = 0.0
+    """Seconds from the first request's start to the last one's end."""
+    concurrency: int = 1
+    mode: str = "thread"
+
+    @property
+    def completed(self) -> int:
+        """Requests that succeeded."""
+        return len(self.latencies)
+
+    @property
+    def error_rate(self) -> float:
+        """Errors as a fraction of all requests."""
+        total = self.completed + self.errors
+        return self.errors / total if total else 0.0
+
+    @property
+    def throughput(self) -> float:
+        """Successful requests per second of wall time."""
+        return self.completed / self.wall_time if self.wall_time > 0 else 0.0
+
+    def _stat(self, key: str) -> float:
+        return stats.summarize(self.latencies)[key] if self.latencies else math.nan
+
+    @property
+    def mean(self) -> float:
+        """Mean latency, seconds."""
+        return self._stat("mean")
+
+    @property
+    def max(self) -> float:
+        """Slowest request, seconds."""
+        return self._stat("max")
+
+    @property
+    def p50(self) -> float:
+        """Median latency, seconds."""
+        return self._stat("median")
+
+    @property
+    def p95(self) -> float:
+        """95th percentile latency, seconds."""
+        return self._stat("p95")
+
+    @property
+    def p99(self) -> float:
+        """99th percentile latency, seconds."""
+        return self._stat("p99")
+
+    def metrics(self) -> dict[str, float]:
+        """Figures that thresholds can bound, by metric name."""
+        figures = {"throughput": self.throughput, "error_rate": self.error_rate}
+        if self.latencies:
+            summary = stats.summarize(self.latencies)
+            figures.update({k: summary[k] for k in ("mean", "median", "max", "p95", "p99")})
+        return figures
+
+    def summary(self) -> str:
+        """One line: requests, errors, throughput and latency percentiles."""
+        latency = (
+            f"p50 {format_duration(self.p50)}, p95 {format_duration(self.p95)}, "
+            f"p99 {format_duration(self.p99)}, max {format_duration(self.max)}"
+            if self.latencies
+            else "no successful request"
+        )
+        return (
+            f"{self.completed} ok, {self.errors} errors ({self.error_rate:.1%}), "
+            f"{self.throughput:,.1f} req/s at concurrency {self.concurrency} ({self.mode}); "
+            f"{latency}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict."""
+        return {
+            "kind": self.kind,
+            "schema": RESULT_SCHEMA,
+            "name": self.name,
+            "latencies": list(self.latencies),
+            "errors": self.errors,
+            "error_types": dict(self.error_types),
+            "error_messages": list(self.error_messages),
+            "wall_time": self.wall_time,
+            "concurrency": self.concurrency,
+            "mode": self.mode,
+            "completed": self.completed,
+            "error_rate": self.error_rate,
+            "throughput": self.throughput,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LoadResult:
+        """Rebuild a result written by :meth:`to_dict`."""
+        return cls(
+            name=str(data["name"]),
+            latencies=[float(x) for x in data["latencies"]],
+            errors=int(data.get("errors", 0)),
+            error_types={str(k): int(v) for k, v in data.get("error_types", {}).items()},
+            error_messages=[str(m) for m in data.get("error_messages", [])],
+            wall_time=float(data.get("wall_time", 0.0)),
+            concurrency=int(data.get("concurrency", 1)),
+            mode=str(data.get("mode", "thread")),
+        )
+
+
+Result = TimingResult | MemoryResult | CpuResult | LoadResult
 """Any measurement result."""
 
 _RESULT_TYPES: dict[str, Any] = {cls.kind: cls for cls in (TimingResult, MemoryResult, CpuResult)}

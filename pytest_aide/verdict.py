@@ -61,6 +61,17 @@ def _format_percent(value: float, like: float | None = None) -> str:
     return f"{value * 100:g} %"
 
 
+def _parse_fraction(value: object) -> float:
+    number = _parse_number(value)
+    if number > 1:
+        raise UnitError(f"invalid fraction {value!r}: expected a number from 0 to 1, e.g. 0.05")
+    return number
+
+
+def _format_fraction(value: float, like: float | None = None) -> str:
+    return f"{value:.1%}"
+
+
 def _format_cpu(value: float, like: float | None = None) -> str:
     return f"{value:.1f} %"
 
@@ -88,6 +99,7 @@ THRESHOLD_KEYS: dict[str, _Spec] = {
     "p95": _Spec("p95", True, *_TIME),
     "p99": _Spec("p99", True, *_TIME),
     "throughput_min": _Spec("throughput", False, _parse_number, _format_rate),
+    "error_rate_max": _Spec("error_rate", True, _parse_fraction, _format_fraction),
     "cpu_percent_max": _Spec("cpu_percent", True, _parse_number, _format_cpu),
     "memory_peak_max": _Spec("memory_peak", True, parse_size, _format_bytes),
     "leaked_max": _Spec("leaked", True, parse_size, _format_bytes),

@@ -1,0 +1,170 @@
+"""Concurrent load: many requests through a bounded pool, every latency recorded.
+
+Closed loop (default): ``concurrency`` workers each start a new request as soon
+as their previous one ends, until ``requests`` have started or ``duration`` has
+passed. Open loop (``rate``): request *i* is due at ``start + i / rate``; a
+worker that picks it up late still measures its latency from that intended
+start, so a stalled system cannot hide its backlog.
+
+Errors never stop the run: they are counted by exception type, with the first
+few messages kept. A request that outlasts ``timeout`` is an error of type
+``TimeoutError``. Async requests are cancelled at the timeout; a thread cannot
+be, so there the request runs on and is counted once it ends late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from pytest_aide.measure.timer import is_async_callable
+from pytest_aide.results import LoadResult
+
+__all__ = ["LoadPlan", "run_load", "run_load_async"]
+
+_KEPT_MESSAGES = 5
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """How much load to apply and how."""
+
+    concurrency: int = 50
+    requests: int | None = None
+    """Requests to send; with neither this nor ``duration``, ``concurrency * 5``."""
+    duration: float | None = None
+    """Seconds to keep sending new requests."""
+    rate: float | None = None
+    """Open loop: requests per second, scheduled regardless of how fast they finish."""
+    timeout: float | None = None
+    """Seconds after which a request counts as a ``TimeoutError``."""
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
+        for name in ("requests", "duration", "rate", "timeout"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be more than 0, got {value!r}")
+
+    @property
+    def total(self) -> int | None:
+        """Requests to send, or None when only the duration limits them."""
+        if self.requests is None and self.duration is None:
+            return self.concurrency * 5
+        return self.requests
+
+
+@dataclass
+class _Tally:
+    plan: LoadPlan
+    started: float = field(default_factory=time.perf_counter)
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    messages: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    counter: Any = field(default_factory=itertools.count)
+
+    def next_request(self) -> float | None:
+        """The intended start of the next request, or None when the run is over."""
+        with self.lock:
+            index = next(self.counter)
+        total, plan = self.plan.total, self.plan
+        if total is not None and index >= total:
+            return None
+        now = time.perf_counter()
+        if plan.duration is not None and now - self.started >= plan.duration:
+            return None
+        return self.started + index / plan.rate if plan.rate else now
+
+    def record(self, due: float, end: float, error: BaseException | None) -> None:
+        latency = end - due
+        timeout = self.plan.timeout
+        if error is None and timeout is not None and latency > timeout:
+            error = TimeoutError(f"request took {latency:.3f} s > timeout {timeout:g} s")
+        with self.lock:
+            if error is None:
+                self.latencies.append(latency)
+                return
+            kind = type(error).__name__
+            self.errors[kind] += 1
+            if len(self.messages) < _KEPT_MESSAGES:
+                self.messages.append(f"{kind}: {error}")
+
+    def result(self, name: str, mode: str) -> LoadResult:
+        return LoadResult(
+            name,
+            self.latencies,
+            errors=sum(self.errors.values()),
+            error_types=dict(self.errors),
+            error_messages=self.messages,
+            wall_time=time.perf_counter() - self.started,
+            concurrency=self.plan.concurrency,
+            mode=mode,
+        )
+
+
+def run_load(
+    fn: Callable[..., Any], args: tuple, kwargs: dict, *, name: str, plan: LoadPlan
+) -> LoadResult:
+    """Call ``fn`` under load from a pool of ``plan.concurrency`` threads."""
+    tally = _Tally(plan)
+
+    def worker() -> None:
+        while (due := tally.next_request()) is not None:
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            error: BaseException | None = None
+            try:
+                fn(*args, **kwargs)
+            except Exception as exc:
+                error = exc
+            tally.record(due, time.perf_counter(), error)
+
+    with ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="aide-load") as pool:
+        for future in [pool.submit(worker) for _ in range(plan.concurrency)]:
+            future.result()
+    return tally.result(name, "thread")
+
+
+async def run_load_async(
+    fn: Callable[..., Any], args: tuple, kwargs: dict, *, name: str, plan: LoadPlan
+) -> LoadResult:
+    """Await ``fn`` under load from ``plan.concurrency`` tasks; sync callables run in threads."""
+    tally = _Tally(plan)
+    is_coroutine = is_async_callable(fn)
+
+    async def call() -> None:
+        if is_coroutine:
+            await fn(*args, **kwargs)
+        else:
+            await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def worker() -> None:
+        while (due := tally.next_request()) is not None:
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            error: BaseException | None = None
+            try:
+                if plan.timeout is not None:
+                    remaining = max(plan.timeout - (time.perf_counter() - due), 0.0)
+                    await asyncio.wait_for(call(), remaining)
+                else:
+                    await call()
+            except asyncio.TimeoutError:
+                error = TimeoutError(f"request passed its timeout of {plan.timeout:g} s")
+            except Exception as exc:
+                error = exc
+            tally.record(due, time.perf_counter(), error)
+
+    await asyncio.gather(*(worker() for _ in range(plan.concurrency)))
+    return tally.result(name, "async")
