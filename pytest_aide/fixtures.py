@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
+from pytest_aide.against import importable_spec
 from pytest_aide.check import Check
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
-from pytest_aide.measure.load import LoadPlan, run_load, run_load_async
+from pytest_aide.measure.load import LoadPlan, run_load, run_load_async, run_load_process
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
 from pytest_aide.measure.timer import TimingPlan, measure, measure_async, run_coroutine
 from pytest_aide.results import LoadResult, TimingResult
@@ -157,8 +158,8 @@ class AideCpu:
         self._check.results.append(trace.result)
 
 
-LOAD_MODES = ("thread", "async")
-"""Load modes available: a thread pool, or tasks on an event loop."""
+LOAD_MODES = ("thread", "async", "process")
+"""Load modes: a thread pool, tasks on an event loop, or worker processes."""
 
 
 class AideLoad:
@@ -166,7 +167,9 @@ class AideLoad:
 
     Returns a :class:`~pytest_aide.results.LoadResult`. ``mode="thread"`` uses a
     thread pool; ``mode="async"`` runs ``concurrency`` tasks on an event loop
-    (sync callables go through ``asyncio.to_thread``). Without ``--aide-perf``
+    (sync callables go through ``asyncio.to_thread``); ``mode="process"`` imports
+    ``fn`` by module path in ``concurrency`` worker processes, for CPU-bound
+    targets. Without ``--aide-perf``
     one request is sent. Keyword arguments other than the load options go to ``fn``.
     """
 
@@ -207,6 +210,9 @@ class AideLoad:
         label = name or self._check.next_result_name()
         if mode == "async":
             result = run_coroutine(run_load_async(fn, args, kwargs, name=label, plan=plan))
+        elif mode == "process" and not self._smoke:
+            spec, root = importable_spec(fn, 'aide_load(mode="process")')
+            result = run_load_process(spec, str(root), args, kwargs, name=label, plan=plan)
         else:
             result = run_load(fn, args, kwargs, name=label, plan=plan)
         self._check.results.append(result)

@@ -316,7 +316,7 @@ class AideSession:
         try:
             target, root = importable_spec(fn)
             return self.measure_against(target, root, args, kwargs, name)
-        except AgainstError as exc:
+        except (AgainstError, ValueError) as exc:
             pytest.fail(f"{name}: {exc}", pytrace=False)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:

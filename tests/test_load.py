@@ -168,8 +168,13 @@ def test_smoke(aide_load):
     ("call", "message"),
     [
         (
-            'aide_load(sleepy, mode="process")',
-            "aide_load: unknown mode 'process' (known: thread, async)",
+            'aide_load(sleepy, mode="fork")',
+            "aide_load: unknown mode 'fork' (known: thread, async, process)",
+        ),
+        (
+            'aide_load(lambda: 1, mode="process")',
+            'aide_load(mode="process") needs a module-level function to import in its worker '
+            "processes, got <function *",
         ),
         ("aide_load(sleepy, concurrency=0)", "concurrency must be at least 1, got 0"),
         ("aide_load(sleepy, requests=-5)", "requests must be more than 0, got -5"),
@@ -180,6 +185,38 @@ def test_bad_arguments_are_clear(pytester: pytest.Pytester, call: str, message: 
     result = pytester.runpytest("--aide-perf")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"*ValueError: {message}"])
+
+
+def test_process_mode_imports_by_module_path_and_counts_crashes(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        aide_load_mod="""
+import os
+
+def cpu():
+    return sum(i * i for i in range(50000))
+
+def crash(how):
+    if how == "die":
+        os._exit(3)
+"""
+    )
+    pytester.makepyfile(
+        """
+from aide_load_mod import cpu, crash
+
+def test_cpu(aide_load):
+    result = aide_load(cpu, concurrency=2, requests=12, mode="process")
+    assert result.completed == 12 and result.mode == "process"
+
+def test_crash(aide_load):
+    result = aide_load(crash, "die", concurrency=2, requests=4, mode="process")
+    assert result.error_types == {"BrokenProcessPool": 4} and result.completed == 0
+"""
+    )
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    pytester.runpytest("--aide-perf").assert_outcomes(passed=2)
 
 
 def test_load_result_round_trips_and_judges() -> None:
