@@ -324,8 +324,12 @@ class LoadResult:
         """Successful requests per second of wall time."""
         return self.completed / self.wall_time if self.wall_time > 0 else 0.0
 
+    @cached_property
+    def _summary(self) -> dict[str, float]:
+        return stats.summarize(self.latencies) if self.latencies else {}
+
     def _stat(self, key: str) -> float:
-        return stats.summarize(self.latencies)[key] if self.latencies else math.nan
+        return self._summary.get(key, math.nan)
 
     @property
     def mean(self) -> float:
@@ -355,9 +359,8 @@ class LoadResult:
     def metrics(self) -> dict[str, float]:
         """Figures that thresholds can bound, by metric name."""
         figures = {"throughput": self.throughput, "error_rate": self.error_rate}
-        if self.latencies:
-            summary = stats.summarize(self.latencies)
-            figures.update({k: summary[k] for k in ("mean", "median", "max", "p95", "p99")})
+        keys = ("mean", "median", "max", "p95", "p99")
+        figures.update({k: v for k, v in self._summary.items() if k in keys})
         return figures
 
     def summary(self) -> str:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.measure.timer import _target_sample_ns
+from pytest_aide.measure.timer import _MAX_CALLS_PER_SAMPLE, _target_sample_ns, grow_batch
 from pytest_aide.results import TimingResult
 from pytest_aide.stats import RatioEstimate, paired_ratio_estimate
 
@@ -211,9 +211,9 @@ def _calibrate(worker: _Worker) -> int:
     target, calls = _target_sample_ns(), 1
     while True:
         elapsed = worker.run(calls)
-        if elapsed >= target or calls >= 10_000_000:
+        if elapsed >= target or calls >= _MAX_CALLS_PER_SAMPLE:
             return calls
-        calls = min(10_000_000, max(calls * 2, math.ceil(calls * target * 1.25 / max(elapsed, 1))))
+        calls = grow_batch(calls, elapsed, target)
 
 
 def _round(a: Side, b: Side, cpu: int | None, calls: int | None, plan: PairPlan, flip: bool):

@@ -93,6 +93,12 @@ def timer_overhead_ns() -> int:
     return max(int(best), 1)
 
 
+def grow_batch(calls: int, elapsed_ns: int, target_ns: int) -> int:
+    """Calls per sample for the next calibration round: 25 % past the target, at least double."""
+    wanted = math.ceil(calls * target_ns * 1.25 / max(elapsed_ns, 1))
+    return min(_MAX_CALLS_PER_SAMPLE, max(calls * 2, wanted))
+
+
 def _target_sample_ns() -> int:
     return max(MIN_SAMPLE_NS, 200 * timer_overhead_ns())
 
@@ -119,8 +125,7 @@ def _driver(name: str, plan: TimingPlan) -> _Driver:
         if (elapsed >= target and rounds >= 2) or calls >= _MAX_CALLS_PER_SAMPLE:
             break
         if elapsed < target:
-            wanted = math.ceil(calls * target * 1.25 / max(elapsed, 1))
-            calls = min(_MAX_CALLS_PER_SAMPLE, max(calls * 2, wanted))
+            calls = grow_batch(calls, elapsed, target)
     per_call_ns = max(elapsed / calls, 1e-3)
     spread = math.ceil(plan.min_time * 1e9 / plan.iterations / per_call_ns)
     calls = min(_MAX_CALLS_PER_SAMPLE, max(calls, spread))
