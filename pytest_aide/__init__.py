@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from pytest_aide.check import Check
 from pytest_aide.measure.timer import TimingPlan
-from pytest_aide.results import CpuResult, MemoryResult, TimingResult, result_from_dict
+from pytest_aide.results import (
+    CpuResult,
+    LoadResult,
+    MemoryResult,
+    SweepResult,
+    TimingResult,
+    result_from_dict,
+)
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.units import UnitError, parse_duration, parse_percent, parse_size
 from pytest_aide.verdict import THRESHOLD_KEYS, Threshold, ThresholdError, Verdict
@@ -19,8 +26,10 @@ __all__ = [
     "THRESHOLD_KEYS",
     "Check",
     "CpuResult",
+    "LoadResult",
     "MemoryResult",
     "RatioEstimate",
+    "SweepResult",
     "Threshold",
     "ThresholdError",
     "TimingPlan",

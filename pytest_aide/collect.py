@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from pytest_aide.against import AgainstError
+from pytest_aide.check import Check
 from pytest_aide.config import display_path
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
+from pytest_aide.measure.load import LoadPlan, apply_load
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
 from pytest_aide.measure.timer import measure
-from pytest_aide.scenarios import Scenario, ScenarioError, load_scenario_file, resolve_target
+from pytest_aide.results import LoadResult, Result, SweepResult
+from pytest_aide.scenarios import (
+    Scenario,
+    ScenarioError,
+    ScenarioLoad,
+    load_scenario_file,
+    resolve_target,
+)
 
 if TYPE_CHECKING:
     from _pytest._code.code import ExceptionInfo, TerminalRepr
@@ -70,37 +80,26 @@ class ScenarioItem(pytest.Item):
         try:
             target = resolve_target(scenario.target, self.config.rootpath)
         except ScenarioError as exc:
-            pytest.fail(f"{self.display_path}: scenario {scenario.name!r}: {exc}", pytrace=False)
+            self._fail(exc)
         plan = session.plan(scenario.iterations, scenario.warmup)
-        if session.revision is not None and not plan.smoke:
-            try:
-                result, estimate = session.measure_against(
-                    scenario.target,
-                    self.config.rootpath,
-                    tuple(scenario.args),
-                    scenario.kwargs,
-                    scenario.name,
-                )
-            except AgainstError as exc:
-                pytest.fail(
-                    f"{self.display_path}: scenario {scenario.name!r}: --aide-against: {exc}",
-                    pytrace=False,
-                )
-            check.paired[scenario.name] = estimate
-            check.results.append(result)
-            return
         args, kwargs = tuple(scenario.args), scenario.kwargs
+        run: Callable[[], Result]
+        if scenario.load is not None:
+            run = functools.partial(self._load, target, scenario.load, session, plan.smoke)
+        elif session.revision is not None and not plan.smoke:
+            self._against(session, check)
+            return
+        else:
+            run = functools.partial(measure, target, args, kwargs, name=scenario.name, plan=plan)
         if plan.smoke or scenario.cpu is None:
-            check.results.append(measure(target, args, kwargs, name=scenario.name, plan=plan))
+            check.results.append(run())
         else:
             try:
                 with CpuTrace(scenario.name, interval=scenario.cpu) as cpu:
-                    timing = measure(target, args, kwargs, name=scenario.name, plan=plan)
+                    measured = run()
             except CpuUnavailable as exc:
-                pytest.fail(
-                    f"{self.display_path}: scenario {scenario.name!r}: {exc}", pytrace=False
-                )
-            check.results += [timing, cpu.result]
+                self._fail(exc)
+            check.results += [measured, cpu.result]
         if scenario.memory is not None and not plan.smoke:
             # One more call, traced on its own: memray would distort the timings.
             try:
@@ -113,11 +112,56 @@ class ScenarioItem(pytest.Item):
             except MemoryUnavailable as exc:
                 pytest.skip(f"{self.display_path}: scenario {scenario.name!r}: {exc}")
             except MemoryConflict as exc:
-                pytest.fail(
-                    f"{self.display_path}: scenario {scenario.name!r}: {exc}", pytrace=False
-                )
+                self._fail(exc)
             assert memory.result is not None
             check.results.append(memory.result)
+
+    def _fail(self, problem: object) -> NoReturn:
+        assert self.scenario is not None
+        pytest.fail(
+            f"{self.display_path}: scenario {self.scenario.name!r}: {problem}", pytrace=False
+        )
+
+    def _against(self, session: AideSession, check: Check) -> None:
+        """Time the target here and at ``--aide-against``'s revision, interleaved."""
+        scenario = self.scenario
+        assert scenario is not None
+        try:
+            result, estimate = session.measure_against(
+                scenario.target,
+                self.config.rootpath,
+                tuple(scenario.args),
+                scenario.kwargs,
+                scenario.name,
+            )
+        except AgainstError as exc:
+            self._fail(f"--aide-against: {exc}")
+        check.paired[scenario.name] = estimate
+        check.results.append(result)
+
+    def _load(
+        self, target: Callable[..., Any], load: ScenarioLoad, session: AideSession, smoke: bool
+    ) -> LoadResult | SweepResult:
+        """Apply the scenario's load (one request at concurrency 1 without ``--aide-perf``)."""
+        scenario = self.scenario
+        assert scenario is not None
+        plan, mode, levels = load.plan, load.mode, load.levels
+        if smoke:
+            plan = LoadPlan(concurrency=1, requests=1, timeout=plan.timeout)
+            mode = "thread" if mode == "process" else mode
+            levels = [1] if levels else None
+        return apply_load(
+            target,
+            tuple(scenario.args),
+            scenario.kwargs,
+            name=scenario.name,
+            plan=plan,
+            mode=mode,
+            levels=levels,
+            spec=(scenario.target, str(self.config.rootpath)),
+            loop_factory=session.loop_factory,
+            progress=session.progress,
+        )
 
     def repr_failure(
         self, excinfo: ExceptionInfo[BaseException], style: Any = None

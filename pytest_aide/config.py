@@ -195,3 +195,5 @@ class Settings:
     """``--aide-against``: git revision to measure beside this tree, in the same job."""
     keep_traces: bool = False
     """``--aide-keep-traces``: keep memray trace files and list them in the report."""
+    loop: str = "asyncio"
+    """``--aide-loop``: event loop for async timing, async load and async tests."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -12,10 +12,23 @@ from typing import Any, NoReturn
 from pytest_aide.against import importable_spec
 from pytest_aide.check import Check
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
-from pytest_aide.measure.load import LoadPlan, run_load, run_load_async, run_load_process
+from pytest_aide.measure.load import (
+    LOAD_MODES,
+    LoadPlan,
+    Progress,
+    apply_load,
+    level_plans,
+    run_load_async,
+    sweep_result,
+)
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
-from pytest_aide.measure.timer import TimingPlan, measure, measure_async, run_coroutine
-from pytest_aide.results import LoadResult, TimingResult
+from pytest_aide.measure.timer import (
+    LoopFactory,
+    TimingPlan,
+    measure,
+    measure_async,
+)
+from pytest_aide.results import LoadResult, SweepResult, TimingResult
 from pytest_aide.stats import RatioEstimate
 
 __all__ = ["AideCpu", "AideLoad", "AideMemory", "AideTimer"]
@@ -158,8 +171,16 @@ class AideCpu:
         self._check.results.append(trace.result)
 
 
-LOAD_MODES = ("thread", "async", "process")
-"""Load modes: a thread pool, tasks on an event loop, or worker processes."""
+def _levels(concurrency: int | Sequence[int]) -> tuple[int, list[int] | None]:
+    """Split ``concurrency`` into the plan's value and the sweep's levels (or None)."""
+    if isinstance(concurrency, int):
+        return concurrency, None
+    levels = list(concurrency)
+    if not levels or not all(isinstance(c, int) and not isinstance(c, bool) for c in levels):
+        raise ValueError(
+            f"aide_load: concurrency must be a whole number or a list of them, got {concurrency!r}"
+        )
+    return min(levels), levels
 
 
 class AideLoad:
@@ -169,34 +190,45 @@ class AideLoad:
     thread pool; ``mode="async"`` runs ``concurrency`` tasks on an event loop
     (sync callables go through ``asyncio.to_thread``); ``mode="process"`` imports
     ``fn`` by module path in ``concurrency`` worker processes, for CPU-bound
-    targets. Without ``--aide-perf``
-    one request is sent. Keyword arguments other than the load options go to ``fn``.
+    targets. A list ``concurrency=[1, 2, 4, 8]`` sweeps the levels and returns a
+    :class:`~pytest_aide.results.SweepResult` whose ``knee`` is the worker count
+    to use. Without ``--aide-perf`` one request is sent. Keyword arguments other
+    than the load options go to ``fn``.
     """
 
-    def __init__(self, check: Check, smoke: bool) -> None:
+    def __init__(
+        self,
+        check: Check,
+        smoke: bool,
+        loop_factory: LoopFactory | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self._check = check
         self._smoke = smoke
+        self._loop_factory = loop_factory
+        self._progress = progress
 
     def _plan(
         self,
         mode: str,
-        concurrency: int,
+        concurrency: int | Sequence[int],
         requests: int | None,
         duration: float | None,
         rate: float | None,
         timeout: float | None,
-    ) -> LoadPlan:
+    ) -> tuple[LoadPlan, list[int] | None]:
         if mode not in LOAD_MODES:
             raise ValueError(f"aide_load: unknown mode {mode!r} (known: {', '.join(LOAD_MODES)})")
+        lowest, levels = _levels(concurrency)
         if self._smoke:
-            return LoadPlan(concurrency=1, requests=1, timeout=timeout)
-        return LoadPlan(concurrency, requests, duration, rate, timeout)
+            return LoadPlan(concurrency=1, requests=1, timeout=timeout), [1] if levels else None
+        return LoadPlan(lowest, requests, duration, rate, timeout), levels
 
     def __call__(
         self,
         fn: Callable[..., Any],
         *args: Any,
-        concurrency: int = 50,
+        concurrency: int | Sequence[int] = 50,
         requests: int | None = None,
         duration: float | None = None,
         mode: str = "thread",
@@ -204,17 +236,28 @@ class AideLoad:
         timeout: float | None = None,
         name: str | None = None,
         **kwargs: Any,
-    ) -> LoadResult:
-        """Send the load; ``mode="async"`` runs it on a new event loop."""
-        plan = self._plan(mode, concurrency, requests, duration, rate, timeout)
+    ) -> Any:
+        """Send the load (a ``LoadResult``, or a ``SweepResult`` for a list of levels)."""
+        plan, levels = self._plan(mode, concurrency, requests, duration, rate, timeout)
         label = name or self._check.next_result_name()
-        if mode == "async":
-            result = run_coroutine(run_load_async(fn, args, kwargs, name=label, plan=plan))
-        elif mode == "process" and not self._smoke:
-            spec, root = importable_spec(fn, 'aide_load(mode="process")')
-            result = run_load_process(spec, str(root), args, kwargs, name=label, plan=plan)
-        else:
-            result = run_load(fn, args, kwargs, name=label, plan=plan)
+        spec = None
+        if mode == "process" and self._smoke:
+            mode = "thread"
+        elif mode == "process":
+            target, root = importable_spec(fn, 'aide_load(mode="process")')
+            spec = (target, str(root))
+        result = apply_load(
+            fn,
+            args,
+            kwargs,
+            name=label,
+            plan=plan,
+            mode=mode,
+            levels=levels,
+            spec=spec,
+            loop_factory=self._loop_factory,
+            progress=self._progress,
+        )
         self._check.results.append(result)
         return result
 
@@ -222,17 +265,31 @@ class AideLoad:
         self,
         fn: Callable[..., Any],
         *args: Any,
-        concurrency: int = 50,
+        concurrency: int | Sequence[int] = 50,
         requests: int | None = None,
         duration: float | None = None,
         rate: float | None = None,
         timeout: float | None = None,
         name: str | None = None,
         **kwargs: Any,
-    ) -> LoadResult:
+    ) -> Any:
         """From an async test: ``await aide_load.async_(fn, concurrency=50, requests=250)``."""
-        plan = self._plan("async", concurrency, requests, duration, rate, timeout)
+        plan, levels = self._plan("async", concurrency, requests, duration, rate, timeout)
         label = name or self._check.next_result_name()
-        result = await run_load_async(fn, args, kwargs, name=label, plan=plan)
+        result: LoadResult | SweepResult
+        if levels is None:
+            result = await run_load_async(
+                fn, args, kwargs, name=label, plan=plan, progress=self._progress
+            )
+        else:
+            result = sweep_result(
+                label,
+                [
+                    await run_load_async(
+                        fn, args, kwargs, name=label, plan=level, progress=self._progress
+                    )
+                    for level in level_plans(plan, levels)
+                ],
+            )
         self._check.results.append(result)
         return result

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TextIO
 
 import pytest
 
@@ -30,6 +31,7 @@ from pytest_aide.config import (
 )
 from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideTimer
 from pytest_aide.gate import Gate
+from pytest_aide.measure.load import Progress
 from pytest_aide.measure.pair import PairPlan
 from pytest_aide.measure.system import (
     busy_warning,
@@ -38,7 +40,7 @@ from pytest_aide.measure.system import (
     prime_cpu_percent,
     system_snapshot,
 )
-from pytest_aide.measure.timer import TimingPlan
+from pytest_aide.measure.timer import LOOPS, LoopFactory, LoopUnavailable, TimingPlan, loop_factory
 from pytest_aide.report.json import build_report, write_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.results import TimingResult
@@ -176,6 +178,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "report, for `memray flamegraph`",
         action="store_true",
     )
+    _add_option(
+        parser,
+        group,
+        "--aide-loop",
+        "string",
+        "event loop for async timing, async load and (through pytest-asyncio) async "
+        "tests: asyncio or uvloop (default: asyncio)",
+        choices=LOOPS,
+    )
     parser.addini(
         "aide_scenarios",
         type="linelist",
@@ -221,7 +232,16 @@ def _read_settings(config: pytest.Config) -> Settings:
         report_dir=_directory(config, "aide_report_dir", ".aide"),
         against=_setting(config, "aide_against", str),
         keep_traces=bool(_setting(config, "aide_keep_traces", bool)),
+        loop=_setting(config, "aide_loop", _loop_name) or "asyncio",
     )
+
+
+def _loop_name(text: str) -> str:
+    if text not in LOOPS:
+        raise argparse.ArgumentTypeError(
+            f"invalid event loop {text!r} (choose from {', '.join(LOOPS)})"
+        )
+    return text
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -230,6 +250,21 @@ def pytest_configure(config: pytest.Config) -> None:
     session = AideSession(config, _read_settings(config))
     config.stash[_SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_NAME)
+    if session.loop_factory is not None and config.pluginmanager.has_plugin("asyncio"):
+        config.pluginmanager.register(AsyncioLoops(session.loop_factory), "aide-asyncio-loop")
+
+
+class AsyncioLoops:
+    """Hands pytest-asyncio the ``--aide-loop`` event loop for every async test."""
+
+    def __init__(self, factory: LoopFactory) -> None:
+        self.factory = factory
+
+    def pytest_asyncio_loop_factories(
+        self, config: pytest.Config, item: pytest.Item
+    ) -> dict[str, LoopFactory]:
+        """One factory, so pytest-asyncio does not parametrize tests by loop."""
+        return {config.stash[_SESSION_KEY].settings.loop: self.factory}
 
 
 def _marker_limits(marker: pytest.Mark) -> tuple[str | None, dict[str, Threshold]]:
@@ -267,6 +302,11 @@ class AideSession:
         self.snapshots: dict[str, dict[str, float]] = {}
         if settings.perf:
             prime_cpu_percent()
+        try:
+            self.loop_factory = loop_factory(settings.loop)
+        except LoopUnavailable as exc:
+            raise pytest.UsageError(f"--aide-loop {settings.loop}: {exc}") from None
+        self._terminal = self._open_terminal() if settings.perf else None
         self.revision: Revision | None = None
         if settings.perf and settings.against:
             try:
@@ -320,7 +360,10 @@ class AideSession:
             pytest.fail(f"{name}: {exc}", pytrace=False)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        """Remove ``--aide-against``'s worktree."""
+        """Remove ``--aide-against``'s worktree; close the progress terminal."""
+        if self._terminal is not None:
+            self._terminal.close()
+            self._terminal = None
         if self.revision is not None:
             self.revision.remove()
             self.revision = None
@@ -362,6 +405,31 @@ class AideSession:
         for key in (getattr(item, "originalname", None), item.name, check.name):
             check.thresholds.update(profile.get(key, {}) if key else {})
         return check
+
+    @staticmethod
+    def _open_terminal() -> TextIO | None:
+        """A handle on the interactive terminal, opened while pytest is not capturing."""
+        if os.environ.get("CI") or os.environ.get("TERM") == "dumb":
+            return None
+        try:
+            fd = sys.stdout.fileno()
+            if not os.isatty(fd):
+                return None
+            return os.fdopen(os.dup(fd), "w", encoding="utf-8", errors="replace")
+        except (AttributeError, OSError, ValueError):
+            return None
+
+    @property
+    def progress(self) -> Progress | None:
+        """Where load runs report live progress: the terminal if interactive, else None."""
+        return self._show_progress if self._terminal is not None else None
+
+    def _show_progress(self, line: str) -> None:
+        if self._terminal is None:
+            return
+        # Save the cursor, write after pytest's output, erase the rest, restore the cursor.
+        self._terminal.write(f"\x1b7 {line}\x1b[K\x1b8" if line else "\x1b[K")
+        self._terminal.flush()
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Snapshot the machine before measuring (CPU % over the collection phase)."""
@@ -474,7 +542,12 @@ def aide_timer(request: pytest.FixtureRequest) -> AideTimer:
     """
     session = request.config.stash[_SESSION_KEY]
     against = session.measure_callable_against if session.revision else None
-    return AideTimer(session.check_for(request.node), session.plan, against=against)
+    return AideTimer(
+        session.check_for(request.node),
+        session.plan,
+        loop_factory=session.loop_factory,
+        against=against,
+    )
 
 
 def _skip(reason: str) -> NoReturn:
@@ -515,4 +588,9 @@ def aide_load(request: pytest.FixtureRequest) -> AideLoad:
     p99, mean, max, wall_time). In async tests: ``await aide_load.async_(fn, ...)``.
     """
     session = request.config.stash[_SESSION_KEY]
-    return AideLoad(session.check_for(request.node), smoke=not session.settings.perf)
+    return AideLoad(
+        session.check_for(request.node),
+        smoke=not session.settings.perf,
+        loop_factory=session.loop_factory,
+        progress=session.progress,
+    )

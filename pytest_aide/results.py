@@ -16,10 +16,12 @@ from pytest_aide import stats
 from pytest_aide.units import format_duration, format_size
 
 __all__ = [
+    "KNEE_FRACTION",
     "RESULT_SCHEMA",
     "CpuResult",
     "LoadResult",
     "MemoryResult",
+    "SweepResult",
     "TimingResult",
     "result_from_dict",
 ]
@@ -410,10 +412,90 @@ class LoadResult:
         )
 
 
-Result = TimingResult | MemoryResult | CpuResult | LoadResult
+KNEE_FRACTION = 0.95
+"""The knee of a sweep is the smallest concurrency reaching this share of the best throughput."""
+
+
+@dataclass
+class SweepResult:
+    """Load at several concurrency levels, and the knee: the worker count to use.
+
+    Thresholds judge the knee's figures, the configuration one would deploy.
+    """
+
+    kind: ClassVar[str] = "sweep"
+
+    name: str
+    levels: list[LoadResult]
+    """One load result per concurrency level, lowest concurrency first."""
+
+    def __post_init__(self) -> None:
+        if not self.levels:
+            raise ValueError(f"{self.name}: a sweep needs at least one level")
+        self.levels.sort(key=lambda level: level.concurrency)
+
+    @property
+    def knee(self) -> LoadResult:
+        """The smallest-concurrency level within ``KNEE_FRACTION`` of the best throughput."""
+        best = max(level.throughput for level in self.levels)
+        return next(lvl for lvl in self.levels if lvl.throughput >= KNEE_FRACTION * best)
+
+    @property
+    def recommended_concurrency(self) -> int:
+        """The knee's concurrency: more workers than this buy less than 5 % throughput."""
+        return self.knee.concurrency
+
+    def metrics(self) -> dict[str, float]:
+        """The knee's figures."""
+        return self.knee.metrics()
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """Table rows: concurrency, req/s, p50, p95, error rate, knee marker."""
+        knee = self.knee
+        return [
+            (
+                str(level.concurrency),
+                f"{level.throughput:,.1f}",
+                format_duration(level.p50) if level.latencies else "-",
+                format_duration(level.p95) if level.latencies else "-",
+                f"{level.error_rate:.1%}",
+                "<- knee" if level is knee else "",
+            )
+            for level in self.levels
+        ]
+
+    def summary(self) -> str:
+        """One line: the recommended concurrency and the knee's figures."""
+        levels = ", ".join(str(level.concurrency) for level in self.levels)
+        knee = self.knee
+        return (
+            f"concurrency sweep {levels}: knee at {knee.concurrency}, the smallest reaching "
+            f"{KNEE_FRACTION:.0%} of the best throughput ({knee.throughput:,.1f} req/s, "
+            f"{knee.mode}); recommended workers: {knee.concurrency}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict."""
+        return {
+            "kind": self.kind,
+            "schema": RESULT_SCHEMA,
+            "name": self.name,
+            "levels": [level.to_dict() for level in self.levels],
+            "knee": self.recommended_concurrency,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SweepResult:
+        """Rebuild a result written by :meth:`to_dict`."""
+        return cls(str(data["name"]), [LoadResult.from_dict(d) for d in data["levels"]])
+
+
+Result = TimingResult | MemoryResult | CpuResult | LoadResult | SweepResult
 """Any measurement result."""
 
-_RESULT_TYPES: dict[str, Any] = {cls.kind: cls for cls in (TimingResult, MemoryResult, CpuResult)}
+_RESULT_TYPES: dict[str, Any] = {
+    cls.kind: cls for cls in (TimingResult, MemoryResult, CpuResult, LoadResult, SweepResult)
+}
 
 
 def result_from_dict(data: dict[str, Any]) -> Result:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.config import ProfileError, parse_profiles
+from pytest_aide.measure.load import LOAD_MODES, LoadPlan
 from pytest_aide.units import UnitError, parse_duration
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
@@ -24,10 +25,12 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = [
+    "LOAD_OPTIONS",
     "SCENARIO_KEYS",
     "Scenario",
     "ScenarioError",
     "ScenarioFile",
+    "ScenarioLoad",
     "load_scenario_file",
     "resolve_target",
 ]
@@ -41,15 +44,29 @@ SCENARIO_KEYS = (
     "thresholds",
     "memory",
     "cpu",
+    "load",
     "description",
 )
 """Keys a ``[scenarios.NAME]`` table may hold."""
 _FILE_KEYS = ("scenarios", "profiles")
 _MAX_COUNT = 1_000_000
+_MAX_CONCURRENCY = 10_000
+LOAD_OPTIONS = ("concurrency", "requests", "duration", "mode", "rate", "timeout")
+"""Options of a scenario's ``load`` table."""
 
 
 class ScenarioError(Exception):
     """A scenario file, scenario or key that cannot be used; the message is the whole story."""
+
+
+@dataclass(frozen=True)
+class ScenarioLoad:
+    """A scenario's ``load`` table: how much load, in which mode, over which levels."""
+
+    plan: LoadPlan
+    mode: str = "thread"
+    levels: list[int] | None = None
+    """Concurrency levels of a sweep, or None for a single level."""
 
 
 @dataclass
@@ -71,6 +88,8 @@ class Scenario:
     """memray options when the scenario also traces memory (``memory = true`` or a table)."""
     cpu: float | None = None
     """Sampling interval in seconds when the scenario also samples CPU."""
+    load: ScenarioLoad | None = None
+    """Concurrent load to apply instead of timing calls one at a time."""
 
     def thresholds_for(self, profile: str) -> dict[str, Threshold]:
         """The scenario's thresholds with ``profile``'s overrides merged over them."""
@@ -151,6 +170,78 @@ def _cpu(value: object) -> float | None:
     return interval
 
 
+def _positive(value: object, option: str, parse: Callable[[object], float]) -> float:
+    try:
+        number = parse(value)
+    except UnitError as exc:
+        raise ScenarioError(f"key 'load': {option}: {exc}") from None
+    if not number > 0:
+        raise ScenarioError(f"key 'load': {option} must be more than 0, got {value!r}")
+    return number
+
+
+def _rate(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UnitError(f"expected requests per second as a number, got {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise UnitError(f"expected a finite number, got {value!r}")
+    return float(value)
+
+
+def _concurrency(value: object) -> tuple[int, list[int] | None]:
+    levels = value if isinstance(value, list) else [value]
+    if not levels:
+        raise ScenarioError("key 'load': concurrency: expected at least one level")
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, int):
+            raise ScenarioError(
+                f"key 'load': concurrency: expected a whole number or an array of them, "
+                f"got {level!r}"
+            )
+        if not 1 <= level <= _MAX_CONCURRENCY:
+            raise ScenarioError(
+                f"key 'load': concurrency: expected 1 to {_MAX_CONCURRENCY:,}, got {level}"
+            )
+    return min(levels), (sorted(set(levels)) if isinstance(value, list) else None)
+
+
+def _load(value: object) -> ScenarioLoad | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ScenarioError(
+            f"key 'load': expected a table like {{ concurrency = 50, requests = 250 }}, "
+            f"got {value!r}"
+        )
+    unknown = sorted(set(value) - set(LOAD_OPTIONS))
+    if unknown:
+        raise ScenarioError(
+            f"key 'load': unknown option {unknown[0]!r} (known: {', '.join(LOAD_OPTIONS)})"
+        )
+    concurrency, levels = _concurrency(value.get("concurrency", 50))
+    mode = value.get("mode", "thread")
+    if mode not in LOAD_MODES:
+        raise ScenarioError(f"key 'load': unknown mode {mode!r} (known: {', '.join(LOAD_MODES)})")
+    requests = value.get("requests")
+    if requests is not None:
+        try:
+            requests = _count(requests, "requests", 1)
+        except ScenarioError as exc:
+            raise ScenarioError(f"key 'load': {exc}") from None
+    optional = {
+        "duration": parse_duration,
+        "rate": _rate,
+        "timeout": parse_duration,
+    }
+    figures = {
+        option: _positive(value[option], option, parse)
+        for option, parse in optional.items()
+        if option in value
+    }
+    plan = LoadPlan(concurrency=concurrency, requests=requests, **figures)
+    return ScenarioLoad(plan, mode, levels)
+
+
 def _scenario(name: str, table: object) -> Scenario:
     if not isinstance(table, dict):
         raise ScenarioError(f"expected a table, got {type(table).__name__} {table!r}")
@@ -176,6 +267,7 @@ def _scenario(name: str, table: object) -> Scenario:
         description=_expect(table.get("description", ""), str, "description", "a string"),
         memory=_memory(table.get("memory", False)),
         cpu=_cpu(table.get("cpu", False)),
+        load=_load(table.get("load")),
     )
 
 

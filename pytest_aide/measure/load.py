@@ -15,12 +15,13 @@ be, so there the request runs on and is counted once it ends late.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import multiprocessing
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
@@ -29,15 +30,33 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pytest_aide.measure.timer import is_async_callable
-from pytest_aide.results import LoadResult
+from pytest_aide.measure.timer import is_async_callable, run_coroutine
+from pytest_aide.results import LoadResult, SweepResult
 
-__all__ = ["LoadPlan", "run_load", "run_load_async", "run_load_process"]
+__all__ = [
+    "LOAD_MODES",
+    "PROGRESS_INTERVAL",
+    "LoadPlan",
+    "Progress",
+    "apply_load",
+    "level_plans",
+    "run_load",
+    "run_load_async",
+    "run_load_process",
+    "sweep_result",
+]
 
+LOAD_MODES = ("thread", "async", "process")
+"""Load modes: a thread pool, tasks on an event loop, or worker processes."""
 _KEPT_MESSAGES = 5
+PROGRESS_INTERVAL = 0.5
+"""Seconds between progress lines; a run shorter than this prints none."""
+
+Progress = Callable[[str], None]
+"""Receives a progress line (``""`` once the run ends, to clear it)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,11 @@ class _Tally:
             return None
         return self.started + index / plan.rate if plan.rate else now
 
+    @property
+    def done(self) -> int:
+        """Requests finished so far, successful or not."""
+        return len(self.latencies) + sum(self.errors.values())
+
     def record(self, due: float, end: float, error: BaseException | None) -> None:
         latency = end - due
         timeout = self.plan.timeout
@@ -119,8 +143,58 @@ class _Tally:
         )
 
 
+@contextlib.contextmanager
+def _progress(tally: _Tally, name: str, write: Progress | None) -> Iterator[None]:
+    """Report done/total and the current request rate every ``PROGRESS_INTERVAL``."""
+    if write is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def report() -> None:
+        last_done, last_time, shown = 0, time.perf_counter(), False
+        while not stop.wait(PROGRESS_INTERVAL):
+            done, now = tally.done, time.perf_counter()
+            rate = (done - last_done) / (now - last_time)
+            last_done, last_time = done, now
+            total = tally.plan.total
+            of = f"/{total}" if total is not None else f" in {now - tally.started:.0f} s"
+            write(f"{name}: {done}{of} requests, {rate:,.0f} req/s")
+            shown = True
+        if shown:
+            write("")
+
+    thread = threading.Thread(target=report, name="aide-load-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def level_plans(plan: LoadPlan, levels: Sequence[int]) -> list[LoadPlan]:
+    """One plan per concurrency level of a sweep, lowest first, duplicates dropped."""
+    if not levels:
+        raise ValueError("a concurrency sweep needs at least one level")
+    return [replace(plan, concurrency=level) for level in sorted(set(levels))]
+
+
+def sweep_result(name: str, levels: list[LoadResult]) -> SweepResult:
+    """Gather the levels of a sweep; level results are named ``name[concurrency]``."""
+    for level in levels:
+        level.name = f"{name}[{level.concurrency}]"
+    return SweepResult(name, levels)
+
+
 def run_load(
-    fn: Callable[..., Any], args: tuple, kwargs: dict, *, name: str, plan: LoadPlan
+    fn: Callable[..., Any],
+    args: tuple,
+    kwargs: dict,
+    *,
+    name: str,
+    plan: LoadPlan,
+    progress: Progress | None = None,
 ) -> LoadResult:
     """Call ``fn`` under load from a pool of ``plan.concurrency`` threads."""
     tally = _Tally(plan)
@@ -137,14 +211,23 @@ def run_load(
                 error = exc
             tally.record(due, time.perf_counter(), error)
 
-    with ThreadPoolExecutor(max_workers=plan.concurrency, thread_name_prefix="aide-load") as pool:
+    with (
+        _progress(tally, name, progress),
+        ThreadPoolExecutor(plan.concurrency, thread_name_prefix="aide-load") as pool,
+    ):
         for future in [pool.submit(worker) for _ in range(plan.concurrency)]:
             future.result()
     return tally.result(name, "thread")
 
 
 async def run_load_async(
-    fn: Callable[..., Any], args: tuple, kwargs: dict, *, name: str, plan: LoadPlan
+    fn: Callable[..., Any],
+    args: tuple,
+    kwargs: dict,
+    *,
+    name: str,
+    plan: LoadPlan,
+    progress: Progress | None = None,
 ) -> LoadResult:
     """Await ``fn`` under load from ``plan.concurrency`` tasks; sync callables run in threads."""
     tally = _Tally(plan)
@@ -174,7 +257,8 @@ async def run_load_async(
                 error = exc
             tally.record(due, time.perf_counter(), error)
 
-    await asyncio.gather(*(worker() for _ in range(plan.concurrency)))
+    with _progress(tally, name, progress):
+        await asyncio.gather(*(worker() for _ in range(plan.concurrency)))
     return tally.result(name, "async")
 
 
@@ -199,7 +283,14 @@ def _process_call(args: tuple, kwargs: dict) -> None:
 
 
 def run_load_process(
-    spec: str, root: str, args: tuple, kwargs: dict, *, name: str, plan: LoadPlan
+    spec: str,
+    root: str,
+    args: tuple,
+    kwargs: dict,
+    *,
+    name: str,
+    plan: LoadPlan,
+    progress: Progress | None = None,
 ) -> LoadResult:
     """Call ``module:qualname`` under load from ``plan.concurrency`` worker processes.
 
@@ -221,39 +312,81 @@ def run_load_process(
     tally = _Tally(plan)
     in_flight: dict[Future[None], float] = {}
     more = True
-    try:
-        while more or in_flight:
-            while more and len(in_flight) < plan.concurrency:
-                due = tally.next_request()
-                if due is None:
-                    more = False
-                    break
-                wait_for = due - time.perf_counter()
-                if wait_for > 0 and in_flight:
-                    break  # let running requests finish while the next one is not due
-                if wait_for > 0:
-                    time.sleep(wait_for)
-                try:
-                    in_flight[pool.submit(_process_call, args, kwargs)] = due
-                except BrokenProcessPool as exc:
-                    tally.record(due, time.perf_counter(), exc)
+    with _progress(tally, name, progress):
+        try:
+            while more or in_flight:
+                while more and len(in_flight) < plan.concurrency:
+                    due = tally.next_request()
+                    if due is None:
+                        more = False
+                        break
+                    wait_for = due - time.perf_counter()
+                    if wait_for > 0 and in_flight:
+                        break  # let running requests finish while the next one is not due
+                    if wait_for > 0:
+                        time.sleep(wait_for)
+                    try:
+                        in_flight[pool.submit(_process_call, args, kwargs)] = due
+                    except BrokenProcessPool as exc:
+                        tally.record(due, time.perf_counter(), exc)
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = new_pool()
+                if not in_flight:
+                    continue
+                done, _ = wait(in_flight, timeout=0.05, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in done:
+                    due = in_flight.pop(future)
+                    error = future.exception()
+                    broken = broken or isinstance(error, BrokenProcessPool)
+                    tally.record(due, time.perf_counter(), error)
+                if broken:
+                    for due in in_flight.values():
+                        tally.record(due, time.perf_counter(), BrokenProcessPool("worker died"))
+                    in_flight.clear()
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = new_pool()
-            if not in_flight:
-                continue
-            done, _ = wait(in_flight, timeout=0.05, return_when=FIRST_COMPLETED)
-            broken = False
-            for future in done:
-                due = in_flight.pop(future)
-                error = future.exception()
-                broken = broken or isinstance(error, BrokenProcessPool)
-                tally.record(due, time.perf_counter(), error)
-            if broken:
-                for due in in_flight.values():
-                    tally.record(due, time.perf_counter(), BrokenProcessPool("worker died"))
-                in_flight.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = new_pool()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     return tally.result(name, "process")
+
+
+def apply_load(
+    fn: Callable[..., Any] | None,
+    args: tuple,
+    kwargs: dict,
+    *,
+    name: str,
+    plan: LoadPlan,
+    mode: str = "thread",
+    levels: Sequence[int] | None = None,
+    spec: tuple[str, str] | None = None,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    progress: Progress | None = None,
+) -> LoadResult | SweepResult:
+    """Run one load, or one per level of a concurrency sweep, in ``mode``.
+
+    ``mode="process"`` needs ``spec``: the target's ``module:qualname`` and the
+    directory to import it from. ``mode="async"`` runs on a new event loop made
+    by ``loop_factory`` (asyncio's default when None).
+    """
+    if mode not in LOAD_MODES:
+        raise ValueError(f"unknown load mode {mode!r} (known: {', '.join(LOAD_MODES)})")
+
+    def one(level: LoadPlan) -> LoadResult:
+        if mode == "async":
+            assert fn is not None
+            coro = run_load_async(fn, args, kwargs, name=name, plan=level, progress=progress)
+            return run_coroutine(coro, loop_factory)
+        if mode == "process":
+            assert spec is not None
+            target, root = spec
+            return run_load_process(
+                target, root, args, kwargs, name=name, plan=level, progress=progress
+            )
+        assert fn is not None
+        return run_load(fn, args, kwargs, name=name, plan=level, progress=progress)
+
+    if levels is None:
+        return one(plan)
+    return sweep_result(name, [one(level) for level in level_plans(plan, levels)])

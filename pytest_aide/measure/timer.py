@@ -38,9 +38,13 @@ from typing import Any
 from pytest_aide.results import TimingResult
 
 __all__ = [
+    "LOOPS",
     "MIN_SAMPLE_NS",
+    "LoopFactory",
+    "LoopUnavailable",
     "TimingPlan",
     "is_async_callable",
+    "loop_factory",
     "measure",
     "measure_async",
     "run_coroutine",
@@ -213,6 +217,31 @@ async def measure_async(
         return done.value
 
 
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+"""Makes a new event loop."""
+LOOPS = ("asyncio", "uvloop")
+"""Event loops ``--aide-loop`` can choose."""
+
+
+class LoopUnavailable(RuntimeError):
+    """The event loop asked for cannot be used here."""
+
+
+def loop_factory(name: str) -> LoopFactory | None:
+    """The factory for event loop ``name``; None means asyncio's default loop."""
+    if name == "asyncio":
+        return None
+    if name != "uvloop":
+        raise LoopUnavailable(f"unknown event loop {name!r} (known: {', '.join(LOOPS)})")
+    try:
+        import uvloop
+    except ImportError as exc:
+        raise LoopUnavailable(
+            f"uvloop is not installed ({exc}); install it with: pip install 'pytest-aide[uvloop]'"
+        ) from None
+    return uvloop.new_event_loop
+
+
 def run_coroutine(
     coro: Any, loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
 ) -> Any:
@@ -233,6 +262,7 @@ def run_coroutine(
     finally:
         try:
             loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
         finally:
             loop.close()
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from pytest_aide.check import Check
-from pytest_aide.results import TimingResult
+from pytest_aide.results import LoadResult, SweepResult, TimingResult
 from pytest_aide.units import format_duration
 
 __all__ = ["render_summary"]
@@ -25,49 +26,72 @@ _HEADER = (
 _NUMERIC = range(1, 8)
 
 
+def _figures(result: TimingResult | LoadResult) -> tuple[str, ...]:
+    """mean, median, p95, min, max and ops/s; a load has no min, its median is p50."""
+    if isinstance(result, TimingResult):
+        times = (result.mean, result.median, result.p95, result.min, result.max)
+    elif result.latencies:
+        times = (result.mean, result.p50, result.p95, math.nan, result.max)
+    else:
+        times = (math.nan,) * 5
+    shown = tuple("-" if math.isnan(t) else format_duration(t) for t in times)
+    return (*shown, f"{result.throughput:,.1f}")
+
+
 def _rows(check: Check) -> list[tuple[str, ...]]:
     limits = ", ".join(t.describe() for t in check.thresholds.values()) or "-"
-    if not check.timings:
+    measured = [
+        r.knee if isinstance(r, SweepResult) else r
+        for r in check.results
+        if isinstance(r, (TimingResult, LoadResult, SweepResult))
+    ]
+    if not measured:
         return [(check.name, *("-",) * 7, limits, check.status)]
     comparisons = {c.subject: c for c in (check.verdict.comparisons if check.verdict else [])}
     rows = []
-    for result in check.timings:
-        figures = (result.mean, result.median, result.p95, result.min, result.max)
+    for result in measured:
         comparison = comparisons.get(result.name)
         change = "-"
         if comparison is not None:
             e = comparison.estimate
             change = f"{e.percent:+.1f}% [{(e.low - 1) * 100:+.1f}, {(e.high - 1) * 100:+.1f}]"
             change += "" if comparison.gating else " (info)"
-        rows.append(
-            (
-                result.name,
-                *(format_duration(f) for f in figures),
-                f"{result.throughput:,.1f}",
-                change,
-                limits,
-                check.status,
-            )
-        )
+        rows.append((result.name, *_figures(result), change, limits, check.status))
     return rows
+
+
+_SWEEP_HEADER = ("concurrency", "req/s", "p50", "p95", "errors", "")
+
+
+def _layout(table: list[tuple[str, ...]], numeric: Sequence[int]) -> list[str]:
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    return [
+        "  ".join(
+            cell.rjust(width) if i in numeric else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in table
+    ]
+
+
+def _sweep_lines(sweep: SweepResult) -> list[str]:
+    table = [_SWEEP_HEADER, *sweep.rows()]
+    return [f"{sweep.name}: {sweep.summary()}"] + [f"  {line}" for line in _layout(table, range(5))]
 
 
 def render_summary(checks: Sequence[Check]) -> list[str]:
     """Table rows, one per result, then totals and the success rate."""
     table = [_HEADER] + [row for check in checks for row in _rows(check)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(_HEADER))]
-    lines = []
-    for row in table:
-        cells = [
-            cell.rjust(width) if i in _NUMERIC else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
+    lines = _layout(table, _NUMERIC)
     counted = [c for c in checks if c.status != "SKIP"]
     passed = sum(1 for c in counted if c.status in ("PASS", "IMPROVED"))
     rate = 100.0 * passed / len(counted) if counted else 100.0
     others = [r for c in checks for r in c.results if not isinstance(r, TimingResult)]
-    lines.extend(f"{r.name}: {r.summary()}" for r in others)
+    for result in others:
+        if isinstance(result, SweepResult):
+            lines.extend(_sweep_lines(result))
+        else:
+            lines.append(f"{result.name}: {result.summary()}")
     notes = [note for c in checks if c.verdict for note in c.verdict.notes]
     lines.extend(f"note: {note}" for note in notes)
     lines.append("")
