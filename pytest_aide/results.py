@@ -373,10 +373,12 @@ class LoadResult:
             if self.latencies
             else "no successful request"
         )
+        kinds = "".join(f", {kind} {n}" for kind, n in sorted(self.error_types.items()))
+        first = f"; first error: {self.error_messages[0]}" if self.error_messages else ""
         return (
-            f"{self.completed} ok, {self.errors} errors ({self.error_rate:.1%}), "
+            f"{self.completed} ok, {self.errors} errors ({self.error_rate:.1%}{kinds}), "
             f"{self.throughput:,.1f} req/s at concurrency {self.concurrency} ({self.mode}); "
-            f"{latency}"
+            f"{latency}{first}"
         )
 
     def to_dict(self) -> dict[str, Any]:

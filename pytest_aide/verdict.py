@@ -62,9 +62,16 @@ def _format_percent(value: float, like: float | None = None) -> str:
 
 
 def _parse_fraction(value: object) -> float:
-    number = _parse_number(value)
+    """A fraction from 0 to 1, or a percentage string: ``0.05`` and ``"5%"`` are equal."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        number = parse_percent(value)
+    else:
+        number = _parse_number(value)
     if number > 1:
-        raise UnitError(f"invalid fraction {value!r}: expected a number from 0 to 1, e.g. 0.05")
+        raise UnitError(
+            f"invalid fraction {value!r}: expected a number from 0 to 1 or a percentage, "
+            "e.g. 0.05 or '5%'"
+        )
     return number
 
 

@@ -142,7 +142,8 @@ def test_gated(aide_load):
         [
             "test_gated: error_rate *% > 5.0%",
             "test_gated: throughput * ops/s < 1,000,000,000.0 ops/s",
-            "test_gated: * ok, * errors (*%), * req/s at concurrency 2 (thread); p50 *",
+            "test_gated: * ok, * errors (*%, ConnectionError *, ValueError *), * req/s at "
+            "concurrency 2 (thread); p50 *; first error: ConnectionError: reset #0",
         ]
     )
     report = json.loads((pytester.path / ".aide" / "report.json").read_text())
@@ -225,5 +226,6 @@ def test_load_result_round_trips_and_judges() -> None:
     assert result.error_rate == 0.25 and result.throughput == 3.0 and result.p50 == 0.2
     verdict = judge("l", [result], parse_thresholds({"error_rate_max": 0.1, "median": "1s"}))
     assert verdict.lines() == ["l: error_rate 25.0% > 10.0%"]
-    with pytest.raises(Exception, match="expected a number from 0 to 1"):
+    with pytest.raises(Exception, match="expected a number from 0 to 1 or a percentage"):
         parse_thresholds({"error_rate_max": 5})
+    assert parse_thresholds({"error_rate_max": "5%"})["error_rate_max"].limit == 0.05

@@ -158,8 +158,9 @@ def _progress(tally: _Tally, name: str, write: Progress | None) -> Iterator[None
             rate = (done - last_done) / (now - last_time)
             last_done, last_time = done, now
             total = tally.plan.total
-            of = f"/{total}" if total is not None else f" in {now - tally.started:.0f} s"
-            write(f"{name}: {done}{of} requests, {rate:,.0f} req/s")
+            count = f"{done}/{total}" if total is not None else f"{done}"
+            elapsed = now - tally.started
+            write(f"{name}: {count} requests in {elapsed:.1f} s, {rate:,.0f} req/s")
             shown = True
         if shown:
             write("")
