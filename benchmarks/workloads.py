@@ -18,3 +18,7 @@ def noop() -> None:
 def one_microsecond() -> int:
     """About 1 µs of work on this project's VM."""
     return sum(range(110))
+
+
+async def anoop() -> None:
+    """The coroutine that does nothing."""

@@ -213,7 +213,7 @@ def test_cpu(aide_load):
 
 def test_crash(aide_load):
     result = aide_load(crash, "die", concurrency=2, requests=4, mode="process")
-    assert result.error_types == {"BrokenProcessPool": 4} and result.completed == 0
+    assert result.error_types == {"WorkerCrashed": 4} and result.completed == 0
 """
     )
     pytester.makeini("[pytest]\npythonpath = .\n")

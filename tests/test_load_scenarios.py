@@ -140,7 +140,7 @@ thresholds = { error_rate_max = 0.5 }
     result = project.runpytest("--aide-perf", "scenarios")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["crash: error_rate 100.0% > 50.0%"])
-    assert _results(project)["crash"]["error_types"] == {"BrokenProcessPool": 4}
+    assert _results(project)["crash"]["error_types"] == {"WorkerCrashed": 4}
 
 
 @pytest.mark.parametrize(

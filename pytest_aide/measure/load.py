@@ -16,24 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import itertools
 import multiprocessing
+import multiprocessing.heap
+import multiprocessing.resource_tracker
+import multiprocessing.sharedctypes
+import multiprocessing.spawn
+import multiprocessing.synchronize
+import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Future,
-    ProcessPoolExecutor,
-    ThreadPoolExecutor,
-    wait,
-)
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from pytest_aide.measure.timer import is_async_callable, run_coroutine
+
+if sys.platform != "win32":
+    import multiprocessing.popen_spawn_posix
 from pytest_aide.results import LoadResult, SweepResult
 
 __all__ = [
@@ -89,6 +93,17 @@ class LoadPlan:
         return self.requests
 
 
+def _due(plan: LoadPlan, started: float, index: int) -> float | None:
+    """When request ``index`` should start, or None when the run is over."""
+    total = plan.total
+    if total is not None and index >= total:
+        return None
+    now = time.perf_counter()
+    if plan.duration is not None and now - started >= plan.duration:
+        return None
+    return started + index / plan.rate if plan.rate else now
+
+
 @dataclass
 class _Tally:
     plan: LoadPlan
@@ -98,18 +113,13 @@ class _Tally:
     messages: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: Any = field(default_factory=itertools.count)
+    last_end: float = 0.0
 
     def next_request(self) -> float | None:
         """The intended start of the next request, or None when the run is over."""
         with self.lock:
             index = next(self.counter)
-        total, plan = self.plan.total, self.plan
-        if total is not None and index >= total:
-            return None
-        now = time.perf_counter()
-        if plan.duration is not None and now - self.started >= plan.duration:
-            return None
-        return self.started + index / plan.rate if plan.rate else now
+        return _due(self.plan, self.started, index)
 
     @property
     def done(self) -> int:
@@ -117,18 +127,26 @@ class _Tally:
         return len(self.latencies) + sum(self.errors.values())
 
     def record(self, due: float, end: float, error: BaseException | None) -> None:
+        """Count one finished request: its latency, or its error."""
+        if error is None:
+            self.record_failure(due, end, None, "")
+        else:
+            self.record_failure(due, end, type(error).__name__, str(error))
+
+    def record_failure(self, due: float, end: float, kind: str | None, message: str) -> None:
+        """Like :meth:`record`, with the error as its type name and message (or None)."""
         latency = end - due
         timeout = self.plan.timeout
-        if error is None and timeout is not None and latency > timeout:
-            error = TimeoutError(f"request took {latency:.3f} s > timeout {timeout:g} s")
+        if kind is None and timeout is not None and latency > timeout:
+            kind, message = "TimeoutError", f"request took {latency:.3f} s > timeout {timeout:g} s"
         with self.lock:
-            if error is None:
+            self.last_end = max(self.last_end, end)
+            if kind is None:
                 self.latencies.append(latency)
                 return
-            kind = type(error).__name__
             self.errors[kind] += 1
             if len(self.messages) < _KEPT_MESSAGES:
-                self.messages.append(f"{kind}: {error}")
+                self.messages.append(f"{kind}: {message}")
 
     def result(self, name: str, mode: str) -> LoadResult:
         return LoadResult(
@@ -137,7 +155,7 @@ class _Tally:
             errors=sum(self.errors.values()),
             error_types=dict(self.errors),
             error_messages=self.messages,
-            wall_time=time.perf_counter() - self.started,
+            wall_time=(self.last_end or time.perf_counter()) - self.started,
             concurrency=self.plan.concurrency,
             mode=mode,
         )
@@ -263,24 +281,57 @@ async def run_load_async(
     return tally.result(name, "async")
 
 
-_WORKER_TARGET: list[Any] = []
+_IDLE = -1
+# The multiprocessing submodules are imported above, not lazily: a session that
+# re-imports them (pytester restores sys.modules) could no longer pickle them.
 
 
-def _process_init(root: str, spec: str) -> None:
-    """Pool initializer: import ``module:qualname`` once per worker process."""
-    import importlib
-    import sys
+def _process_worker(
+    slot: int,
+    root: str,
+    spec: str,
+    args: tuple,
+    kwargs: dict,
+    plan: LoadPlan,
+    shared: tuple[Any, ...],
+    outbox: Connection,
+) -> None:
+    """A worker process: import the target, then take requests until the run is over.
 
-    sys.path.insert(0, root)
-    module_name, _, attr = spec.partition(":")
-    target: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        target = getattr(target, part)
-    _WORKER_TARGET[:] = [target]
-
-
-def _process_call(args: tuple, kwargs: dict) -> None:
-    _WORKER_TARGET[0](*args, **kwargs)
+    Requests are numbered through a shared counter, as the threads of
+    :func:`run_load` number theirs. Each outcome goes back through this worker's
+    own pipe, written synchronously: a worker that dies mid-write can only cut
+    its own pipe short, never block the others (as a shared queue's lock would).
+    """
+    counter, started, go, current, dues = shared
+    try:
+        sys.path.insert(0, root)
+        module_name, _, attr = spec.partition(":")
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except BaseException as exc:
+        outbox.send(("broken", f"{type(exc).__name__}: {exc}"))
+        return
+    outbox.send(("ready",))
+    go.wait()
+    while True:
+        with counter.get_lock():
+            index = counter.value
+            counter.value += 1
+        due = _due(plan, started.value, index)
+        if due is None:
+            return
+        dues[slot], current[slot] = due, index
+        pause = due - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        kind, message = None, ""
+        try:
+            target(*args, **kwargs)
+        except Exception as exc:
+            kind, message = type(exc).__name__, str(exc)
+        outbox.send(("done", index, due, time.perf_counter(), kind, message))
 
 
 def run_load_process(
@@ -295,61 +346,92 @@ def run_load_process(
 ) -> LoadResult:
     """Call ``module:qualname`` under load from ``plan.concurrency`` worker processes.
 
-    For CPU-bound targets, which threads cannot run in parallel. Latency is measured
-    in this process, so it includes the hand-off to the worker (about 0.1 ms).
-    A worker that dies fails the requests it and its pool had in flight, counted as
-    ``BrokenProcessPool`` errors; a fresh pool takes over the rest.
+    For CPU-bound targets, which threads cannot run in parallel. Workers are
+    started, and import the target, before the clock starts; latency is timed
+    in the worker. A worker that dies (a crash, ``os._exit``, a signal) fails
+    the request it was running, counted as a ``WorkerCrashed`` error, and a
+    fresh worker takes its place.
     """
     context = multiprocessing.get_context("spawn")
+    slots = plan.concurrency
+    shared = (
+        context.Value("q", 0),
+        context.Value("d", 0.0, lock=False),
+        context.Event(),
+        context.Array("q", [_IDLE] * slots, lock=False),
+        context.Array("d", [0.0] * slots, lock=False),
+    )
+    _, started, go, current, dues = shared
+    workers: dict[int, Any] = {}
+    inboxes: dict[Connection, int] = {}
 
-    def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            plan.concurrency, mp_context=context, initializer=_process_init, initargs=(root, spec)
+    def spawn(slot: int) -> None:
+        inbox, outbox = context.Pipe(duplex=False)
+        worker = context.Process(
+            target=_process_worker,
+            args=(slot, root, spec, args, kwargs, plan, shared, outbox),
+            name=f"aide-load-{slot}",
+            daemon=True,
         )
+        worker.start()
+        outbox.close()  # the worker holds the only write end: its exit ends the pipe
+        current[slot] = _IDLE
+        workers[slot], inboxes[inbox] = worker, slot
 
-    pool = new_pool()
-    # Start the workers (and import the target) before the clock starts.
-    wait([pool.submit(time.sleep, 0) for _ in range(plan.concurrency)])
+    def ended(inbox: Connection) -> tuple[int, Any]:
+        slot = inboxes.pop(inbox)
+        inbox.close()
+        worker = workers[slot]
+        worker.join()
+        return slot, worker
+
     tally = _Tally(plan)
-    in_flight: dict[Future[None], float] = {}
-    more = True
-    with _progress(tally, name, progress):
-        try:
-            while more or in_flight:
-                while more and len(in_flight) < plan.concurrency:
-                    due = tally.next_request()
-                    if due is None:
-                        more = False
-                        break
-                    wait_for = due - time.perf_counter()
-                    if wait_for > 0 and in_flight:
-                        break  # let running requests finish while the next one is not due
-                    if wait_for > 0:
-                        time.sleep(wait_for)
+    try:
+        for slot in range(slots):
+            spawn(slot)
+        for inbox in list(inboxes):
+            try:
+                message = inbox.recv()
+            except EOFError:
+                message = ("broken", f"exited with code {ended(inbox)[1].exitcode}")
+            if message[0] == "broken":
+                raise RuntimeError(f"worker process could not import {spec!r}: {message[1]}")
+        tally.started = started.value = time.perf_counter()
+        go.set()
+        with _progress(tally, name, progress):
+            while inboxes:
+                for inbox in wait(list(inboxes)):
+                    assert isinstance(inbox, Connection)
                     try:
-                        in_flight[pool.submit(_process_call, args, kwargs)] = due
-                    except BrokenProcessPool as exc:
-                        tally.record(due, time.perf_counter(), exc)
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        pool = new_pool()
-                if not in_flight:
-                    continue
-                done, _ = wait(in_flight, timeout=0.05, return_when=FIRST_COMPLETED)
-                broken = False
-                for future in done:
-                    due = in_flight.pop(future)
-                    error = future.exception()
-                    broken = broken or isinstance(error, BrokenProcessPool)
-                    tally.record(due, time.perf_counter(), error)
-                if broken:
-                    for due in in_flight.values():
-                        tally.record(due, time.perf_counter(), BrokenProcessPool("worker died"))
-                    in_flight.clear()
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = new_pool()
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+                        message = inbox.recv()
+                    except EOFError:
+                        slot, worker = ended(inbox)
+                        if worker.exitcode != 0:
+                            _crashed(tally, worker.exitcode, current[slot], dues[slot])
+                            spawn(slot)
+                        continue
+                    if message[0] == "done":
+                        tally.record_failure(*message[2:])
+    finally:
+        for worker in workers.values():
+            if worker.is_alive():
+                worker.kill()
+            worker.join()
+        for inbox in inboxes:
+            inbox.close()
     return tally.result(name, "process")
+
+
+def _crashed(tally: _Tally, exitcode: int | None, index: int, due: float) -> None:
+    """Count the request a dead worker was running; a worker that never took one is fatal."""
+    if index == _IDLE:
+        raise RuntimeError(f"worker process exited with code {exitcode} before taking a request")
+    tally.record_failure(
+        due,
+        time.perf_counter(),
+        "WorkerCrashed",
+        f"worker process exited with code {exitcode} while running request {index}",
+    )
 
 
 def apply_load(
