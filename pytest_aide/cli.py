@@ -15,6 +15,7 @@ from typing import Any
 
 from pytest_aide.baselines import BaselineError, load_baseline
 from pytest_aide.config import DEFAULT_TOLERANCE, add_compare_options
+from pytest_aide.report.benchmark_json import is_benchmark_json, read_benchmark_json
 from pytest_aide.report.json import REPORT_SCHEMA
 from pytest_aide.results import TimingResult, result_from_dict
 from pytest_aide.units import format_duration
@@ -74,10 +75,23 @@ def _add_report(side: Side, path: Path, data: dict[str, Any]) -> None:
         raise InputError(f"{path}: not a valid report: {exc}") from None
 
 
+def _add_benchmark_json(side: Side, path: Path, data: dict[str, Any]) -> None:
+    date = str(data.get("datetime", ""))[:10]
+    try:
+        checks = read_benchmark_json(data, str(path))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(str(exc) if isinstance(exc, ValueError) else f"{path}: {exc}") from None
+    for check_id, results in checks.items():
+        side.add(check_id, list(results), date, str(path))
+
+
 def _add_file(side: Side, path: Path) -> None:
     data = _read_json(path)
     if isinstance(data, dict) and "checks" in data:
         _add_report(side, path, data)
+        return
+    if is_benchmark_json(data):
+        _add_benchmark_json(side, path, data)
         return
     try:
         baseline = load_baseline(path)
@@ -112,16 +126,25 @@ def compare_sides(old: Side, new: Side, tolerance: float) -> list[tuple[str, Com
     for check_id in sorted(set(old.results) & set(new.results)):
         before, after = old.results[check_id], new.results[check_id]
         allowed = new.tolerances.get(check_id, old.tolerances.get(check_id, tolerance))
-        for name in sorted(set(before) & set(after)):
+        pairs = [(name, before[name], after[name]) for name in sorted(set(before) & set(after))]
+        if not pairs and len(before) == 1 and len(after) == 1:
+            # One timing on each side (a pytest-benchmark test and its aide check): a pair.
+            (old_result,), ((name, new_result),) = before.values(), after.items()
+            pairs = [(name, old_result, new_result)]
+        for name, old_result, new_result in pairs:
             comparison = compare(
                 name,
-                before[name].samples,
-                after[name].samples,
+                old_result.samples,
+                new_result.samples,
                 tolerance=allowed,
                 baseline_date=old.dates[check_id],
             )
             rows.append((check_id, comparison))
     return rows
+
+
+def _only_or_named(results: dict[str, TimingResult], name: str) -> TimingResult:
+    return results[name] if name in results else next(iter(results.values()))
 
 
 def _table_rows(rows: list[tuple[str, Comparison]], old: Side, new: Side) -> list[tuple[str, ...]]:
@@ -132,7 +155,7 @@ def _table_rows(rows: list[tuple[str, Comparison]], old: Side, new: Side) -> lis
         table.append(
             (
                 label,
-                format_duration(old.results[check_id][c.subject].median),
+                format_duration(_only_or_named(old.results[check_id], c.subject).median),
                 format_duration(new.results[check_id][c.subject].median),
                 f"{e.ratio:.3f}",
                 f"{(e.low - 1) * 100:+.1f}..{(e.high - 1) * 100:+.1f} %",

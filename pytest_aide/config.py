@@ -197,3 +197,7 @@ class Settings:
     """``--aide-keep-traces``: keep memray trace files and list them in the report."""
     loop: str = "asyncio"
     """``--aide-loop``: event loop for async timing, async load and async tests."""
+    history: Path | None = None
+    """``--aide-history``: the SQLite history; None means ``<report dir>/history.sqlite``."""
+    benchmark_json: Path | None = None
+    """``--aide-benchmark-json``: also write timings in pytest-benchmark's JSON format."""

@@ -41,7 +41,8 @@ from pytest_aide.measure.system import (
     system_snapshot,
 )
 from pytest_aide.measure.timer import LOOPS, LoopFactory, LoopUnavailable, TimingPlan, loop_factory
-from pytest_aide.report.json import build_report, write_report
+from pytest_aide.report.files import Outputs, write_outputs
+from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.results import TimingResult
 from pytest_aide.stats import RatioEstimate
@@ -187,6 +188,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "tests: asyncio or uvloop (default: asyncio)",
         choices=LOOPS,
     )
+    _add_option(
+        parser,
+        group,
+        "--aide-history",
+        "string",
+        "SQLite file that every --aide-perf run is appended to, for trends "
+        "(default: <report dir>/history.sqlite)",
+        metavar="PATH",
+    )
+    _add_option(
+        parser,
+        group,
+        "--aide-benchmark-json",
+        "string",
+        "also write this run's timings in pytest-benchmark's JSON format (for its "
+        "compare command, dashboards and github-action-benchmark)",
+        metavar="PATH",
+    )
     parser.addini(
         "aide_scenarios",
         type="linelist",
@@ -233,7 +252,14 @@ def _read_settings(config: pytest.Config) -> Settings:
         against=_setting(config, "aide_against", str),
         keep_traces=bool(_setting(config, "aide_keep_traces", bool)),
         loop=_setting(config, "aide_loop", _loop_name) or "asyncio",
+        history=_optional_path(config, "aide_history"),
+        benchmark_json=_optional_path(config, "aide_benchmark_json"),
     )
+
+
+def _optional_path(config: pytest.Config, name: str) -> Path | None:
+    value = _setting(config, name, str)
+    return (config.rootpath / Path(value).expanduser()).resolve() if value else None
 
 
 def _loop_name(text: str) -> str:
@@ -289,7 +315,7 @@ class AideSession:
         self._scenario_dirs = [(config.rootpath / d).resolve() for d in settings.scenario_dirs]
         self._overrides: ProfileOverrides = {}
         self._config_error: str | None = None
-        self._report_note: str | None = None
+        self._outputs: Outputs | None = None
         pyproject = config.rootpath / "pyproject.toml"
         if config.inipath is not None and config.inipath.name == "pyproject.toml":
             pyproject = config.inipath
@@ -484,19 +510,22 @@ class AideSession:
         return report
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Write ``report.json`` under ``--aide-perf``."""
+        """Write the reports and append the run to the history under ``--aide-perf``."""
         if not self.settings.perf or not self.checks:
             return
         self.snapshots["end"] = system_snapshot()
-        path = self.settings.report_dir / "report.json"
-        report = build_report(self.checks, profile=self.settings.profile, machine=self.gate.machine)
+        settings = self.settings
+        report = build_report(self.checks, profile=settings.profile, machine=self.gate.machine)
         report["system"] = self.snapshots
-        try:
-            write_report(path, report)
-        except OSError as exc:
-            self._report_note = f"cannot write {path}: {exc.strerror or exc}"
-        else:
-            self._report_note = f"report: {display_path(path, self.config.rootpath)}"
+        report["slug"] = self.gate.slug
+        history = settings.history or settings.report_dir / "history.sqlite"
+        report["history"] = display_path(history, self.config.rootpath)
+        self._outputs = write_outputs(
+            report,
+            settings.report_dir,
+            history=history,
+            benchmark_json=settings.benchmark_json,
+        )
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print one row per measured check, then totals and the success rate."""
@@ -529,8 +558,12 @@ class AideSession:
         if saved:
             where = display_path(settings.baseline_dir / self.gate.slug, self.config.rootpath)
             terminalreporter.write_line(f"saved {len(saved)} baseline(s) under {where}")
-        if self._report_note:
-            terminalreporter.write_line(self._report_note)
+        if self._outputs is not None:
+            shown = [display_path(p, self.config.rootpath) for p in self._outputs.written]
+            if shown:
+                terminalreporter.write_line(f"reports: {', '.join(shown)}")
+            for problem in self._outputs.problems:
+                terminalreporter.write_line(f"warning: {problem}", yellow=True)
 
 
 @pytest.fixture

@@ -397,6 +397,7 @@ class LoadResult:
             "completed": self.completed,
             "error_rate": self.error_rate,
             "throughput": self.throughput,
+            "stats": {key: _finite(value) for key, value in self.metrics().items()},
         }
 
     @classmethod

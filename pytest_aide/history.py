@@ -1,0 +1,195 @@
+"""The run history: every ``--aide-perf`` session's figures in one SQLite file.
+
+Each run keeps its totals and, per result, the figures a trend needs (median,
+p95, throughput, memory peak) and the check's status. The store is append-only;
+a file that is not a history database is reported, never replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["HISTORY_SCHEMA", "History", "HistoryError", "Point", "Run"]
+
+HISTORY_SCHEMA = 1
+"""Version of the tables below, stored in ``PRAGMA user_version``."""
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    checks INTEGER NOT NULL,
+    passed INTEGER NOT NULL,
+    failed INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS points (
+    run INTEGER NOT NULL REFERENCES runs(id),
+    check_id TEXT NOT NULL,
+    result TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    median REAL,
+    p95 REAL,
+    throughput REAL,
+    memory_peak REAL
+);
+CREATE INDEX IF NOT EXISTS points_by_check ON points (check_id, run);
+"""
+
+
+class HistoryError(Exception):
+    """The history file cannot be read or written; the message names it."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One recorded session."""
+
+    id: int
+    created: str
+    profile: str
+    machine: str
+    checks: int
+    passed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class Point:
+    """One result's figures in one run."""
+
+    run: int
+    created: str
+    check_id: str
+    result: str
+    kind: str
+    status: str
+    median: float | None
+    p95: float | None
+    throughput: float | None
+    memory_peak: float | None
+
+
+def _figures(result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The result whose figures a trend shows (a sweep's knee), with its stats."""
+    kind = result.get("kind")
+    if kind == "sweep":
+        knee = next(
+            (r for r in result["levels"] if r.get("concurrency") == result.get("knee")), None
+        )
+        return (result["name"], knee.get("stats", {})) if knee else None
+    if kind in ("timing", "load"):
+        return result["name"], result.get("stats", {})
+    if kind == "memory":
+        return result["name"], {"memory_peak": result.get("peak_bytes")}
+    return None
+
+
+class History:
+    """The SQLite history at ``path`` (created on first write)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def _connect(self, create: bool) -> Iterator[sqlite3.Connection]:
+        if not create and not self.path.is_file():
+            raise HistoryError(f"{self.path}: no history yet (it is written by pytest --aide-perf)")
+        try:
+            if create:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=10)
+        except (OSError, sqlite3.Error) as exc:
+            raise HistoryError(f"{self.path}: cannot open the history: {exc}") from None
+        try:
+            with connection:
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+                if version > HISTORY_SCHEMA:
+                    raise HistoryError(
+                        f"{self.path}: history version {version} is newer than this "
+                        f"pytest-aide reads ({HISTORY_SCHEMA}); left untouched"
+                    )
+                if create and version == 0:
+                    connection.executescript(_TABLES)
+                    connection.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
+                yield connection
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(
+                f"{self.path}: not a usable pytest-aide history ({exc}); it was left as it "
+                "is: move it away or pass --aide-history to start a new one"
+            ) from None
+        finally:
+            connection.close()
+
+    def append(self, report: dict[str, Any], machine: str) -> int:
+        """Record one ``report.json`` as a run; returns its id."""
+        totals = report["totals"]
+        with self._connect(create=True) as db:
+            cursor = db.execute(
+                "INSERT INTO runs (created, profile, machine, checks, passed, failed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    report["created"],
+                    report["profile"],
+                    machine,
+                    totals["checks"],
+                    totals["passed"],
+                    totals["failed"],
+                ),
+            )
+            run = cursor.lastrowid
+            assert run is not None
+            rows = []
+            for check in report["checks"]:
+                for result in check["results"]:
+                    figures = _figures(result)
+                    if figures is None:
+                        continue
+                    name, stats = figures
+                    rows.append(
+                        (
+                            run,
+                            check["id"],
+                            name,
+                            result["kind"],
+                            check["status"],
+                            stats.get("median"),
+                            stats.get("p95"),
+                            stats.get("throughput"),
+                            stats.get("memory_peak"),
+                        )
+                    )
+            db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            return run
+
+    def runs(self, limit: int = 20) -> list[Run]:
+        """The latest ``limit`` runs, newest first."""
+        with self._connect(create=False) as db:
+            rows = db.execute(
+                "SELECT id, created, profile, machine, checks, passed, failed FROM runs "
+                "ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [Run(*row) for row in rows]
+
+    def points(self, check_ids: list[str], limit: int = 50) -> list[Point]:
+        """Each check's figures over its latest ``limit`` runs, oldest first."""
+        if not check_ids or not self.path.is_file():
+            return []
+        marks = ", ".join("?" * len(check_ids))
+        with self._connect(create=False) as db:
+            rows = db.execute(
+                "SELECT p.run, r.created, p.check_id, p.result, p.kind, p.status, p.median, "
+                f"p.p95, p.throughput, p.memory_peak FROM points p JOIN runs r ON r.id = p.run "
+                f"WHERE p.check_id IN ({marks}) AND p.run > "
+                "(SELECT COALESCE(MAX(id), 0) FROM runs) - ? ORDER BY p.run",
+                (*check_ids, limit),
+            ).fetchall()
+        return [Point(*row) for row in rows]

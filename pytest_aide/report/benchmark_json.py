@@ -1,0 +1,108 @@
+"""pytest-benchmark's JSON format, both ways.
+
+Writing: aide's timings as a ``--benchmark-json`` file, with the statistics
+computed by pytest-benchmark's own ``Stats``, so its ``compare`` command,
+dashboards and github-action-benchmark read them. Reading: a pytest-benchmark
+file saved with ``--benchmark-save-data`` becomes timing results aide can
+compare.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from pytest_benchmark import __version__ as benchmark_version
+from pytest_benchmark.stats import Stats
+
+from pytest_aide.results import TimingResult
+
+__all__ = ["is_benchmark_json", "read_benchmark_json", "to_benchmark_json"]
+
+
+def is_benchmark_json(data: object) -> bool:
+    """True for a file written by pytest-benchmark (or by ``--aide-benchmark-json``)."""
+    return isinstance(data, dict) and "benchmarks" in data and "machine_info" in data
+
+
+def _entry(check: dict[str, Any], result: dict[str, Any], alone: bool) -> dict[str, Any]:
+    stats = Stats()
+    for sample in result["samples"]:
+        stats.update(sample)
+    figures = stats.as_dict()
+    figures["data"] = list(result["samples"])
+    figures["iterations"] = result["calls_per_sample"]
+    fullname = check["id"] if alone else f"{check['id']}[{result['name']}]"
+    return {
+        "group": None,
+        "name": result["name"],
+        "fullname": fullname,
+        "params": None,
+        "param": None,
+        "extra_info": {"aide_status": check["status"], "aide_check": check["name"]},
+        "options": {
+            "disable_gc": result["gc"] == "disabled",
+            "timer": "perf_counter",
+            "min_rounds": len(result["samples"]),
+            "max_time": 0,
+            "min_time": 0,
+            "warmup": result["warmup"] > 0,
+        },
+        "stats": figures,
+    }
+
+
+def to_benchmark_json(report: dict[str, Any]) -> dict[str, Any]:
+    """The timings of a ``report.json`` as a pytest-benchmark JSON document."""
+    benchmarks = []
+    for check in report["checks"]:
+        timings = [r for r in check["results"] if r["kind"] == "timing" and r["mode"] == "perf"]
+        benchmarks += [_entry(check, r, len(timings) == 1) for r in timings]
+    machine = report["machine"]
+    return {
+        "machine_info": {
+            "node": machine.get("slug", ""),
+            "processor": machine.get("arch", ""),
+            "machine": machine.get("arch", ""),
+            "python_implementation": machine.get("implementation", ""),
+            "python_version": machine.get("python", ""),
+            "system": machine.get("os", ""),
+            "release": machine.get("os_release", ""),
+            "cpu": {"brand_raw": machine.get("cpu", ""), "count": machine.get("cores", 0)},
+        },
+        "commit_info": {},
+        "benchmarks": benchmarks,
+        "datetime": report.get("created") or datetime.now(timezone.utc).isoformat(),
+        "version": benchmark_version,
+    }
+
+
+def read_benchmark_json(data: dict[str, Any], source: str) -> dict[str, list[TimingResult]]:
+    """Timing results by check id from a pytest-benchmark file.
+
+    The check id is the benchmark's ``fullname`` (pytest's node id), without the
+    ``[result]`` suffix that ``--aide-benchmark-json`` adds for a check with
+    several timings. Raises ``ValueError`` naming a benchmark saved without its
+    per-round data.
+    """
+    checks: dict[str, list[TimingResult]] = {}
+    for bench in data["benchmarks"]:
+        name = str(bench.get("name") or "")
+        fullname = str(bench.get("fullname") or name)
+        stats = bench.get("stats") or {}
+        samples = stats.get("data")
+        if not samples:
+            raise ValueError(
+                f"{source}: benchmark {fullname!r} has no per-round data; save it with "
+                "pytest --benchmark-json=FILE --benchmark-save-data so an interval can be estimated"
+            )
+        check_id = fullname.removesuffix(f"[{name}]") if name else fullname
+        checks.setdefault(check_id, []).append(
+            TimingResult(
+                name or fullname,
+                [float(sample) for sample in samples],
+                calls_per_sample=int(stats.get("iterations", 1)),
+                gc="disabled" if (bench.get("options") or {}).get("disable_gc") else "enabled",
+            )
+        )
+    return checks

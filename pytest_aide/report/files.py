@@ -1,0 +1,84 @@
+"""Writing the session's reports: JSON, Markdown, HTML, history, job summary.
+
+Each output is independent: one that cannot be written becomes a one-line
+problem and the others are still written. Files are replaced atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_aide.baselines import atomic_write_text
+from pytest_aide.history import History, HistoryError, Point
+from pytest_aide.report.benchmark_json import to_benchmark_json
+from pytest_aide.report.html import render_html
+from pytest_aide.report.json import write_report
+from pytest_aide.report.markdown import render_markdown
+
+__all__ = ["Outputs", "write_outputs"]
+
+
+@dataclass
+class Outputs:
+    """What was written where, and what could not be."""
+
+    written: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def _write(outputs: Outputs, path: Path, render: Any) -> None:
+    try:
+        atomic_write_text(path, render())
+    except OSError as exc:
+        outputs.problems.append(f"cannot write {path}: {exc.strerror or exc}")
+    else:
+        outputs.written.append(path)
+
+
+def write_outputs(
+    report: dict[str, Any],
+    report_dir: Path,
+    *,
+    history: Path | None,
+    benchmark_json: Path | None = None,
+    step_summary: str | None = None,
+) -> Outputs:
+    """Write every report for ``report``; ``history=None`` keeps no history."""
+    outputs = Outputs()
+    try:
+        write_report(report_dir / "report.json", report)
+    except OSError as exc:
+        outputs.problems.append(f"cannot write {report_dir / 'report.json'}: {exc.strerror or exc}")
+    else:
+        outputs.written.append(report_dir / "report.json")
+    points: list[Point] = []
+    if history is not None:
+        store = History(history)
+        try:
+            store.append(report, str(report.get("slug", "")))
+            points = store.points([check["id"] for check in report["checks"]])
+        except HistoryError as exc:
+            outputs.problems.append(f"history: {exc}")
+        else:
+            outputs.written.append(history)
+    markdown = render_markdown(report)
+    _write(outputs, report_dir / "report.md", lambda: markdown)
+    _write(outputs, report_dir / "report.html", lambda: render_html(report, points))
+    if benchmark_json is not None:
+        _write(
+            outputs,
+            benchmark_json,
+            lambda: json.dumps(to_benchmark_json(report), indent=2, sort_keys=True) + "\n",
+        )
+    summary = step_summary if step_summary is not None else os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as file:
+                file.write(markdown)
+        except OSError as exc:
+            outputs.problems.append(f"cannot append to $GITHUB_STEP_SUMMARY {summary}: {exc}")
+    return outputs

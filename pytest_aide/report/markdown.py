@@ -1,0 +1,195 @@
+"""``report.md``: the report for people and pull requests, read from ``report.json`` data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_aide.units import format_duration, format_size
+
+__all__ = ["STATUS_ORDER", "render_markdown"]
+
+STATUS_ORDER = ("ERROR", "FAIL", "REGRESSED", "IMPROVED", "PASS", "SKIP")
+"""Checks are listed in this order: what needs attention first."""
+_ICONS = {
+    "ERROR": "💥",
+    "FAIL": "❌",
+    "REGRESSED": "📉",
+    "IMPROVED": "📈",
+    "PASS": "✅",
+    "SKIP": "⏭️",
+}
+
+
+def _time(value: float | None) -> str:
+    return "-" if value is None else format_duration(value)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _status(check: dict[str, Any]) -> str:
+    return f"{_ICONS.get(check['status'], '')} {check['status']}"
+
+
+def _change(check: dict[str, Any], name: str) -> str:
+    for c in check["comparisons"]:
+        if c["result"] == name:
+            low, high = (c["ci_low"] - 1) * 100, (c["ci_high"] - 1) * 100
+            text = f"{(c['ratio'] - 1) * 100:+.1f} % [{low:+.1f}, {high:+.1f}]"
+            return text if c["gating"] else f"{text} (info)"
+    return "-"
+
+
+def _ordered(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rank = {status: i for i, status in enumerate(STATUS_ORDER)}
+    return sorted(checks, key=lambda c: rank.get(c["status"], len(rank)))
+
+
+def _main_rows(check: dict[str, Any]) -> list[str]:
+    limits = ", ".join(t["text"] for t in check["thresholds"].values()) or "-"
+    rows = []
+    for result in check["results"]:
+        if result["kind"] == "sweep":
+            result = next(r for r in result["levels"] if r["concurrency"] == result["knee"])
+        if result["kind"] not in ("timing", "load"):
+            continue
+        stats = result["stats"]
+        median = stats.get("median")
+        rows.append(
+            f"| {_status(check)} | `{_cell(result['name'])}` | {_time(stats.get('mean'))} | "
+            f"{_time(median)} | {_time(stats.get('p95'))} | {stats['throughput']:,.1f} | "
+            f"{_change(check, result['name'])} | {_cell(limits)} |"
+        )
+    if not rows:
+        rows.append(
+            f"| {_status(check)} | `{_cell(check['name'])}` | - | - | - | - | - | {_cell(limits)} |"
+        )
+    return rows
+
+
+def _load_section(checks: list[dict[str, Any]]) -> list[str]:
+    loads, sweeps = [], []
+    for check in checks:
+        for result in check["results"]:
+            if result["kind"] == "load":
+                loads.append(result)
+            elif result["kind"] == "sweep":
+                sweeps.append(result)
+    if not loads and not sweeps:
+        return []
+    lines = ["", "## Load", ""]
+    if loads:
+        lines += [
+            "| result | mode | concurrency | req/s | p50 | p95 | p99 | max | errors |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in loads:
+            s = r["stats"]
+            kinds = ", ".join(f"{k} {n}" for k, n in sorted(r["error_types"].items()))
+            errors = f"{r['error_rate']:.1%}" + (f" ({kinds})" if kinds else "")
+            lines.append(
+                f"| `{_cell(r['name'])}` | {r['mode']} | {r['concurrency']} | "
+                f"{r['throughput']:,.1f} | {_time(s.get('median'))} | {_time(s.get('p95'))} | "
+                f"{_time(s.get('p99'))} | {_time(s.get('max'))} | {_cell(errors)} |"
+            )
+    for sweep in sweeps:
+        lines += [
+            "",
+            f"**`{_cell(sweep['name'])}`**: recommended concurrency **{sweep['knee']}** "
+            "(the smallest reaching 95 % of the best throughput)",
+            "",
+            "| concurrency | req/s | p50 | p95 | errors |",
+            "|---:|---:|---:|---:|---:|",
+        ]
+        for level in sweep["levels"]:
+            s = level["stats"]
+            knee = " ⬅ knee" if level["concurrency"] == sweep["knee"] else ""
+            lines.append(
+                f"| {level['concurrency']}{knee} | {level['throughput']:,.1f} | "
+                f"{_time(s.get('median'))} | {_time(s.get('p95'))} | {level['error_rate']:.1%} |"
+            )
+    return lines
+
+
+def _resource_section(checks: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for check in checks:
+        for r in check["results"]:
+            if r["kind"] == "memory":
+                lines.append(
+                    f"| `{_cell(r['name'])}` | memory | peak {format_size(r['peak_bytes'])}, "
+                    f"leaked {format_size(r['leaked_bytes'])}, {r['allocations']:,} "
+                    f"allocations ({_cell(r['mode'])}) |"
+                )
+            elif r["kind"] == "cpu":
+                lines.append(
+                    f"| `{_cell(r['name'])}` | cpu | mean {r['mean_percent']:.1f} %, max "
+                    f"{r['max_percent']:.1f} % ({len(r['samples'])} samples) |"
+                )
+    if not lines:
+        return []
+    return ["", "## Memory and CPU", "", "| result | kind | figures |", "|---|---|---|", *lines]
+
+
+def _environment(report: dict[str, Any]) -> list[str]:
+    m = report["machine"]
+    lines = [
+        "",
+        "## Environment",
+        "",
+        f"- machine: {m['os']} {m['arch']}, {m['cores']} cores"
+        + (f" ({m['cpu']})" if m.get("cpu") else "")
+        + f", {m['implementation']} {m['python']}",
+        f"- profile: `{report['profile']}`",
+    ]
+    packages = m.get("packages") or {}
+    if packages:
+        lines.append("- packages: " + ", ".join(f"{k} {v}" for k, v in sorted(packages.items())))
+    for moment, snap in sorted((report.get("system") or {}).items(), reverse=True):
+        lines.append(
+            f"- system at {moment}: other processes' cpu {snap['cpu_percent']:.0f} %, memory "
+            f"{snap['memory_percent']:.0f} %, load {snap['load_1min']:.2f} on "
+            f"{snap['cpus']:.0f} cpus"
+        )
+    return lines
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The whole ``report.md``: totals, what went wrong, every check, load, environment."""
+    totals = report["totals"]
+    checks = _ordered(report["checks"])
+    verdict = (
+        "all checks passed"
+        if totals["failed"] == 0
+        else f"{totals['failed']} of {totals['checks']} checks failed"
+    )
+    lines = [
+        "# pytest-aide performance report",
+        "",
+        f"**{verdict}** · success rate {totals['success_rate']:.1%} · "
+        f"profile `{report['profile']}` · {report['created']}",
+    ]
+    bad = [c for c in checks if c["status"] in ("ERROR", "FAIL", "REGRESSED")]
+    if bad:
+        lines += ["", "## Needs attention", ""]
+        for check in bad:
+            why = check["failures"] or [f"pytest outcome: {check['outcome']}"]
+            lines.append(f"- {_status(check)} `{_cell(check['id'])}`")
+            lines += [f"  - {_cell(line)}" for line in why]
+    lines += [
+        "",
+        "## Checks",
+        "",
+        "| status | result | mean | median | p95 | ops/s | change vs baseline (95 % CI) | limits |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    for check in checks:
+        lines += _main_rows(check)
+    lines += _load_section(checks)
+    lines += _resource_section(checks)
+    notes = [note for check in checks for note in check["notes"]]
+    if notes:
+        lines += ["", "## Notes", "", *[f"- {_cell(note)}" for note in notes]]
+    lines += _environment(report)
+    return "\n".join(lines) + "\n"
