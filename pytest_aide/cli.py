@@ -1,6 +1,6 @@
-"""The ``pytest-aide`` console script: ``pytest-aide compare OLD NEW``.
+"""The ``pytest-aide`` console script: ``compare``, ``report`` and ``history``.
 
-Exit codes: 0 nothing regressed, 1 something regressed, 2 bad input.
+Exit codes: 0 fine, 1 something regressed (``compare``), 2 bad input.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.baselines import BaselineError, load_baseline
+from pytest_aide.baselines import BaselineError, atomic_write_text, load_baseline
 from pytest_aide.config import DEFAULT_TOLERANCE, add_compare_options
+from pytest_aide.history import History, HistoryError
 from pytest_aide.report.benchmark_json import is_benchmark_json, read_benchmark_json
-from pytest_aide.report.json import REPORT_SCHEMA
+from pytest_aide.report.html import render_html
+from pytest_aide.report.json import REPORT_SCHEMA, read_report
+from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import TimingResult, result_from_dict
 from pytest_aide.units import format_duration
 from pytest_aide.verdict import Comparison, compare
@@ -232,6 +235,48 @@ def _compare_command(args: argparse.Namespace) -> int:
     return 1 if any(c.status == "regressed" for _, c in rows) else 0
 
 
+def _report_command(args: argparse.Namespace) -> int:
+    try:
+        report = read_report(Path(args.file))
+        points = []
+        if args.history:
+            points = History(Path(args.history)).points([c["id"] for c in report["checks"]])
+        text = render_markdown(report) if args.format == "md" else render_html(report, points)
+    except (ValueError, KeyError, TypeError, HistoryError) as exc:
+        problem = exc if isinstance(exc, (ValueError, HistoryError)) else f"bad report: {exc!r}"
+        print(f"pytest-aide report: error: {problem}", file=sys.stderr)
+        return 2
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+        return 0
+    try:
+        atomic_write_text(Path(args.output), text)
+    except OSError as exc:
+        print(f"pytest-aide report: error: cannot write {args.output}: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _history_command(args: argparse.Namespace) -> int:
+    try:
+        runs = History(Path(args.path)).runs(args.limit)
+    except HistoryError as exc:
+        print(f"pytest-aide history: error: {exc}", file=sys.stderr)
+        return 2
+    header = ("run", "created", "profile", "machine", "checks", "passed", "failed")
+    rows = [header] + [
+        (str(r.id), r.created, r.profile, r.machine, str(r.checks), str(r.passed), str(r.failed))
+        for r in runs
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if not runs:
+        print("(no runs recorded)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``pytest-aide`` command."""
     parser = argparse.ArgumentParser(prog="pytest-aide", description=__doc__.splitlines()[0])
@@ -245,6 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_options(comparing.add_argument)
     comparing.add_argument("--format", choices=("text", "md", "json"), default="text")
     comparing.set_defaults(run=_compare_command)
+    rendering = commands.add_parser(
+        "report", help="render a report.json again as Markdown or HTML, without rerunning"
+    )
+    rendering.add_argument("file", metavar="FILE", help="a report.json")
+    rendering.add_argument("--format", choices=("md", "html"), default="md")
+    rendering.add_argument("-o", "--output", help="write here instead of standard output")
+    rendering.add_argument("--history", metavar="PATH", help="history file for the HTML trends")
+    rendering.set_defaults(run=_report_command)
+    listing = commands.add_parser("history", help="list the runs in a history file")
+    listing.add_argument(
+        "--path", default=".aide/history.sqlite", help="history file (default: %(default)s)"
+    )
+    listing.add_argument("--limit", type=int, default=20, help="newest runs to list")
+    listing.set_defaults(run=_history_command)
     return parser
 
 

@@ -305,6 +305,20 @@ def _marker_limits(marker: pytest.Mark) -> tuple[str | None, dict[str, Threshold
     return name, parse_thresholds(kwargs)
 
 
+def _benchmark_timing(item: pytest.Item, name: str) -> TimingResult | None:
+    """pytest-benchmark's rounds for this test, when it used the ``benchmark`` fixture."""
+    fixture = getattr(item, "funcargs", {}).get("benchmark")
+    metadata = getattr(fixture, "stats", None)
+    if metadata is None or not metadata.stats.data:
+        return None
+    return TimingResult(
+        name,
+        list(metadata.stats.data),
+        calls_per_sample=int(metadata.iterations),
+        gc="disabled" if metadata.options.get("disable_gc") else "enabled",
+    )
+
+
 class AideSession:
     """Per-session state and the hooks that use it."""
 
@@ -501,6 +515,9 @@ class AideSession:
             check.outcome = "error"
         elif report.when == "call":
             if report.passed and self.settings.perf:
+                adopted = _benchmark_timing(item, check.next_result_name())
+                if adopted is not None:
+                    check.results.append(adopted)
                 verdict = self.gate.evaluate(check)
                 if not verdict.passed:
                     report.outcome = "failed"

@@ -223,9 +223,10 @@ class Comparison:
 
     def line(self) -> str:
         """One line: ``diag: regressed +23.5 % (95 % CI ...) vs baseline of 2026-11-20, ...``."""
-        reference = (
-            f"{self.against} (same job)" if self.against else f"baseline of {self.baseline_date}"
-        )
+        if self.against:
+            reference = f"{self.against} (same job)"
+        else:
+            reference = f"baseline of {self.baseline_date}" if self.baseline_date else "baseline"
         return (
             f"{self.subject}: {self.status} {self.change()} vs {reference}, "
             f"tolerance {self.tolerance * 100:g} %"

@@ -13,3 +13,5 @@ def _quiet_inner_sessions(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when created
         monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+        # Inner sessions must not append to the real job summary of a GitHub Actions run.
+        monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)

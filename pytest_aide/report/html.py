@@ -122,7 +122,7 @@ def _load_percentiles(checks: list[dict[str, Any]]) -> str:
             )
         )
     figure.update_layout(title="Load: latency percentiles", barmode="group")
-    figure.update_yaxes(title="milliseconds", type="log")
+    figure.update_yaxes(title="milliseconds", rangemode="tozero")
     return _div(figure, "load")
 
 
@@ -214,7 +214,7 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
                     f"{html.escape(result['name'])}: median {format_duration(stats['median'])}; "
                 )
         why = "".join(f"<li>{html.escape(line)}</li>" for line in check["failures"])
-        limits = ", ".join(t["text"] for t in check["thresholds"].values()) or "-"
+        limits = ", ".join(t["text"] for _, t in sorted(check["thresholds"].items())) or "-"
         rows.append(
             f'<tr><td><span class="badge" style="background:{colour}">{check["status"]}</span></td>'
             f"<td><code>{html.escape(check['id'])}</code>"

@@ -11,10 +11,12 @@ from typing import Any
 from pytest_aide.baselines import atomic_write_text
 from pytest_aide.check import Check
 
-__all__ = ["REPORT_SCHEMA", "build_report", "write_report"]
+__all__ = ["REPORT_SCHEMA", "SCHEMA_FILE", "build_report", "read_report", "write_report"]
 
 REPORT_SCHEMA = 1
 """Version of the ``report.json`` layout."""
+SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
+"""The JSON Schema that ``report.json`` follows, shipped with the package."""
 
 
 def build_report(
@@ -42,3 +44,22 @@ def build_report(
 def write_report(path: Path, report: dict[str, Any]) -> None:
     """Write the report atomically (sorted keys, indented)."""
     atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """Read a ``report.json``; ``ValueError`` with a one-line reason if it is not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("kind") != "pytest-aide-report":
+        raise ValueError(f"{path}: not a pytest-aide report.json")
+    schema = data.get("schema")
+    if not isinstance(schema, int) or schema > REPORT_SCHEMA:
+        raise ValueError(
+            f"{path}: report schema {schema!r} is newer than this pytest-aide reads "
+            f"({REPORT_SCHEMA})"
+        )
+    return data

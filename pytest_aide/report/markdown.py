@@ -47,7 +47,7 @@ def _ordered(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _main_rows(check: dict[str, Any]) -> list[str]:
-    limits = ", ".join(t["text"] for t in check["thresholds"].values()) or "-"
+    limits = ", ".join(t["text"] for _, t in sorted(check["thresholds"].items())) or "-"
     rows = []
     for result in check["results"]:
         if result["kind"] == "sweep":
