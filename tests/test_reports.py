@@ -285,7 +285,8 @@ def test_report_command_renders_again(
 
 
 def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
+    names = ("chromium", "chromium-browser", "google-chrome")
+    return next((found for name in names if (found := shutil.which(name))), None)
 
 
 def test_html_renders_its_charts_in_headless_chromium(

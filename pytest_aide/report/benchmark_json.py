@@ -93,8 +93,9 @@ def read_benchmark_json(data: dict[str, Any], source: str) -> dict[str, list[Tim
         samples = stats.get("data")
         if not samples:
             raise ValueError(
-                f"{source}: benchmark {fullname!r} has no per-round data; save it with "
-                "pytest --benchmark-json=FILE --benchmark-save-data so an interval can be estimated"
+                f"{source}: benchmark {fullname!r} has no per-round data; write it with "
+                "--benchmark-json=FILE, or add --benchmark-save-data to --benchmark-save, so an "
+                "interval can be estimated"
             )
         check_id = fullname.removesuffix(f"[{name}]") if name else fullname
         checks.setdefault(check_id, []).append(
