@@ -10,6 +10,16 @@ import pytest
 
 from pytest_aide.cli import main
 
+# pytest-benchmark switches itself off inside xdist workers; the inner sessions
+# here must measure even when this suite runs under -n.
+NO_XDIST = ("-p", "no:xdist")
+
+
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
+
 BENCH_TESTS = """
 import pytest
 
@@ -39,7 +49,7 @@ def test_fast_enough(aide_timer):
 
 def test_aide_marker_judges_a_benchmark_fixture_test(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(BENCH_TESTS)
-    result = pytester.runpytest("--aide-perf", "-p", "no:randomly", "--benchmark-min-rounds=5")
+    result = pytester.runpytest("--aide-perf", *NO_XDIST, "--benchmark-min-rounds=5")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["too_slow: mean * > 1.00 ns"])
     report = json.loads((pytester.path / ".aide" / "report.json").read_text(encoding="utf-8"))
@@ -51,7 +61,7 @@ def test_aide_marker_judges_a_benchmark_fixture_test(pytester: pytest.Pytester) 
 
 def test_benchmark_results_are_compared_with_the_baseline(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(BENCH_TESTS)
-    args = ["--aide-perf", "-p", "no:randomly", "-k", "fast_enough", "--benchmark-min-rounds=5"]
+    args = ["--aide-perf", *NO_XDIST, "-k", "fast_enough", "--benchmark-min-rounds=5"]
     pytester.runpytest(*args, "--aide-save-baseline").assert_outcomes(passed=1)
     result = pytester.runpytest(*args, "--aide-tolerance", "500%")
     result.assert_outcomes(passed=1)
@@ -92,8 +102,7 @@ def test_compare_reads_pytest_benchmark_json_on_either_side(
 ) -> None:
     pytester.makepyfile(test_bench=BENCH_TESTS)
     pytester.runpytest(
-        "-p",
-        "no:randomly",
+        *NO_XDIST,
         "-k",
         "fast_enough",
         "--benchmark-json=pb.json",
@@ -113,7 +122,9 @@ def test_pytest_benchmark_json_without_data_is_a_clear_error(
     pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytester.makepyfile(test_bench=BENCH_TESTS)
-    pytester.runpytest("-k", "fast_enough", "--benchmark-save=nodata").assert_outcomes(passed=1)
+    pytester.runpytest(*NO_XDIST, "-k", "fast_enough", "--benchmark-save=nodata").assert_outcomes(
+        passed=1
+    )
     (saved,) = (pytester.path / ".benchmarks").rglob("*nodata.json")
     capsys.readouterr()
     assert main(["compare", str(saved), str(saved)]) == 2
