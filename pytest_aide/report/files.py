@@ -16,7 +16,7 @@ from pytest_aide.baselines import atomic_write_text
 from pytest_aide.history import History, HistoryError, Point
 from pytest_aide.report.benchmark_json import to_benchmark_json
 from pytest_aide.report.html import render_html
-from pytest_aide.report.json import write_report
+from pytest_aide.report.json import dump_report
 from pytest_aide.report.markdown import render_markdown
 
 __all__ = ["Outputs", "write_outputs"]
@@ -49,12 +49,7 @@ def write_outputs(
 ) -> Outputs:
     """Write every report for ``report``; ``history=None`` keeps no history."""
     outputs = Outputs()
-    try:
-        write_report(report_dir / "report.json", report)
-    except OSError as exc:
-        outputs.problems.append(f"cannot write {report_dir / 'report.json'}: {exc.strerror or exc}")
-    else:
-        outputs.written.append(report_dir / "report.json")
+    _write(outputs, report_dir / "report.json", lambda: dump_report(report))
     points: list[Point] = []
     if history is not None:
         store = History(history)

@@ -17,7 +17,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from pytest_aide.history import Point
-from pytest_aide.report.markdown import STATUS_ORDER
+from pytest_aide.report.markdown import by_attention
 from pytest_aide.units import format_duration, format_size
 
 __all__ = ["render_html"]
@@ -230,8 +230,7 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
 
 def render_html(report: dict[str, Any], history: Sequence[Point] = ()) -> str:
     """The whole page; ``history`` holds past runs' points for the trend chart."""
-    rank = {status: i for i, status in enumerate(STATUS_ORDER)}
-    checks = sorted(report["checks"], key=lambda c: rank.get(c["status"], len(rank)))
+    checks = by_attention(report["checks"])
     totals, machine = report["totals"], report["machine"]
     charts = "".join(
         part

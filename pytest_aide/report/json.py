@@ -8,10 +8,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.baselines import atomic_write_text
 from pytest_aide.check import Check
 
-__all__ = ["REPORT_SCHEMA", "SCHEMA_FILE", "build_report", "read_report", "write_report"]
+__all__ = [
+    "REPORT_SCHEMA",
+    "SCHEMA_FILE",
+    "build_report",
+    "dump_report",
+    "read_report",
+]
 
 REPORT_SCHEMA = 1
 """Version of the ``report.json`` layout."""
@@ -41,9 +46,9 @@ def build_report(
     }
 
 
-def write_report(path: Path, report: dict[str, Any]) -> None:
-    """Write the report atomically (sorted keys, indented)."""
-    atomic_write_text(path, json.dumps(report, indent=2, sort_keys=True) + "\n")
+def dump_report(report: dict[str, Any]) -> str:
+    """The report as ``report.json`` text (sorted keys, indented)."""
+    return json.dumps(report, indent=2, sort_keys=True) + "\n"
 
 
 def read_report(path: Path) -> dict[str, Any]:

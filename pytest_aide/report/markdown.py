@@ -6,7 +6,7 @@ from typing import Any
 
 from pytest_aide.units import format_duration, format_size
 
-__all__ = ["STATUS_ORDER", "render_markdown"]
+__all__ = ["STATUS_ORDER", "by_attention", "render_markdown"]
 
 STATUS_ORDER = ("ERROR", "FAIL", "REGRESSED", "IMPROVED", "PASS", "SKIP")
 """Checks are listed in this order: what needs attention first."""
@@ -41,7 +41,8 @@ def _change(check: dict[str, Any], name: str) -> str:
     return "-"
 
 
-def _ordered(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def by_attention(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Checks in :data:`STATUS_ORDER`: errors and failures first, skips last."""
     rank = {status: i for i, status in enumerate(STATUS_ORDER)}
     return sorted(checks, key=lambda c: rank.get(c["status"], len(rank)))
 
@@ -158,7 +159,7 @@ def _environment(report: dict[str, Any]) -> list[str]:
 def render_markdown(report: dict[str, Any]) -> str:
     """The whole ``report.md``: totals, what went wrong, every check, load, environment."""
     totals = report["totals"]
-    checks = _ordered(report["checks"])
+    checks = by_attention(report["checks"])
     verdict = (
         "all checks passed"
         if totals["failed"] == 0
