@@ -17,7 +17,6 @@ from pytest_aide.baselines import BaselineError, atomic_write_text, load_baselin
 from pytest_aide.config import DEFAULT_TOLERANCE, add_compare_options
 from pytest_aide.history import History, HistoryError
 from pytest_aide.report.benchmark_json import is_benchmark_json, read_benchmark_json
-from pytest_aide.report.html import render_html
 from pytest_aide.report.json import REPORT_SCHEMA, read_report
 from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import TimingResult, result_from_dict
@@ -241,7 +240,12 @@ def _report_command(args: argparse.Namespace) -> int:
         points = []
         if args.history:
             points = History(Path(args.history)).points([c["id"] for c in report["checks"]])
-        text = render_markdown(report) if args.format == "md" else render_html(report, points)
+        if args.format == "md":
+            text = render_markdown(report)
+        else:
+            from pytest_aide.report.html import render_html  # plotly: only when asked for
+
+            text = render_html(report, points)
     except (ValueError, KeyError, TypeError, HistoryError) as exc:
         problem = exc if isinstance(exc, (ValueError, HistoryError)) else f"bad report: {exc!r}"
         print(f"pytest-aide report: error: {problem}", file=sys.stderr)

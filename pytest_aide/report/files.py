@@ -15,7 +15,6 @@ from typing import Any
 from pytest_aide.baselines import atomic_write_text
 from pytest_aide.history import History, HistoryError, Point
 from pytest_aide.report.benchmark_json import to_benchmark_json
-from pytest_aide.report.html import render_html
 from pytest_aide.report.json import dump_report
 from pytest_aide.report.markdown import render_markdown
 
@@ -60,6 +59,10 @@ def write_outputs(
             outputs.problems.append(f"history: {exc}")
         else:
             outputs.written.append(history)
+    # plotly is imported here, at session end, not with the plugin: importing it
+    # costs ~0.2 s and grows the heap that every measured gc.collect() walks.
+    from pytest_aide.report.html import render_html
+
     markdown = render_markdown(report)
     _write(outputs, report_dir / "report.md", lambda: markdown)
     _write(outputs, report_dir / "report.html", lambda: render_html(report, points))
