@@ -14,7 +14,7 @@ from pytest_aide.against import AgainstError
 from pytest_aide.check import Check
 from pytest_aide.config import display_path
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
-from pytest_aide.measure.load import LoadPlan, apply_load
+from pytest_aide.measure.load import apply_load, smoke_load
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
 from pytest_aide.measure.timer import measure
 from pytest_aide.results import LoadResult, Result, SweepResult
@@ -147,9 +147,7 @@ class ScenarioItem(pytest.Item):
         assert scenario is not None
         plan, mode, levels = load.plan, load.mode, load.levels
         if smoke:
-            plan = LoadPlan(concurrency=1, requests=1, timeout=plan.timeout)
-            mode = "thread" if mode == "process" else mode
-            levels = [1] if levels else None
+            plan, mode, levels = smoke_load(plan, mode, levels)
         return apply_load(
             target,
             tuple(scenario.args),

@@ -19,6 +19,7 @@ from pytest_aide.measure.load import (
     apply_load,
     level_plans,
     run_load_async,
+    smoke_load,
     sweep_result,
 )
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
@@ -216,13 +217,12 @@ class AideLoad:
         duration: float | None,
         rate: float | None,
         timeout: float | None,
-    ) -> tuple[LoadPlan, list[int] | None]:
+    ) -> tuple[LoadPlan, str, list[int] | None]:
         if mode not in LOAD_MODES:
             raise ValueError(f"aide_load: unknown mode {mode!r} (known: {', '.join(LOAD_MODES)})")
         lowest, levels = _levels(concurrency)
-        if self._smoke:
-            return LoadPlan(concurrency=1, requests=1, timeout=timeout), [1] if levels else None
-        return LoadPlan(lowest, requests, duration, rate, timeout), levels
+        plan = LoadPlan(lowest, requests, duration, rate, timeout)
+        return smoke_load(plan, mode, levels) if self._smoke else (plan, mode, levels)
 
     def __call__(
         self,
@@ -238,12 +238,10 @@ class AideLoad:
         **kwargs: Any,
     ) -> Any:
         """Send the load (a ``LoadResult``, or a ``SweepResult`` for a list of levels)."""
-        plan, levels = self._plan(mode, concurrency, requests, duration, rate, timeout)
+        plan, mode, levels = self._plan(mode, concurrency, requests, duration, rate, timeout)
         label = name or self._check.next_result_name()
         spec = None
-        if mode == "process" and self._smoke:
-            mode = "thread"
-        elif mode == "process":
+        if mode == "process":
             target, root = importable_spec(fn, 'aide_load(mode="process")')
             spec = (target, str(root))
         result = apply_load(
@@ -274,7 +272,7 @@ class AideLoad:
         **kwargs: Any,
     ) -> Any:
         """From an async test: ``await aide_load.async_(fn, concurrency=50, requests=250)``."""
-        plan, levels = self._plan("async", concurrency, requests, duration, rate, timeout)
+        plan, _, levels = self._plan("async", concurrency, requests, duration, rate, timeout)
         label = name or self._check.next_result_name()
         result: LoadResult | SweepResult
         if levels is None:

@@ -50,6 +50,7 @@ __all__ = [
     "run_load",
     "run_load_async",
     "run_load_process",
+    "smoke_load",
     "sweep_result",
 ]
 
@@ -190,6 +191,17 @@ def _progress(tally: _Tally, name: str, write: Progress | None) -> Iterator[None
     finally:
         stop.set()
         thread.join()
+
+
+def smoke_load(
+    plan: LoadPlan, mode: str, levels: Sequence[int] | None
+) -> tuple[LoadPlan, str, list[int] | None]:
+    """What runs without ``--aide-perf``: one request at concurrency 1, process mode in a thread."""
+    return (
+        LoadPlan(concurrency=1, requests=1, timeout=plan.timeout),
+        "thread" if mode == "process" else mode,
+        [1] if levels else None,
+    )
 
 
 def level_plans(plan: LoadPlan, levels: Sequence[int]) -> list[LoadPlan]:
