@@ -43,6 +43,24 @@ class Revision:
     toplevel: Path
     """Top of the current checkout."""
     worktree: Path
+    owned: bool = True
+    """False in an xdist worker: the controller checked the worktree out and removes it."""
+
+    def to_dict(self) -> dict[str, str]:
+        """Plain form, handed to xdist workers so they share this worktree."""
+        return {
+            "name": self.name,
+            "commit": self.commit,
+            "toplevel": str(self.toplevel),
+            "worktree": str(self.worktree),
+        }
+
+    @classmethod
+    def shared(cls, data: dict[str, str]) -> Revision:
+        """The controller's worktree, as an xdist worker uses it (without removing it)."""
+        return cls(
+            data["name"], data["commit"], Path(data["toplevel"]), Path(data["worktree"]), False
+        )
 
     @classmethod
     def check_out(cls, name: str, rootdir: Path) -> Revision:
@@ -97,7 +115,9 @@ class Revision:
             raise AgainstError(str(exc)) from None
 
     def remove(self) -> None:
-        """Remove the worktree; the repository forgets it."""
+        """Remove the worktree (if this process checked it out); the repository forgets it."""
+        if not self.owned:
+            return
         try:
             _git(["worktree", "remove", "--force", str(self.worktree)], self.toplevel)
         except AgainstError:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_aide.results import Result, TimingResult
+from pytest_aide.results import Result, TimingResult, result_from_dict
 from pytest_aide.stats import RatioEstimate
-from pytest_aide.verdict import Threshold, Verdict, judge
+from pytest_aide.verdict import Breach, Comparison, Threshold, Verdict, judge
 
 __all__ = ["Check"]
 
@@ -86,6 +86,8 @@ class Check:
                     "ci_low": c.estimate.low,
                     "ci_high": c.estimate.high,
                     "confidence": c.estimate.confidence,
+                    "n_old": c.estimate.n_old,
+                    "n_new": c.estimate.n_new,
                     "tolerance": c.tolerance,
                     "baseline_date": c.baseline_date,
                     "against": c.against,
@@ -93,5 +95,57 @@ class Check:
                 }
                 for c in (verdict.comparisons if verdict else [])
             ],
+            "judged": verdict is not None,
+            "breaches": [
+                {"result": b.subject, "key": b.threshold.key, "actual": b.actual}
+                for b in (verdict.breaches if verdict else [])
+            ],
+            "problems": list(verdict.problems) if verdict else [],
             "saved_baseline": self.saved_baseline,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Check:
+        """Rebuild a judged check from :meth:`to_dict` (an xdist worker's, say)."""
+        thresholds = {
+            key: Threshold(key, float(t["limit"]), t.get("origin"))
+            for key, t in data["thresholds"].items()
+        }
+        check = cls(
+            name=data["name"],
+            nodeid=data["id"],
+            thresholds=thresholds,
+            results=[result_from_dict(r) for r in data["results"]],
+            outcome=data["outcome"],
+            saved_baseline=data.get("saved_baseline"),
+        )
+        if data.get("judged"):
+            check.verdict = Verdict(
+                breaches=[
+                    Breach(b["result"], thresholds[b["key"]], float(b["actual"]))
+                    for b in data["breaches"]
+                ],
+                problems=list(data["problems"]),
+                comparisons=[_comparison(c) for c in data["comparisons"]],
+                notes=list(data["notes"]),
+            )
+        return check
+
+
+def _comparison(data: dict[str, Any]) -> Comparison:
+    estimate = RatioEstimate(
+        ratio=data["ratio"],
+        low=data["ci_low"],
+        high=data["ci_high"],
+        confidence=data["confidence"],
+        n_old=data["n_old"],
+        n_new=data["n_new"],
+    )
+    return Comparison(
+        data["result"],
+        estimate,
+        data["tolerance"],
+        data["baseline_date"],
+        gating=data["gating"],
+        against=data["against"],
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable, Generator
@@ -305,6 +306,21 @@ def _marker_limits(marker: pytest.Mark) -> tuple[str | None, dict[str, Threshold
     return name, parse_thresholds(kwargs)
 
 
+def _benchmark_disabled(item: pytest.Item) -> str | None:
+    """Why pytest-benchmark's ``benchmark`` fixture of this test measured nothing, if so."""
+    fixture = getattr(item, "funcargs", {}).get("benchmark")
+    if fixture is None or not getattr(fixture, "disabled", False):
+        return None
+    if os.environ.get("PYTEST_XDIST_WORKER") or hasattr(item.config, "workerinput"):
+        why = "pytest-benchmark switches itself off under pytest-xdist (-n)"
+    else:
+        why = "pytest-benchmark is disabled (--benchmark-disable)"
+    return (
+        f"{item.nodeid}: the benchmark fixture measured nothing: {why}; run this test "
+        "without -n (or with -p no:xdist), or measure it with aide_timer, which works under xdist"
+    )
+
+
 def _benchmark_timing(item: pytest.Item, name: str) -> TimingResult | None:
     """pytest-benchmark's rounds for this test, when it used the ``benchmark`` fixture."""
     fixture = getattr(item, "funcargs", {}).get("benchmark")
@@ -326,6 +342,11 @@ class AideSession:
         self.config = config
         self.settings = settings
         self.checks: list[Check] = []
+        self.workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        """Set in a pytest-xdist worker: its checks go to the controller, not to reports."""
+        self.workers = 0
+        """In the xdist controller: how many workers measured."""
+        self._order: dict[str, int] = {}
         self._scenario_dirs = [(config.rootpath / d).resolve() for d in settings.scenario_dirs]
         self._overrides: ProfileOverrides = {}
         self._config_error: str | None = None
@@ -349,8 +370,12 @@ class AideSession:
         self._terminal = self._open_terminal() if settings.perf else None
         self.revision: Revision | None = None
         if settings.perf and settings.against:
+            shared = (self.workerinput or {}).get("aide_against")
             try:
-                self.revision = Revision.check_out(settings.against, config.rootpath)
+                if shared:
+                    self.revision = Revision.shared(shared)
+                else:
+                    self.revision = Revision.check_out(settings.against, config.rootpath)
             except AgainstError as exc:
                 raise pytest.UsageError(str(exc)) from None
 
@@ -473,8 +498,31 @@ class AideSession:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Snapshot the machine before measuring (CPU % over the collection phase)."""
-        if self.settings.perf:
+        if self.settings.perf and self.workerinput is None:
             self.snapshots["start"] = system_snapshot()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: workers measure against this process's ``--aide-against`` tree."""
+        self.workers += 1
+        if self.revision is not None:
+            node.workerinput["aide_against"] = self.revision.to_dict()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """xdist controller: remember collection order (for the summary); snapshot once."""
+        for nodeid in ids:
+            self._order.setdefault(nodeid, len(self._order))
+        if self.settings.perf and "start" not in self.snapshots:
+            self.snapshots["start"] = system_snapshot()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist controller: take over the checks a worker measured and judged."""
+        payload = getattr(node, "workeroutput", {}).get("aide_checks")
+        if payload:
+            self.checks.extend(Check.from_dict(data) for data in json.loads(payload))
+            self.checks.sort(key=lambda c: self._order.get(c.nodeid, len(self._order)))
 
     def pytest_collect_file(
         self, file_path: Path, parent: pytest.Collector
@@ -519,6 +567,9 @@ class AideSession:
                 if adopted is not None:
                     check.results.append(adopted)
                 verdict = self.gate.evaluate(check)
+                disabled = _benchmark_disabled(item) if adopted is None else None
+                if disabled and not check.results:
+                    verdict.problems.insert(0, disabled)
                 if not verdict.passed:
                     report.outcome = "failed"
                     report.longrepr = "\n".join(verdict.lines())
@@ -530,11 +581,16 @@ class AideSession:
         """Write the reports and append the run to the history under ``--aide-perf``."""
         if not self.settings.perf or not self.checks:
             return
+        if self.workerinput is not None:
+            checks = [check.to_dict() for check in self.checks]
+            self.config.workeroutput["aide_checks"] = json.dumps(checks)  # type: ignore[attr-defined]
+            return
         self.snapshots["end"] = system_snapshot()
         settings = self.settings
         report = build_report(self.checks, profile=settings.profile, machine=self.gate.machine)
         report["system"] = self.snapshots
         report["slug"] = self.gate.slug
+        report["xdist_workers"] = self.workers
         history = settings.history or settings.report_dir / "history.sqlite"
         report["history"] = display_path(history, self.config.rootpath)
         self._outputs = write_outputs(
@@ -566,6 +622,13 @@ class AideSession:
         warning = busy_warning(self.snapshots.get("start", {}))
         if warning:
             terminalreporter.write_line(f"warning: {warning}", yellow=True)
+        if self.workers:
+            terminalreporter.write_line(
+                f"warning: measured in {self.workers} pytest-xdist workers sharing "
+                f"{self.gate.machine.get('cores', '?')} cores: timings are noisier than in a "
+                "serial run; gate on baselines recorded the same way, or run without -n",
+                yellow=True,
+            )
         kept = [
             r.trace_path for c in self.checks for r in c.results if getattr(r, "trace_path", None)
         ]
