@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.units import UnitError, parse_percent
+from pytest_aide.units import UnitError, parse_percent, parse_timeout
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
 if sys.version_info >= (3, 11):
@@ -32,6 +32,7 @@ __all__ = [
     "positive_int",
     "pyproject_profiles",
     "select_profile",
+    "timeout_option",
 ]
 
 DEFAULT_PROFILE = "default"
@@ -66,6 +67,20 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """Parse a count of at least 0 (``--aide-warmup``)."""
     return _whole(text, 0)
+
+
+def timeout_option(text: str) -> float:
+    """Parse ``--aide-timeout``: ``30s``, ``2min``, or a number of seconds."""
+    try:
+        value: object = float(text)
+    except ValueError:
+        value = text.strip()
+    try:
+        return parse_timeout(value)
+    except UnitError:
+        raise argparse.ArgumentTypeError(
+            f"invalid timeout {text!r}: expected a duration of more than 0, e.g. '30s'"
+        ) from None
 
 
 def parse_tolerance(text: str) -> float:
@@ -201,3 +216,5 @@ class Settings:
     """``--aide-history``: the SQLite history; None means ``<report dir>/history.sqlite``."""
     benchmark_json: Path | None = None
     """``--aide-benchmark-json``: also write timings in pytest-benchmark's JSON format."""
+    timeout: float | None = None
+    """``--aide-timeout``: seconds a check may run unless it sets its own ``timeout``."""

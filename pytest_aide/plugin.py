@@ -15,7 +15,7 @@ import pytest
 
 from pytest_aide.against import AgainstError, Revision, importable_spec
 from pytest_aide.check import Check
-from pytest_aide.collect import ScenarioFileCollector
+from pytest_aide.collect import ScenarioFileCollector, ScenarioItem
 from pytest_aide.config import (
     DEFAULT_TOLERANCE,
     ProfileError,
@@ -29,9 +29,11 @@ from pytest_aide.config import (
     positive_int,
     pyproject_profiles,
     select_profile,
+    timeout_option,
 )
 from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideTimer
 from pytest_aide.gate import Gate
+from pytest_aide.measure.deadline import CheckTimeout, deadline
 from pytest_aide.measure.load import Progress
 from pytest_aide.measure.pair import PairPlan
 from pytest_aide.measure.system import (
@@ -47,18 +49,20 @@ from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.results import TimingResult
 from pytest_aide.stats import RatioEstimate
-from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
+from pytest_aide.units import UnitError, format_duration, parse_timeout
+from pytest_aide.verdict import Threshold, ThresholdError, Verdict, parse_thresholds
 
 __all__ = ["AideSession", "aide_cpu", "aide_load", "aide_memory", "aide_timer"]
 
 SESSION_NAME = "aide-session"
 _SESSION_KEY = pytest.StashKey["AideSession"]()
 _CHECK_KEY = pytest.StashKey[Check]()
+_TIMEOUT_KEY = pytest.StashKey[tuple[float, str]]()
 
 MARKER_HELP = (
-    "aide(name=None, **thresholds): performance limits for this test, e.g. "
-    "@pytest.mark.aide(mean='2s', p95='250ms', throughput_min=50); "
-    "enforced under --aide-perf"
+    "aide(name=None, timeout=None, **thresholds): performance limits for this test, e.g. "
+    "@pytest.mark.aide(mean='2s', p95='250ms', throughput_min=50, timeout='1min'); "
+    "enforced under --aide-perf (the timeout always)"
 )
 
 
@@ -207,6 +211,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "compare command, dashboards and github-action-benchmark)",
         metavar="PATH",
     )
+    _add_option(
+        parser,
+        group,
+        "--aide-timeout",
+        "string",
+        "stop and fail any aide check still running after this long, unless it sets its "
+        "own timeout (marker keyword or scenario key), e.g. 5min (default: no limit)",
+        type=timeout_option,
+        metavar="DURATION",
+    )
     parser.addini(
         "aide_scenarios",
         type="linelist",
@@ -255,6 +269,7 @@ def _read_settings(config: pytest.Config) -> Settings:
         loop=_setting(config, "aide_loop", _loop_name) or "asyncio",
         history=_optional_path(config, "aide_history"),
         benchmark_json=_optional_path(config, "aide_benchmark_json"),
+        timeout=_setting(config, "aide_timeout", timeout_option),
     )
 
 
@@ -294,7 +309,9 @@ class AsyncioLoops:
         return {config.stash[_SESSION_KEY].settings.loop: self.factory}
 
 
-def _marker_limits(marker: pytest.Mark) -> tuple[str | None, dict[str, Threshold]]:
+def _marker_limits(
+    marker: pytest.Mark,
+) -> tuple[str | None, dict[str, Threshold], float | None]:
     if marker.args:
         raise ThresholdError(
             "takes keyword arguments only, e.g. @pytest.mark.aide(name='x', mean='2s')"
@@ -303,7 +320,13 @@ def _marker_limits(marker: pytest.Mark) -> tuple[str | None, dict[str, Threshold
     name = kwargs.pop("name", None)
     if name is not None and not isinstance(name, str):
         raise ThresholdError(f"name must be a string, got {name!r}")
-    return name, parse_thresholds(kwargs)
+    timeout = kwargs.pop("timeout", None)
+    if timeout is not None:
+        try:
+            timeout = parse_timeout(timeout)
+        except UnitError as exc:
+            raise ThresholdError(f"timeout: {exc}") from None
+    return name, parse_thresholds(kwargs), timeout
 
 
 def _benchmark_disabled(item: pytest.Item) -> str | None:
@@ -542,11 +565,36 @@ class AideSession:
         if marker is None:
             return
         try:
-            name, thresholds = _marker_limits(marker)
+            name, thresholds, timeout = _marker_limits(marker)
         except ThresholdError as exc:
             self.check_for(item)
             pytest.fail(f"{item.nodeid}: @pytest.mark.aide: {exc}", pytrace=False)
+        if timeout is not None:
+            item.stash[_TIMEOUT_KEY] = (timeout, "@pytest.mark.aide")
         self.check_for(item, name, thresholds)
+
+    def _timeout(self, item: pytest.Item) -> tuple[float, str] | None:
+        """The check's timeout and where it was set; None for no limit or no check."""
+        own = item.stash.get(_TIMEOUT_KEY, None)
+        if own is not None:
+            return own
+        scenario = item.scenario if isinstance(item, ScenarioItem) else None
+        if scenario is not None and scenario.timeout is not None:
+            return scenario.timeout, f"scenario {scenario.name!r}"
+        is_check = scenario is not None or _CHECK_KEY in item.stash
+        if self.settings.timeout is not None and is_check:
+            return self.settings.timeout, "--aide-timeout"
+        return None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Run the check under its timeout, if it has one."""
+        limit = self._timeout(item)
+        if limit is None:
+            return (yield)
+        item.stash[_TIMEOUT_KEY] = limit
+        with deadline(limit[0]):
+            return (yield)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -557,7 +605,16 @@ class AideSession:
         check = item.stash.get(_CHECK_KEY, None)
         if check is None:
             return report
-        if report.skipped:
+        if call.excinfo is not None and call.excinfo.errisinstance(CheckTimeout):
+            limit, origin = item.stash[_TIMEOUT_KEY]
+            line = (
+                f"{check.name}: timed out: stopped after {format_duration(limit)} "
+                f"(timeout from {origin})"
+            )
+            report.longrepr = line
+            check.verdict = Verdict(problems=[line])
+            check.outcome = "failed"
+        elif report.skipped:
             check.outcome = "skipped"
         elif report.failed and report.when != "call":
             check.outcome = "error"

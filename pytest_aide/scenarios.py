@@ -16,7 +16,7 @@ from typing import Any
 
 from pytest_aide.config import ProfileError, parse_profiles
 from pytest_aide.measure.load import LOAD_MODES, LoadPlan
-from pytest_aide.units import UnitError, parse_duration
+from pytest_aide.units import UnitError, parse_duration, parse_timeout
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
 if sys.version_info >= (3, 11):
@@ -45,6 +45,7 @@ SCENARIO_KEYS = (
     "memory",
     "cpu",
     "load",
+    "timeout",
     "description",
 )
 """Keys a ``[scenarios.NAME]`` table may hold."""
@@ -90,6 +91,8 @@ class Scenario:
     """Sampling interval in seconds when the scenario also samples CPU."""
     load: ScenarioLoad | None = None
     """Concurrent load to apply instead of timing calls one at a time."""
+    timeout: float | None = None
+    """Seconds after which the scenario is stopped and fails (None: the session default)."""
 
     def thresholds_for(self, profile: str) -> dict[str, Threshold]:
         """The scenario's thresholds with ``profile``'s overrides merged over them."""
@@ -268,7 +271,17 @@ def _scenario(name: str, table: object) -> Scenario:
         memory=_memory(table.get("memory", False)),
         cpu=_cpu(table.get("cpu", False)),
         load=_load(table.get("load")),
+        timeout=_timeout(table.get("timeout")),
     )
+
+
+def _timeout(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_timeout(value)
+    except UnitError as exc:
+        raise ScenarioError(f"key 'timeout': {exc}") from None
 
 
 def load_scenario_file(path: Path, display: str | None = None) -> ScenarioFile:

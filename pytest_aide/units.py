@@ -17,6 +17,7 @@ __all__ = [
     "parse_duration",
     "parse_percent",
     "parse_size",
+    "parse_timeout",
 ]
 
 
@@ -90,6 +91,16 @@ def _parse_scaled(
 def parse_duration(value: object) -> float:
     """Parse a duration (``2``, ``"250ms"``, ``"1.5min"``) into seconds."""
     return _parse_scaled(value, "duration", _DURATION_UNITS, 1.0, DURATION_HELP)
+
+
+def parse_timeout(value: object) -> float:
+    """A check's ``timeout``: a duration of more than zero."""
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise UnitError(
+            f"invalid timeout {value!r}: expected a duration of more than 0, e.g. '30s'"
+        )
+    return seconds
 
 
 def parse_size(value: object) -> float:

@@ -10,6 +10,10 @@ Errors never stop the run: they are counted by exception type, with the first
 few messages kept. A request that outlasts ``timeout`` is an error of type
 ``TimeoutError``. Async requests are cancelled at the timeout; a thread cannot
 be, so there the request runs on and is counted once it ends late.
+
+When the whole check passes its own timeout (see :mod:`pytest_aide.measure.deadline`)
+no further request starts; load threads are daemons, so one that hangs for good
+is abandoned rather than holding up the end of the session.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
@@ -115,12 +118,14 @@ class _Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
     counter: Any = field(default_factory=itertools.count)
     last_end: float = 0.0
+    stopped: bool = False
+    """Set when the run was cut short (a check timeout): no further requests start."""
 
     def next_request(self) -> float | None:
         """The intended start of the next request, or None when the run is over."""
         with self.lock:
             index = next(self.counter)
-        return _due(self.plan, self.started, index)
+        return None if self.stopped else _due(self.plan, self.started, index)
 
     @property
     def done(self) -> int:
@@ -242,12 +247,31 @@ def run_load(
                 error = exc
             tally.record(due, time.perf_counter(), error)
 
-    with (
-        _progress(tally, name, progress),
-        ThreadPoolExecutor(plan.concurrency, thread_name_prefix="aide-load") as pool,
-    ):
-        for future in [pool.submit(worker) for _ in range(plan.concurrency)]:
-            future.result()
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker()
+        except BaseException as exc:
+            failures.append(exc)
+
+    # Daemon threads: a request that hangs past the check's timeout is abandoned
+    # (it cannot be stopped) without holding up the end of the session.
+    threads = [
+        threading.Thread(target=run, name=f"aide-load-{i}", daemon=True)
+        for i in range(plan.concurrency)
+    ]
+    with _progress(tally, name, progress):
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        except BaseException:
+            tally.stopped = True
+            raise
+    if failures:
+        raise failures[0]
     return tally.result(name, "thread")
 
 

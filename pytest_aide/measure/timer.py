@@ -258,13 +258,33 @@ def run_coroutine(
         )
     loop = (loop_factory or asyncio.new_event_loop)()
     try:
-        return loop.run_until_complete(coro)
+        result = loop.run_until_complete(coro)
+    except BaseException:
+        _abandon(loop)
+        raise
+    try:
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
     finally:
-        try:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-        finally:
-            loop.close()
+        loop.close()
+    return result
+
+
+def _abandon(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left on ``loop`` and close it without waiting for its threads.
+
+    After an error or a check timeout a call sent to the default executor may
+    still be running; ``close()`` shuts the executor down without joining it.
+    """
+    try:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
 
 
 def measure(
