@@ -8,10 +8,12 @@ own id, so a file moved or renamed by hand is caught.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
 import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +24,7 @@ from pytest_aide.results import TimingResult, result_from_dict
 __all__ = [
     "BASELINE_SCHEMA",
     "MAX_SAMPLES",
+    "STALE_TEMP_SECONDS",
     "Baseline",
     "BaselineError",
     "atomic_write_text",
@@ -82,6 +85,10 @@ class Baseline:
             "results": results,
         }
 
+    def to_text(self) -> str:
+        """The file's exact contents, as :func:`save_baseline` writes them."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
 
 def _thin(samples: list[float]) -> list[float]:
     if len(samples) <= MAX_SAMPLES:
@@ -105,9 +112,21 @@ def _umask() -> int:
     return mask
 
 
+STALE_TEMP_SECONDS = 600.0
+"""Age after which a temporary file left by a killed writer is swept by the next write."""
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old or the new file, never a part."""
+    """Write ``text`` to ``path`` so readers see the old or the new file, never a part.
+
+    The text goes to a hidden temporary file in the same directory, is synced,
+    and replaces ``path`` in one rename. A writer killed midway leaves at most
+    that temporary file (``.NAME.*.tmp``); the next write of ``path`` removes
+    such files once they are :data:`STALE_TEMP_SECONDS` old (younger ones may
+    belong to another process writing right now).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_stale_temps(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; a report or baseline is shared
@@ -129,6 +148,16 @@ def atomic_write_text(path: Path, text: str) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _sweep_stale_temps(path: Path) -> None:
+    now = time.time()
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if now - temp.stat().st_mtime > STALE_TEMP_SECONDS:
+                temp.unlink()
+        except OSError:
+            pass  # gone already, or not ours to remove
 
 
 def _parse(path: Path, shown: str) -> dict[str, Any]:
@@ -216,9 +245,8 @@ def save_baseline(path: Path, baseline: Baseline, shown: str | None = None) -> s
             if exc.keep:
                 raise BaselineError(f"{exc}; not replaced", keep=True) from None
             note = f"replaced unusable baseline {exc}"
-    text = json.dumps(baseline.to_dict(), indent=2, sort_keys=True) + "\n"
     try:
-        atomic_write_text(path, text)
+        atomic_write_text(path, baseline.to_text())
     except OSError as exc:
         raise BaselineError(f"{shown}: cannot save baseline: {exc.strerror or exc}") from None
     return note
