@@ -32,6 +32,7 @@ __all__ = [
     "find_baseline",
     "load_baseline",
     "save_baseline",
+    "write_problem",
 ]
 
 BASELINE_SCHEMA = 1
@@ -150,6 +151,16 @@ def atomic_write_text(path: Path, text: str) -> None:
         os.close(dir_fd)
 
 
+def write_problem(path: Path, exc: OSError) -> str:
+    """Why ``path`` could not be written, in words: a file in the way, or the OS's reason."""
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                return f"{parent} is a file, not a directory"
+            break
+    return exc.strerror or str(exc)
+
+
 def _sweep_stale_temps(path: Path) -> None:
     now = time.time()
     for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
@@ -248,5 +259,5 @@ def save_baseline(path: Path, baseline: Baseline, shown: str | None = None) -> s
     try:
         atomic_write_text(path, baseline.to_text())
     except OSError as exc:
-        raise BaselineError(f"{shown}: cannot save baseline: {exc.strerror or exc}") from None
+        raise BaselineError(f"{shown}: cannot save baseline: {write_problem(path, exc)}") from None
     return note

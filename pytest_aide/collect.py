@@ -8,8 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+import _pytest
+import pluggy
 import pytest
 
+import pytest_aide
 from pytest_aide.against import AgainstError
 from pytest_aide.check import Check
 from pytest_aide.config import display_path
@@ -33,7 +36,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ScenarioFileCollector", "ScenarioItem"]
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_HARNESS = tuple(
+    Path(module.__file__).resolve().parent for module in (pytest_aide, _pytest, pluggy)
+)
+"""Packages whose frames a failing scenario does not show: only the target's are of use."""
 FILE_ITEM_NAME = "file"
 """Name of the item that stands for a whole scenario file that could not be read."""
 
@@ -166,7 +172,11 @@ class ScenarioItem(pytest.Item):
     ) -> str | TerminalRepr:
         """Show the target's frames, not the harness's."""
         traceback = excinfo.traceback.filter(
-            lambda entry: not Path(str(entry.path)).resolve().is_relative_to(_PACKAGE_DIR)
+            lambda entry: (
+                not any(
+                    Path(str(entry.path)).resolve().is_relative_to(harness) for harness in _HARNESS
+                )
+            )
         )
         if len(traceback):
             excinfo.traceback = traceback

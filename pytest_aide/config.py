@@ -27,6 +27,7 @@ __all__ = [
     "display_path",
     "known_profiles",
     "non_negative_int",
+    "option_conflict",
     "parse_profiles",
     "parse_tolerance",
     "positive_int",
@@ -218,3 +219,20 @@ class Settings:
     """``--aide-benchmark-json``: also write timings in pytest-benchmark's JSON format."""
     timeout: float | None = None
     """``--aide-timeout``: seconds a check may run unless it sets its own ``timeout``."""
+
+
+def option_conflict(settings: Settings) -> str | None:
+    """Why the options in force contradict each other, or None when they do not."""
+    if settings.against is None:
+        return None
+    if not settings.compare:
+        return (
+            f"--aide-against {settings.against} compares this tree with {settings.against}; "
+            "it cannot be combined with --aide-no-compare"
+        )
+    if settings.any_machine:
+        return (
+            f"--aide-against {settings.against} measures both trees on this machine; "
+            "--aide-compare-any-machine (for stored baselines) cannot be combined with it"
+        )
+    return None

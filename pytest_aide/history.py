@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_aide.baselines import write_problem
+
 __all__ = ["HISTORY_SCHEMA", "History", "HistoryError", "Point", "Run"]
 
 HISTORY_SCHEMA = 1
@@ -106,7 +108,10 @@ class History:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(self.path, timeout=10)
-        except (OSError, sqlite3.Error) as exc:
+        except OSError as exc:
+            reason = write_problem(self.path, exc)
+            raise HistoryError(f"{self.path}: cannot open the history: {reason}") from None
+        except sqlite3.Error as exc:
             raise HistoryError(f"{self.path}: cannot open the history: {exc}") from None
         try:
             with connection:

@@ -25,6 +25,7 @@ from pytest_aide.config import (
     display_path,
     known_profiles,
     non_negative_int,
+    option_conflict,
     parse_tolerance,
     positive_int,
     pyproject_profiles,
@@ -289,7 +290,11 @@ def _loop_name(text: str) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the marker and the session object that carries the hooks."""
     config.addinivalue_line("markers", MARKER_HELP)
-    session = AideSession(config, _read_settings(config))
+    settings = _read_settings(config)
+    conflict = option_conflict(settings)
+    if conflict:
+        raise pytest.UsageError(conflict)
+    session = AideSession(config, settings)
     config.stash[_SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_NAME)
     if session.loop_factory is not None and config.pluginmanager.has_plugin("asyncio"):

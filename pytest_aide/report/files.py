@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.baselines import atomic_write_text
+from pytest_aide.baselines import atomic_write_text, write_problem
 from pytest_aide.history import History, HistoryError, Point
 from pytest_aide.report.benchmark_json import to_benchmark_json
 from pytest_aide.report.json import dump_report
@@ -33,7 +33,7 @@ def _write(outputs: Outputs, path: Path, render: Any) -> None:
     try:
         atomic_write_text(path, render())
     except OSError as exc:
-        outputs.problems.append(f"cannot write {path}: {exc.strerror or exc}")
+        outputs.problems.append(f"cannot write {path}: {write_problem(path, exc)}")
     else:
         outputs.written.append(path)
 
