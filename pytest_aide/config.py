@@ -73,15 +73,9 @@ def non_negative_int(text: str) -> int:
 def timeout_option(text: str) -> float:
     """Parse ``--aide-timeout``: ``30s``, ``2min``, or a number of seconds."""
     try:
-        value: object = float(text)
-    except ValueError:
-        value = text.strip()
-    try:
-        return parse_timeout(value)
-    except UnitError:
-        raise argparse.ArgumentTypeError(
-            f"invalid timeout {text!r}: expected a duration of more than 0, e.g. '30s'"
-        ) from None
+        return parse_timeout(text)
+    except UnitError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_tolerance(text: str) -> float:
