@@ -22,7 +22,7 @@ from pytest_aide.baselines import (
 from pytest_aide.check import Check
 from pytest_aide.gate import Gate
 from pytest_aide.results import LoadResult, MemoryResult, TimingResult
-from pytest_aide.verdict import THRESHOLD_KEYS, Threshold, compare, judge
+from pytest_aide.verdict import THRESHOLD_KEYS, Comparison, Threshold, compare, judge
 
 SLUG = "machine"
 IDS = ("scenarios/a.toml::one", "tests/test_b.py::test_two", "tests/test_b.py::T::test[x/y]")
@@ -215,8 +215,8 @@ def test_comparison_status_is_consistent(old: list[float], new: list[float], tol
         assert not (e.low > 1.0 and e.ratio > 1.0 + tol)
 
 
-def _near_a_bound(comparison: object, tol: float) -> bool:
-    e = comparison.estimate  # type: ignore[attr-defined]
+def _near_a_bound(comparison: Comparison, tol: float) -> bool:
+    e = comparison.estimate
     bounds = (1.0, 1.0 + tol, 1.0 / (1.0 + tol))
     return any(math.isclose(v, b, rel_tol=1e-9) for v in (e.low, e.ratio, e.high) for b in bounds)
 
