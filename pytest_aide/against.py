@@ -2,8 +2,9 @@
 
 REV is checked out with ``git worktree add --detach`` into a temporary
 directory (the current checkout is never touched) and removed at the end.
-Each target is then measured in both trees, interleaved, by
-:func:`pytest_aide.measure.pair.measure_pair`.
+The checks are then run in both trees, interleaved, by
+:func:`pytest_aide.measure.pair.pair_items`; :func:`project_modules` says which
+top-level modules are the project's, so that each side imports its own copy.
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from pytest_aide.measure.pair import PairPlan, PairResult, Side, WorkerError, measure_pair
+from pytest_aide.measure.pair import Tree
 
-__all__ = ["AgainstError", "Revision", "importable_spec"]
+__all__ = ["AgainstError", "Revision", "importable_spec", "project_modules"]
 
 
 class AgainstError(Exception):
@@ -96,23 +98,40 @@ class Revision:
         """Where ``current`` (a path in this checkout) lies in REV's worktree."""
         return self.worktree / current.resolve().relative_to(self.toplevel.resolve())
 
-    def measure(
-        self,
-        target: str,
-        root: Path,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        plan: PairPlan | None = None,
-    ) -> PairResult:
-        """Measure ``target`` at REV (side A) and in the current tree (side B), interleaved."""
+    def trees(
+        self, rootdir: Path, inifile: Path | None, extra: Sequence[str] = ()
+    ) -> tuple[Tree, Tree]:
+        """Side A (REV's worktree) and side B (this tree), each importing its own project code.
+
+        ``extra`` names more top-level modules to treat as the project's (scenario
+        targets not imported yet).
+        """
+        here = project_modules(self.toplevel, extra)
+        there = {name: [str(self._moved(Path(p))) for p in places] for name, places in here.items()}
+        rev_ini = self.path_for(inifile) if inifile is not None else None
+        a = Tree(
+            self.label,
+            self.path_for(rootdir),
+            rev_ini if rev_ini is not None and rev_ini.is_file() else None,
+            there,
+            (str(self.toplevel.resolve()), str(self.worktree.resolve())),
+        )
+        b = Tree("this tree", rootdir, inifile, here, (str(self.toplevel.resolve()),) * 2)
+        return a, b
+
+    def changed_files(self) -> list[str]:
+        """Files that differ between REV and this checkout, relative to its top."""
         try:
-            return measure_pair(
-                Side(self.label, self.path_for(root), target, args, kwargs),
-                Side("this tree", root, target, args, kwargs),
-                plan,
-            )
-        except WorkerError as exc:
-            raise AgainstError(str(exc)) from None
+            return _git(["diff", "--name-only", self.commit, "--"], self.toplevel).splitlines()
+        except AgainstError:
+            return []
+
+    def _moved(self, path: Path) -> Path:
+        """``path`` in REV's worktree if it lies in this checkout, else unchanged."""
+        resolved = path.resolve()
+        if resolved.is_relative_to(self.toplevel.resolve()):
+            return self.path_for(resolved)
+        return resolved
 
     def remove(self) -> None:
         """Remove the worktree (if this process checked it out); the repository forgets it."""
@@ -141,3 +160,64 @@ def importable_spec(fn: Any, purpose: str = "--aide-against") -> tuple[str, Path
     path = Path(module.__file__).resolve()  # type: ignore[arg-type]
     depth = len(module_name.split(".")) + (1 if path.name == "__init__.py" else 0)  # type: ignore[union-attr]
     return f"{module_name}:{qualname}", path.parents[depth - 1]
+
+
+_NOT_PROJECT = ("site-packages", "dist-packages", ".tox", ".nox")
+_HARNESS = "pytest_aide"
+
+
+def _location(module: ModuleType) -> list[Path]:
+    """Where a module was imported from: its file, or its package's folder(s).
+
+    Files are resolved, so a link tree (setuptools' strict editable mode) leads
+    back to the checkout it links to.
+    """
+    file = getattr(module, "__file__", None)
+    if file:
+        resolved = Path(file).resolve()
+        return [resolved.parent] if resolved.name == "__init__.py" else [resolved]
+    return [Path(p).resolve() for p in getattr(module, "__path__", None) or ()]
+
+
+def _in_tree(name: str, toplevel: Path, namespace: bool) -> list[Path]:
+    """Where a checkout keeps top-level module ``name``: flat or src layout, else nowhere.
+
+    A folder without ``__init__.py`` counts only for a namespace package.
+    """
+    for base in (toplevel, toplevel / "src"):
+        if (base / name / "__init__.py").is_file() or (namespace and (base / name).is_dir()):
+            return [base / name]
+        if (base / f"{name}.py").is_file():
+            return [base / f"{name}.py"]
+    return []
+
+
+def project_modules(toplevel: Path, extra: Sequence[str] = ()) -> dict[str, list[str]]:
+    """The project's top-level modules (imported so far, plus ``extra``) and their locations.
+
+    A module belongs to the project when it was imported from this checkout
+    (outside virtual environments), or when the checkout holds it in a flat or
+    src layout while the import came from elsewhere (a non-editable install).
+    pytest's own test and conftest modules are left to pytest.
+    """
+    top = toplevel.resolve()
+    found: dict[str, list[str]] = {}
+    names = {n for n in sys.modules if "." not in n} | {n.partition(".")[0] for n in extra}
+    for name in sorted(names):
+        if (
+            name == _HARNESS
+            or name == "conftest"
+            or name.startswith("test_")
+            or name.endswith("_test")
+        ):
+            continue
+        module = sys.modules.get(name)
+        namespace = module is not None and getattr(module, "__file__", None) is None
+        places = _in_tree(name, top, namespace) or [
+            p
+            for p in (_location(module) if module is not None else [])
+            if p.is_relative_to(top) and not set(_NOT_PROJECT) & set(p.relative_to(top).parts)
+        ]
+        if places:
+            found[name] = [str(p) for p in places]
+    return found

@@ -29,6 +29,12 @@ class Check:
     """Path of the baseline written for this check in this run, if any."""
     paired: dict[str, RatioEstimate] = field(default_factory=dict)
     """Under ``--aide-against``: each result's paired ratio against the revision."""
+    pair_sources: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Under ``--aide-against``: the file each side's measured callable came from."""
+    pair_notes: list[str] = field(default_factory=list)
+    """Under ``--aide-against``: results that could not be compared, and why."""
+    pair_problems: list[str] = field(default_factory=list)
+    """Under ``--aide-against``: why a comparison would be false (both sides ran one file)."""
 
     def next_result_name(self) -> str:
         """Name for the next unnamed result: the check name, then ``name#2``, ..."""

@@ -13,14 +13,12 @@ import pluggy
 import pytest
 
 import pytest_aide
-from pytest_aide.against import AgainstError
-from pytest_aide.check import Check
 from pytest_aide.config import display_path
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
 from pytest_aide.measure.load import apply_load, smoke_load
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
 from pytest_aide.measure.timer import measure
-from pytest_aide.results import LoadResult, Result, SweepResult
+from pytest_aide.results import LoadResult, Result, SweepResult, TimingResult
 from pytest_aide.scenarios import (
     Scenario,
     ScenarioError,
@@ -92,8 +90,11 @@ class ScenarioItem(pytest.Item):
         run: Callable[[], Result]
         if scenario.load is not None:
             run = functools.partial(self._load, target, scenario.load, session, plan.smoke)
-        elif session.revision is not None and not plan.smoke:
-            self._against(session, check)
+        elif session.pair_server is not None:
+            value = session.pair_server.serve(
+                self.nodeid, scenario.name, target, args, kwargs, session.loop_factory
+            )
+            check.results.append(TimingResult(scenario.name, [0.0], mode="smoke", value=value))
             return
         else:
             run = functools.partial(measure, target, args, kwargs, name=scenario.name, plan=plan)
@@ -127,23 +128,6 @@ class ScenarioItem(pytest.Item):
         pytest.fail(
             f"{self.display_path}: scenario {self.scenario.name!r}: {problem}", pytrace=False
         )
-
-    def _against(self, session: AideSession, check: Check) -> None:
-        """Time the target here and at ``--aide-against``'s revision, interleaved."""
-        scenario = self.scenario
-        assert scenario is not None
-        try:
-            result, estimate = session.measure_against(
-                scenario.target,
-                self.config.rootpath,
-                tuple(scenario.args),
-                scenario.kwargs,
-                scenario.name,
-            )
-        except AgainstError as exc:
-            self._fail(f"--aide-against: {exc}")
-        check.paired[scenario.name] = estimate
-        check.results.append(result)
 
     def _load(
         self, target: Callable[..., Any], load: ScenarioLoad, session: AideSession, smoke: bool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -20,17 +21,20 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 __all__ = [
     "DEFAULT_PROFILE",
     "DEFAULT_TOLERANCE",
+    "CheckPatterns",
     "ProfileError",
     "ProfileOverrides",
     "Settings",
     "add_compare_options",
     "display_path",
     "known_profiles",
+    "match_checks",
     "non_negative_int",
     "option_conflict",
     "parse_profiles",
     "parse_tolerance",
     "positive_int",
+    "pyproject_checks",
     "pyproject_profiles",
     "select_profile",
     "timeout_option",
@@ -148,8 +152,8 @@ def parse_profiles(table: object, where: str, noun: str = "check") -> ProfileOve
     return parsed
 
 
-def pyproject_profiles(path: Path, shown: str = "pyproject.toml") -> ProfileOverrides:
-    """Profiles from ``[tool.aide.profiles]`` of a pyproject file (empty when absent)."""
+def _aide_table(path: Path, shown: str) -> dict[str, Any]:
+    """``[tool.aide]`` of a pyproject file (empty when the file or the table is absent)."""
     if not path.is_file():
         return {}
     try:
@@ -159,10 +163,64 @@ def pyproject_profiles(path: Path, shown: str = "pyproject.toml") -> ProfileOver
     aide = data.get("tool", {}).get("aide", {})
     if not isinstance(aide, dict):
         raise ProfileError(f"{shown}: [tool.aide] must be a table")
-    unknown = sorted(set(aide) - {"profiles"})
+    unknown = sorted(set(aide) - {"profiles", "checks"})
     if unknown:
-        raise ProfileError(f"{shown}: [tool.aide]: unknown key {unknown[0]!r} (known: profiles)")
+        raise ProfileError(
+            f"{shown}: [tool.aide]: unknown key {unknown[0]!r} (known: checks, profiles)"
+        )
+    return aide
+
+
+def pyproject_profiles(path: Path, shown: str = "pyproject.toml") -> ProfileOverrides:
+    """Profiles from ``[tool.aide.profiles]`` of a pyproject file (empty when absent)."""
+    aide = _aide_table(path, shown)
     return parse_profiles(aide.get("profiles", {}), f"{shown}: [tool.aide]")
+
+
+CheckPatterns = list[tuple[str, dict[str, Threshold]]]
+"""``[tool.aide.checks]``: node-id patterns and the thresholds they attach, in file order."""
+
+
+def pyproject_checks(path: Path, shown: str = "pyproject.toml") -> CheckPatterns:
+    """``[tool.aide.checks."PATTERN"] thresholds = {...}``: existing tests made aide checks."""
+    table = _aide_table(path, shown).get("checks", {})
+    where = f"{shown}: [tool.aide.checks]"
+    if not isinstance(table, dict):
+        raise ProfileError(f"{where}: expected a table of node-id patterns")
+    patterns: CheckPatterns = []
+    for pattern, entry in table.items():
+        prefix = f"{where}: pattern {pattern!r}"
+        if not isinstance(entry, dict):
+            raise ProfileError(f"{prefix}: expected a table, e.g. {{ thresholds = {{}} }}")
+        unknown = sorted(set(entry) - {"thresholds"})
+        if unknown:
+            raise ProfileError(f"{prefix}: unknown key {unknown[0]!r} (known: thresholds)")
+        thresholds = entry.get("thresholds", {})
+        if not isinstance(thresholds, dict):
+            raise ProfileError(f"{prefix}: key 'thresholds': expected a table")
+        try:
+            patterns.append((pattern, parse_thresholds(thresholds, origin="[tool.aide.checks]")))
+        except ThresholdError as exc:
+            raise ProfileError(f"{prefix}: {exc}") from None
+    return patterns
+
+
+def _matches(pattern: str, nodeid: str) -> bool:
+    """Equal, a parametrized instance of it (``id[...]``), or an fnmatch pattern match."""
+    return (
+        nodeid == pattern
+        or nodeid.startswith(pattern + "[")
+        or fnmatch.fnmatchcase(nodeid, pattern)
+    )
+
+
+def match_checks(patterns: CheckPatterns, nodeid: str) -> dict[str, Threshold] | None:
+    """Thresholds every matching pattern attaches (later ones win); None when none match."""
+    merged: dict[str, Threshold] | None = None
+    for pattern, thresholds in patterns:
+        if _matches(pattern, nodeid):
+            merged = {**(merged or {}), **thresholds}
+    return merged
 
 
 def known_profiles(scenario_files: Iterable[Path], pyproject: ProfileOverrides) -> set[str]:

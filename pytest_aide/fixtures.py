@@ -29,15 +29,10 @@ from pytest_aide.measure.timer import (
     measure,
     measure_async,
 )
+from pytest_aide.pairworker import PairServer
 from pytest_aide.results import LoadResult, SweepResult, TimingResult
-from pytest_aide.stats import RatioEstimate
 
 __all__ = ["AideCpu", "AideLoad", "AideMemory", "AideTimer"]
-
-MeasureAgainst = Callable[
-    [Callable[..., Any], tuple, dict, str], tuple[TimingResult, RatioEstimate]
-]
-"""Measures a callable here and at ``--aide-against``'s revision, interleaved."""
 
 
 class AideTimer:
@@ -53,12 +48,13 @@ class AideTimer:
         check: Check,
         plan: Callable[[int, int, bool], TimingPlan],
         loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
-        against: MeasureAgainst | None = None,
+        server: PairServer | None = None,
     ) -> None:
         self._check = check
         self._plan = plan
         self._loop_factory = loop_factory
-        self._against = against
+        self._server = server
+        """Set in a ``--aide-against`` pair worker: calls are timed on the controller's orders."""
 
     def _prepare(
         self, iterations: int, warmup: int, name: str | None, gc: bool
@@ -81,10 +77,11 @@ class AideTimer:
     ) -> TimingResult:
         """Time ``fn(*args, **kwargs)``; coroutine functions run on a new event loop."""
         plan, label = self._prepare(iterations, warmup, name, gc)
-        if self._against is not None and not plan.smoke:
-            result, estimate = self._against(fn, args, kwargs, label)
-            self._check.paired[label] = estimate
-            return self._record(result)
+        if self._server is not None:
+            value = self._server.serve(
+                self._check.nodeid, label, fn, args, kwargs, self._loop_factory
+            )
+            return self._record(_served(label, value))
         return self._record(
             measure(fn, args, kwargs, name=label, plan=plan, loop_factory=self._loop_factory)
         )
@@ -101,11 +98,15 @@ class AideTimer:
     ) -> TimingResult:
         """Time ``fn`` on the running loop, from an async test: ``await aide_timer.async_(fn)``."""
         plan, label = self._prepare(iterations, warmup, name, gc)
-        if self._against is not None and not plan.smoke:
-            result, estimate = await asyncio.to_thread(self._against, fn, args, kwargs, label)
-            self._check.paired[label] = estimate
-            return self._record(result)
+        if self._server is not None:
+            value = await self._server.aserve(self._check.nodeid, label, fn, args, kwargs)
+            return self._record(_served(label, value))
         return self._record(await measure_async(fn, args, kwargs, name=label, plan=plan))
+
+
+def _served(name: str, value: Any) -> TimingResult:
+    """What a pair worker's test gets back: the call's value; the timings are the controller's."""
+    return TimingResult(name, [0.0], mode="smoke", value=value)
 
 
 class AideMemory:

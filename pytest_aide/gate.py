@@ -51,6 +51,8 @@ class Gate:
                 Comparison(name, estimate, self._tolerance(check), "", True, self.against)
                 for name, estimate in check.paired.items()
             ]
+            verdict.problems += check.pair_problems
+            verdict.notes += check.pair_notes
         elif self.compare and measured:
             self._compare(check, verdict)
         if self.save and measured:

@@ -13,21 +13,24 @@ from typing import Any, NoReturn, TextIO
 
 import pytest
 
-from pytest_aide.against import AgainstError, Revision, importable_spec
+from pytest_aide.against import AgainstError, Revision
 from pytest_aide.check import Check
 from pytest_aide.collect import ScenarioFileCollector, ScenarioItem
 from pytest_aide.config import (
     DEFAULT_TOLERANCE,
+    CheckPatterns,
     ProfileError,
     ProfileOverrides,
     Settings,
     add_compare_options,
     display_path,
     known_profiles,
+    match_checks,
     non_negative_int,
     option_conflict,
     parse_tolerance,
     positive_int,
+    pyproject_checks,
     pyproject_profiles,
     select_profile,
     timeout_option,
@@ -36,7 +39,7 @@ from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideTimer
 from pytest_aide.gate import Gate
 from pytest_aide.measure.deadline import CheckTimeout, deadline
 from pytest_aide.measure.load import Progress
-from pytest_aide.measure.pair import PairPlan
+from pytest_aide.measure.pair import PairRun, Tree, pair_items
 from pytest_aide.measure.system import (
     busy_warning,
     machine_info,
@@ -45,17 +48,18 @@ from pytest_aide.measure.system import (
     system_snapshot,
 )
 from pytest_aide.measure.timer import LOOPS, LoopFactory, LoopUnavailable, TimingPlan, loop_factory
+from pytest_aide.pairworker import serving
 from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.results import TimingResult
-from pytest_aide.stats import RatioEstimate
 from pytest_aide.units import UnitError, format_duration, parse_timeout
 from pytest_aide.verdict import Threshold, ThresholdError, Verdict, parse_thresholds
 
 __all__ = ["AideSession", "aide_cpu", "aide_load", "aide_memory", "aide_timer"]
 
 SESSION_NAME = "aide-session"
+_AIDE_FIXTURES = ("aide_timer", "aide_memory", "aide_cpu", "aide_load")
 _SESSION_KEY = pytest.StashKey["AideSession"]()
 _CHECK_KEY = pytest.StashKey[Check]()
 _TIMEOUT_KEY = pytest.StashKey[tuple[float, str]]()
@@ -396,6 +400,16 @@ class AideSession:
         except LoopUnavailable as exc:
             raise pytest.UsageError(f"--aide-loop {settings.loop}: {exc}") from None
         self._terminal = self._open_terminal() if settings.perf else None
+        self.pair_server = serving(config)
+        """Set when this session is a ``--aide-against`` pair worker."""
+        self.pairs = PairRun()
+        """Under ``--aide-against``: every paired call so far."""
+        self.paired_items = 0
+        self._check_patterns: CheckPatterns = []
+        try:
+            self._check_patterns = pyproject_checks(pyproject)
+        except ProfileError as exc:
+            self._config_error = self._config_error or str(exc)
         self.revision: Revision | None = None
         if settings.perf and settings.against:
             shared = (self.workerinput or {}).get("aide_against")
@@ -433,24 +447,117 @@ class AideSession:
             against=self.revision.label if self.revision else None,
         )
 
-    def measure_against(
-        self, target: str, root: Path, args: tuple, kwargs: dict, name: str
-    ) -> tuple[TimingResult, RatioEstimate]:
-        """Measure ``target`` here and at ``--aide-against``'s revision, interleaved."""
-        assert self.revision is not None
-        pair = self.revision.measure(target, root, args, kwargs, PairPlan())
-        result = TimingResult(name, pair.b.samples, calls_per_sample=pair.b.calls_per_sample)
-        return result, pair.estimate
+    def _pairable(self, item: pytest.Item) -> bool:
+        """Whether ``--aide-against`` runs this item in both trees: a timed aide check."""
+        if isinstance(item, ScenarioItem):
+            return item.scenario is not None and item.scenario.load is None
+        fixtures = getattr(item, "fixturenames", ())
+        if "aide_timer" in fixtures:
+            return True
+        return "benchmark" in fixtures and self._is_check(item)
 
-    def measure_callable_against(
-        self, fn: Callable[..., Any], args: tuple, kwargs: dict, name: str
-    ) -> tuple[TimingResult, RatioEstimate]:
-        """``aide_timer`` under ``--aide-against``: the callable is imported by name in both."""
-        try:
-            target, root = importable_spec(fn)
-            return self.measure_against(target, root, args, kwargs, name)
-        except (AgainstError, ValueError) as exc:
-            pytest.fail(f"{name}: {exc}", pytrace=False)
+    def _is_check(self, item: pytest.Item) -> bool:
+        """A test aide gates: marked ``aide``, or named in pyproject (checks or profiles)."""
+        return item.get_closest_marker("aide") is not None or self._configured(item) is not None
+
+    def _configured(self, item: pytest.Item) -> dict[str, Threshold] | None:
+        """Thresholds pyproject attaches to a measuring test without a marker, else None.
+
+        ``[tool.aide.checks]`` patterns match node ids; a ``[tool.aide.profiles]``
+        entry for the profile in force names the test. Only tests that measure
+        (pytest-benchmark's ``benchmark`` or an aide fixture) become checks so.
+        """
+        fixtures = getattr(item, "fixturenames", ())
+        if not ({"benchmark", *_AIDE_FIXTURES} & set(fixtures)):
+            return None
+        matched = match_checks(self._check_patterns, item.nodeid)
+        profile = self._overrides.get(self.settings.profile, {})
+        names = (getattr(item, "originalname", None), item.name)
+        if matched is None and any(name in profile for name in names if name):
+            return {}
+        return matched
+
+    def _pair(self, items: list[pytest.Item]) -> None:
+        """Run ``items`` in REV's worktree and this tree, interleaved; keep the paired calls."""
+        assert self.revision is not None
+        config = self.config
+        extra = [
+            item.scenario.target.partition(":")[0]
+            for item in items
+            if isinstance(item, ScenarioItem) and item.scenario is not None
+        ]
+        a, b = self.revision.trees(config.rootpath, config.inipath, extra)
+        files = sorted({item.path.resolve().relative_to(config.rootpath) for item in items})
+        options = ["--continue-on-collection-errors", "-p", "no:randomly"]
+        if config.pluginmanager.has_plugin("xdist"):
+            options += ["-n", "0"]
+
+        def args_for(tree: Tree) -> list[str]:
+            return [*options, *(str(f) for f in files if (tree.rootdir / f).exists())]
+
+        run = pair_items(
+            a,
+            b,
+            [item.nodeid for item in items],
+            args_for,
+            watch=sorted(b.redirects),
+            changed=self.revision.changed_files(),
+            progress=self.progress,
+        )
+        self.pairs.points.update(run.points)
+        self.pairs.missing.update(run.missing)
+        self.pairs.rounds = max(self.pairs.rounds, run.rounds)
+        self.pairs.elapsed += run.elapsed
+        self.paired_items += len(items)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """Under ``--aide-against`` (serial runs), pair every timed check before the tests run."""
+        if (
+            self.revision is not None
+            and self.workerinput is None
+            and not session.config.option.collectonly
+        ):
+            items = [item for item in session.items if self._pairable(item)]
+            if items:
+                self._pair(items)
+        return (yield)
+
+    def _attach_pairs(self, item: pytest.Item, check: Check) -> None:
+        """Give ``check`` its paired estimates, or say why it has none against REV."""
+        assert self.revision is not None
+        if not self._pairable(item):
+            if check.timings:
+                check.pair_notes.append(
+                    f"{check.name}: not compared against {self.revision.label}: "
+                    + (
+                        "load results are not paired"
+                        if isinstance(item, ScenarioItem)
+                        else "only aide_timer, benchmark and scenario timings are paired"
+                    )
+                )
+            return
+        known = {nodeid for nodeid, _ in self.pairs.points} | set(self.pairs.missing)
+        if item.nodeid not in known:
+            self._pair([item])  # an xdist worker pairs each item as it comes
+        points = {p.label: p for p in self.pairs.for_item(item.nodeid)}
+        why = self.pairs.missing.get(item.nodeid)
+        for result in check.timings:
+            point = points.get(result.name)
+            if point is not None and point.problem and point.problem.startswith("both sides"):
+                check.pair_problems.append(f"{check.name}: --aide-against: {point.problem}")
+            elif point is not None and point.estimate is not None:
+                check.paired[result.name] = point.estimate
+                check.pair_sources[result.name] = dict(point.files)
+            else:
+                reason = (
+                    (point.problem if point is not None else None)
+                    or why
+                    or ("the worker sessions made no matching call")
+                )
+                check.pair_notes.append(
+                    f"{result.name}: not compared against {self.revision.label}: {reason}"
+                )
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Remove ``--aide-against``'s worktree; close the progress terminal."""
@@ -567,7 +674,10 @@ class AideSession:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """Validate the ``aide`` marker in both modes; a bad one errors the test."""
         marker = item.get_closest_marker("aide")
+        configured = self._configured(item)
         if marker is None:
+            if configured is not None:
+                self.check_for(item, None, configured)
             return
         try:
             name, thresholds, timeout = _marker_limits(marker)
@@ -576,7 +686,7 @@ class AideSession:
             pytest.fail(f"{item.nodeid}: @pytest.mark.aide: {exc}", pytrace=False)
         if timeout is not None:
             item.stash[_TIMEOUT_KEY] = (timeout, "@pytest.mark.aide")
-        self.check_for(item, name, thresholds)
+        self.check_for(item, name, {**(configured or {}), **thresholds})
 
     def _timeout(self, item: pytest.Item) -> tuple[float, str] | None:
         """The check's timeout and where it was set; None for no limit or no check."""
@@ -628,6 +738,8 @@ class AideSession:
                 adopted = _benchmark_timing(item, check.next_result_name())
                 if adopted is not None:
                     check.results.append(adopted)
+                if self.revision is not None:
+                    self._attach_pairs(item, check)
                 verdict = self.gate.evaluate(check)
                 disabled = _benchmark_disabled(item) if adopted is None else None
                 if disabled and not check.results:
@@ -716,12 +828,11 @@ def aide_timer(request: pytest.FixtureRequest) -> AideTimer:
     ``await aide_timer.async_(fn, ...)``.
     """
     session = request.config.stash[_SESSION_KEY]
-    against = session.measure_callable_against if session.revision else None
     return AideTimer(
         session.check_for(request.node),
         session.plan,
         loop_factory=session.loop_factory,
-        against=against,
+        server=session.pair_server,
     )
 
 

@@ -1,4 +1,4 @@
-"""Worker processes of the interleaved measurement: errors are one clear line."""
+"""The pair controller: the same items run in two trees' worker sessions, in lockstep."""
 
 from __future__ import annotations
 
@@ -6,56 +6,152 @@ from pathlib import Path
 
 import pytest
 
-from pytest_aide.measure.pair import PairPlan, Side, WorkerError, measure_pair
+from pytest_aide.measure.pair import PairPlan, Tree, pair_items
 
-QUICK = PairPlan(min_rounds=2, max_rounds=2, round_time=0.001, warmup_time=0.001)
+QUICK = PairPlan(min_rounds=2, max_rounds=2, round_time=0.002, warmup_time=0.001)
 
+TESTS = """\
+import asyncio
+import pytest
+from pair_mod import work
 
 @pytest.fixture
-def root(tmp_path: Path) -> Path:
-    (tmp_path / "aide_pair_mod.py").write_text(
-        "import asyncio\n"
-        "def fine(n=10):\n    return sum(range(n))\n"
-        "async def afine():\n    await asyncio.sleep(0)\n"
-        "def boom():\n    raise KeyError('nope')\n"
-        "print('noise on stdout does not break the protocol')\n"
+def n():
+    return 50
+
+def test_closure(aide_timer, n):
+    assert aide_timer(lambda: work(n)).value == sum(range(50))
+
+def test_benchmark(benchmark, n):
+    assert benchmark(work, n) == sum(range(50))
+
+def test_pedantic(benchmark):
+    made = []
+    def setup():
+        made.append(1)
+        return (20,), {}
+    assert benchmark.pedantic(work, setup=setup, rounds=1) == sum(range(20))
+    assert made
+
+@pytest.mark.asyncio
+async def test_async(aide_timer):
+    async def job():
+        await asyncio.sleep(0)
+        return work(10)
+    assert (await aide_timer.async_(job)).value == 45
+
+def test_two_calls(aide_timer):
+    aide_timer(work, 10, name="small")
+    aide_timer(work, 100, name="large")
+"""
+
+
+def _tree(root: Path, label: str, tests: str = TESTS, module: str = "") -> Tree:
+    root.mkdir()
+    (root / "pair_mod.py").write_text(module or "def work(n):\n    return sum(range(n))\n")
+    (root / "test_pairs.py").write_text(tests)
+    (root / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+    redirects = {"pair_mod": [str(root / "pair_mod.py")]}
+    return Tree(label, root, root / "pytest.ini", redirects)
+
+
+def _ids(*names: str) -> list[str]:
+    return [f"test_pairs.py::{name}" for name in names]
+
+
+def _run(a: Tree, b: Tree, ids: list[str]):
+    return pair_items(a, b, ids, lambda tree: ["test_pairs.py"], watch=["pair_mod"], plan=QUICK)
+
+
+def test_closures_fixtures_benchmark_and_async_are_paired(tmp_path: Path) -> None:
+    a, b = _tree(tmp_path / "a", "REV"), _tree(tmp_path / "b", "this tree")
+    ids = _ids("test_closure", "test_benchmark", "test_pedantic", "test_async", "test_two_calls")
+    run = _run(a, b, ids)
+    assert run.missing == {}
+    labels = sorted(label for _, label in run.points)
+    assert labels == sorted(
+        ["test_closure", "test_benchmark", "test_pedantic", "test_async", "small", "large"]
     )
-    return tmp_path
+    for point in run.points.values():
+        assert point.problem is None, point.problem
+        assert len(point.a_rounds) == 2 and point.estimate is not None
+        assert point.calls >= 1
+    closure = run.points[(ids[0], "test_closure")]
+    assert closure.files["a"] == str(tmp_path / "a" / "test_pairs.py")
+    assert closure.files["b"] == str(tmp_path / "b" / "test_pairs.py")
+    benchmark = run.points[(ids[1], "test_benchmark")]
+    assert benchmark.files == {
+        "a": str(tmp_path / "a" / "pair_mod.py"),
+        "b": str(tmp_path / "b" / "pair_mod.py"),
+    }
 
 
-def test_measures_both_sides_in_rounds(root: Path) -> None:
-    result = measure_pair(
-        Side("A", root, "aide_pair_mod:fine"), Side("B", root, "aide_pair_mod:afine"), QUICK
+def test_fast_calls_are_batched_like_the_in_process_timer(tmp_path: Path) -> None:
+    a, b = _tree(tmp_path / "a", "REV"), _tree(tmp_path / "b", "this tree")
+    run = _run(a, b, _ids("test_benchmark"))
+    (point,) = run.points.values()
+    # A call of about a microsecond is timed over many calls per sample, never one cold call.
+    assert point.calls >= 20
+
+
+def test_items_missing_on_one_side_are_named(tmp_path: Path) -> None:
+    a = _tree(tmp_path / "a", "REV", tests=TESTS.replace("def test_closure", "def test_renamed"))
+    b = _tree(tmp_path / "b", "this tree")
+    run = _run(a, b, _ids("test_closure", "test_benchmark"))
+    assert run.missing == {"test_pairs.py::test_closure": "not found at REV"}
+    assert [label for _, label in run.points] == ["test_benchmark"]
+
+
+def test_a_call_made_on_one_side_only_is_not_compared(tmp_path: Path) -> None:
+    one_sided = TESTS.replace('    aide_timer(work, 100, name="large")\n', "")
+    a, b = _tree(tmp_path / "a", "REV", tests=one_sided), _tree(tmp_path / "b", "this tree")
+    run = _run(a, b, _ids("test_two_calls"))
+    large = run.points[("test_pairs.py::test_two_calls", "large")]
+    assert large.problem == "measured only in this tree: the tests differ"
+    assert run.points[("test_pairs.py::test_two_calls", "small")].estimate is not None
+
+
+def test_a_call_that_raises_on_one_side_says_which(tmp_path: Path) -> None:
+    broken = "def work(n):\n    raise KeyError('nope')\n"
+    a, b = _tree(tmp_path / "a", "REV", module=broken), _tree(tmp_path / "b", "this tree")
+    run = _run(a, b, _ids("test_closure", "test_benchmark"))
+    for point in run.points.values():
+        assert point.problem == "raised while measured: REV: KeyError: 'nope'"
+
+
+def test_a_broken_worker_session_is_one_line(tmp_path: Path) -> None:
+    a, b = _tree(tmp_path / "a", "REV"), _tree(tmp_path / "b", "this tree")
+    (tmp_path / "a" / "conftest.py").write_text("raise RuntimeError('conftest is broken')\n")
+    run = _run(a, b, _ids("test_closure"))
+    message = run.missing["test_pairs.py::test_closure"]
+    assert message.startswith("REV: worker pytest session exited (")
+    assert "conftest is broken" in message and "\n" not in message
+
+
+def test_one_file_on_both_sides_is_a_problem(tmp_path: Path) -> None:
+    a, b = _tree(tmp_path / "a", "REV"), _tree(tmp_path / "b", "this tree")
+    # REV's worker is sent to this tree's module: what an unredirected editable install does.
+    a = Tree(a.label, a.rootdir, a.inifile, b.redirects)
+    b = Tree(b.label, b.rootdir, b.inifile, b.redirects, (str(tmp_path / "b"),) * 2)
+    run = _run(a, b, _ids("test_benchmark"))
+    (point,) = run.points.values()
+    assert point.problem == (
+        f"both sides imported pair_mod from {tmp_path / 'b' / 'pair_mod.py'}: the revision's "
+        "worker ran this tree's code, so nothing would be compared"
     )
-    assert result.estimate.n_old == 2 and len(result.a_rounds) == 2
-    assert len(result.a.samples) == len(result.b.samples) >= 6
-    assert result.a.calls_per_sample == result.b.calls_per_sample
+    assert point.estimate is None
 
 
-@pytest.mark.parametrize(
-    ("target", "message"),
-    [
-        (
-            "aide_pair_mod:missing",
-            "B: cannot import 'aide_pair_mod:missing' from *: AttributeError",
-        ),
-        ("no_such_mod:fn", "B: cannot import 'no_such_mod:fn' from *: ModuleNotFoundError"),
-        ("aide_pair_mod:boom", "B: 'aide_pair_mod:boom' raised KeyError: 'nope'"),
-    ],
-)
-def test_worker_errors_are_one_line(root: Path, target: str, message: str) -> None:
-    with pytest.raises(WorkerError) as excinfo:
-        measure_pair(Side("A", root, "aide_pair_mod:fine"), Side("B", root, target), QUICK)
-    from fnmatch import fnmatch
-
-    assert fnmatch(str(excinfo.value), message + "*"), str(excinfo.value)
-    assert "\n" not in str(excinfo.value)
-
-
-def test_arguments_must_be_json(root: Path) -> None:
-    with pytest.raises(WorkerError, match="arguments must be JSON values"):
-        measure_pair(
-            Side("A", root, "aide_pair_mod:fine", (object(),)),
-            Side("B", root, "aide_pair_mod:fine"),
-            QUICK,
-        )
+@pytest.mark.parametrize("precise", [True, False])
+def test_rounds_stop_once_every_call_is_precise(tmp_path: Path, precise: bool) -> None:
+    a, b = _tree(tmp_path / "a", "REV"), _tree(tmp_path / "b", "this tree")
+    plan = PairPlan(
+        min_rounds=2,
+        max_rounds=3,
+        round_time=0.002,
+        warmup_time=0.001,
+        precision=10.0 if precise else 0.0,
+        time_per_check=600.0,
+    )
+    run = pair_items(a, b, _ids("test_benchmark"), lambda tree: ["test_pairs.py"], plan=plan)
+    assert run.rounds == (2 if precise else 3)

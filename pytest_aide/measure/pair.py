@@ -1,55 +1,71 @@
-"""Interleaved measurement of two implementations of one target, in worker processes.
+"""Same-job comparison: run the same pytest items in two trees, interleaved, in worker processes.
 
-Each side (say, this tree and a git revision) runs in its own process that
-imports ``module:callable`` from its own root. Three effects are handled:
+Each side (a git revision's worktree, and this tree) runs as a pytest session
+of its own in a worker process (see :mod:`pytest_aide.pairworker`). Both
+workers run the same items in the same order; when a test reaches a measured
+call (``benchmark(...)``, ``aide_timer(...)``, a scenario's target) it stops
+there and this controller asks each side for batches of calls in turn. So
+closures, fixtures and pytest-benchmark tests compare as well as module-level
+functions. Three effects of a shared machine are handled:
 
-- Slow spells of the machine: the controller asks each side for one batch in
-  turn (ABBA order), so a spell lands on both sides of a pair and the pair's
-  ratio cancels it.
-- A slow core: both workers are pinned to the same CPU. They never run at the
-  same time, so this costs nothing (measured: unpinned identical workers read
-  up to +35 % apart).
-- A process's own speed (memory layout): a fresh pair of workers is started
-  for every round, and the interval is built from the rounds' paired ratios,
-  so that this bias shows up as variance instead of hiding inside all samples.
+- Slow spells: the sides take turns, one batch each (ABBA order), so a spell
+  lands on both sides of a pair and the pair's ratio cancels it.
+- A slow core: both workers are pinned to one CPU. They never run at once, so
+  this costs nothing (measured: unpinned identical workers read up to +35 % apart).
+- A process's own speed (memory layout): fresh workers are started for every
+  round and the interval is built from the rounds' paired ratios, so that
+  bias shows up as variance instead of hiding inside all the samples.
 
-Sampling stops once the interval is narrow enough, or at the time limit.
-Timing happens inside the workers; the pipe is never inside a measured interval.
+Each worker warms a measured call up before sizing its batches, and sizes them
+as the in-process timer does, so a call of 1 µs is timed over thousands of
+calls, not one cold call. Each side reports the file every module of the
+project was imported from; a module both sides imported from the same file
+means REV's code was never measured, and that is reported, not compared.
+
+This module knows nothing of pytest: it starts processes and reads pipes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.measure.timer import _MAX_CALLS_PER_SAMPLE, _target_sample_ns, grow_batch
-from pytest_aide.results import TimingResult
+from pytest_aide.measure.timer import _MAX_CALLS_PER_SAMPLE, _target_sample_ns
 from pytest_aide.stats import RatioEstimate, paired_ratio_estimate
 
-__all__ = ["PairPlan", "PairResult", "Side", "WorkerError", "measure_pair"]
+__all__ = ["WORKER_ENV", "PairPlan", "PairRun", "Point", "Tree", "WorkerError", "pair_items"]
+
+WORKER_ENV = "AIDE_PAIR_WORKER"
+"""Environment variable that makes a pytest session a pair worker (JSON: pipes, redirects)."""
 
 
 class WorkerError(Exception):
-    """A worker process that could not import or run its target; the message says why."""
+    """A worker process that failed as a whole; the message says why."""
 
 
 @dataclass(frozen=True)
-class Side:
-    """One implementation: a target imported with ``root`` first on ``sys.path``."""
+class Tree:
+    """One side: a checkout whose items run in worker pytest sessions."""
 
     label: str
-    root: Path
-    target: str
-    args: tuple[Any, ...] = ()
-    kwargs: dict[str, Any] = field(default_factory=dict)
+    rootdir: Path
+    """The pytest rootdir in this checkout (the worker's working directory)."""
+    inifile: Path | None = None
+    redirects: dict[str, list[str]] = field(default_factory=dict)
+    """Top-level modules of the project and where this side imports them from."""
+    path_map: tuple[str, str] | None = None
+    """(this checkout's top, this side's top): ``sys.path`` entries under the first move."""
 
 
 @dataclass(frozen=True)
@@ -58,145 +74,161 @@ class PairPlan:
 
     min_rounds: int = 8
     """Fresh worker pairs at least; the interval is built from one paired ratio per round."""
-    max_rounds: int = 40
-    round_time: float = 0.05
-    """Seconds of samples per side per round (at least 3 and at most 25 pairs)."""
-    max_time: float = 10.0
-    """Seconds of the whole measurement: no round starts that would end past it on average
-    (the first ``min_rounds`` always run)."""
+    max_rounds: int = 20
+    round_time: float = 0.1
+    """Seconds of samples per measured call and round, both sides together."""
+    warmup_time: float = 0.05
+    """Seconds of calls each worker runs before sizing its batches, per round."""
+    time_per_check: float = 4.0
+    """No round starts past this many seconds per measured call, on average (after
+    ``min_rounds``)."""
     precision: float = 0.02
-    """Stop when the interval's half-width, in log-ratio, is at most this (about ±2 %)."""
+    """A call stops being measured once its interval's half-width, in log-ratio, is this."""
     pin: bool = True
     """Run both workers on one CPU, so neither sits on a core slowed by a neighbour."""
-    warmup_time: float = 0.05
-    """Seconds of warmup calls per worker and round."""
     confidence: float = 0.95
 
 
 @dataclass
-class PairResult:
-    """Both sides' per-call samples, measured in pairs, and their paired ratio."""
+class Point:
+    """One measured call of one item, compared across the two trees."""
 
-    a: TimingResult
-    b: TimingResult
-    estimate: RatioEstimate
-    """Paired ratio over rounds: each round's median on each side is one pair."""
-    elapsed: float
-    """Wall seconds the whole measurement took."""
+    nodeid: str
+    label: str
+    """The result name the call records (``benchmark``'s check name, ``aide_timer``'s name)."""
     a_rounds: list[float] = field(default_factory=list)
     b_rounds: list[float] = field(default_factory=list)
-    """Median per-call seconds of each round, side A and B."""
+    """Median per-call seconds of each round, side A (REV) and side B (this tree)."""
+    calls: int = 0
+    """Calls per sample in the last round."""
+    files: dict[str, str] = field(default_factory=dict)
+    """The file each side's measured callable came from (``a``, ``b``)."""
+    problem: str | None = None
+    """Why this call cannot be compared (reported instead of an estimate)."""
+
+    @property
+    def estimate(self) -> RatioEstimate | None:
+        """Paired ratio B/A over the rounds, once there are two or more."""
+        if self.problem is not None or len(self.a_rounds) < 2:
+            return None
+        return paired_ratio_estimate(self.a_rounds, self.b_rounds)
+
+    def precise(self, plan: PairPlan) -> bool:
+        """True once the interval is narrow enough (or the call cannot be compared)."""
+        if self.problem is not None:
+            return True
+        estimate = self.estimate
+        if estimate is None or len(self.a_rounds) < plan.min_rounds:
+            return False
+        return (math.log(estimate.high) - math.log(estimate.low)) / 2 <= plan.precision
 
 
-_WORKER = r"""
-import json, os, sys, time
-proto = os.fdopen(os.dup(1), "w", buffering=1)
-os.dup2(2, 1)
-root, spec = sys.argv[1], sys.argv[2]
-args, kwargs = json.loads(sys.argv[3]), json.loads(sys.argv[4])
-if sys.argv[5] != "-" and hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {int(sys.argv[5])})
-# `python -c` puts the working directory first; only this side's root may supply modules.
-sys.path[:] = [root] + [p for p in sys.path if p not in ("", ".")]
-def say(*parts):
-    proto.write(" ".join(str(p) for p in parts) + "\n")
-try:
-    import importlib
-    module_name, _, attr = spec.partition(":")
-    fn = importlib.import_module(module_name)
-    for part in attr.split("."):
-        fn = getattr(fn, part)
-    if not callable(fn):
-        raise TypeError(f"{spec!r} is not callable")
-except BaseException as exc:
-    say("err", json.dumps(f"cannot import {spec!r} from {root}: {type(exc).__name__}: {exc}"))
-    sys.exit(0)
-def _is_coroutine_function(f):
-    code = getattr(getattr(f, "__func__", f), "__code__", None)
-    return bool(code is not None and code.co_flags & 0x80)  # CO_COROUTINE
-is_async = _is_coroutine_function(fn) or _is_coroutine_function(getattr(fn, "__call__", None))
-if is_async:
-    import asyncio
-loop = asyncio.new_event_loop() if is_async else None
-perf = time.perf_counter_ns
-async def abatch(calls):
-    start = perf()
-    for _ in range(calls):
-        await fn(*args, **kwargs)
-    return perf() - start
-def batch(calls):
-    if loop is not None:
-        return loop.run_until_complete(abatch(calls))
-    start = perf()
-    for _ in range(calls):
-        fn(*args, **kwargs)
-    return perf() - start
-say("ready")
-for line in sys.stdin:
-    calls = int(line)
-    if calls <= 0:
-        break
-    try:
-        say("ok", batch(calls))
-    except BaseException as exc:
-        say("err", json.dumps(f"{spec!r} raised {type(exc).__name__}: {exc}"))
-"""
+@dataclass
+class PairRun:
+    """Every paired call of one same-job comparison."""
+
+    points: dict[tuple[str, str], Point] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    """Items that could not be paired, and why (e.g. not found at REV)."""
+    rounds: int = 0
+    elapsed: float = 0.0
+
+    def for_item(self, nodeid: str) -> list[Point]:
+        """The paired calls of one item, in the order the test made them."""
+        return [p for (n, _), p in self.points.items() if n == nodeid]
+
+
+Progress = Callable[[str], None]
 
 
 class _Worker:
-    def __init__(self, side: Side, cpu: int | None) -> None:
-        self.side = side
-        try:
-            payload = (json.dumps(list(side.args)), json.dumps(side.kwargs))
-        except TypeError as exc:
-            raise WorkerError(f"{side.label}: arguments must be JSON values: {exc}") from None
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                _WORKER,
-                str(side.root),
-                side.target,
-                *payload,
-                "-" if cpu is None else str(cpu),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-            cwd=side.root,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
-        self._expect("ready")
+    """A pytest session in one tree, driven over two pipes."""
 
-    def _expect(self, word: str) -> str:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
+    def __init__(
+        self,
+        tree: Tree,
+        args: Sequence[str],
+        cpu: int | None,
+        watch: Sequence[str],
+        changed: Sequence[str],
+    ) -> None:
+        self.tree = tree
+        to_child, from_parent = os.pipe()
+        to_parent, from_child = os.pipe()
+        spec = {
+            "fds": [to_child, from_child],
+            "redirects": tree.redirects,
+            "path_map": tree.path_map,
+            "watch": list(watch),
+            "changed": list(changed),
+            "cpu": cpu,
+        }
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
+        command = [sys.executable, "-m", "pytest", "-p", "pytest_aide.pairworker"]
+        command += ["-q", "-p", "no:cacheprovider", "--rootdir", str(tree.rootdir)]
+        if tree.inifile is not None:
+            command += ["-c", str(tree.inifile)]
+        try:
+            self.process = subprocess.Popen(
+                [*command, *args],
+                cwd=tree.rootdir,
+                stdin=subprocess.DEVNULL,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(to_child, from_child),
+                env={**os.environ, WORKER_ENV: json.dumps(spec), "PYTHONDONTWRITEBYTECODE": "1"},
+            )
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+        self._out = os.fdopen(from_parent, "w", buffering=1)
+        self._in = os.fdopen(to_parent, "r")
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self._out.write(json.dumps(message) + "\n")
+        except (BrokenPipeError, OSError):
+            raise WorkerError(self._died()) from None
+
+    def receive(self) -> dict[str, Any]:
+        line = self._in.readline()
         if not line:
-            raise WorkerError(f"{self.side.label}: worker process exited unexpectedly")
-        kind, _, rest = line.strip().partition(" ")
-        if kind == "err":
-            raise WorkerError(f"{self.side.label}: {json.loads(rest)}")
-        if kind != word:
-            raise WorkerError(f"{self.side.label}: unexpected worker reply {line.strip()!r}")
-        return rest
+            raise WorkerError(self._died())
+        return json.loads(line)
+
+    def _died(self) -> str:
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.seek(0)
+        lines = [line.rstrip() for line in self.log.read().splitlines() if line.strip()]
+        useful = [line for line in lines if line.startswith(("E ", "ERROR", "ImportError"))]
+        tail = (useful or lines or ["(no output)"])[-1].removeprefix("E ").strip()
+        return f"{self.tree.label}: worker pytest session exited ({tail})"
 
     def run(self, calls: int) -> int:
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"{calls}\n")
-        return int(self._expect("ok"))
+        """Time ``calls`` calls of the current measured call; raises _CallFailed on error."""
+        self.send({"op": "run", "calls": calls})
+        reply = self.receive()
+        if reply["op"] == "error":
+            raise _CallFailed(f"{self.tree.label}: {reply['message']}")
+        return int(reply["ns"])
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            try:
-                assert self.process.stdin is not None
-                self.process.stdin.write("0\n")
-                self.process.stdin.close()
-                self.process.wait(timeout=5)
-            except (OSError, subprocess.TimeoutExpired):
-                self.process.kill()
-                self.process.wait()
+        for stream in (self._out, self._in):
+            with contextlib.suppress(OSError):
+                stream.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+class _CallFailed(Exception):
+    """The measured call raised in one worker; that worker's test goes on failing."""
 
 
 def _shared_cpu() -> int | None:
@@ -207,74 +239,191 @@ def _shared_cpu() -> int | None:
     return allowed[0] if allowed else None
 
 
-def _calibrate(worker: _Worker) -> int:
-    target, calls = _target_sample_ns(), 1
+def _warm(worker: _Worker, plan: PairPlan) -> float:
+    """Run growing batches for ``warmup_time``; return the warmed per-call time in ns."""
+    target, calls, spent = _target_sample_ns(), 1, 0
+    per_call = math.inf
     while True:
         elapsed = worker.run(calls)
-        if elapsed >= target or calls >= _MAX_CALLS_PER_SAMPLE:
-            return calls
-        calls = grow_batch(calls, elapsed, target)
+        spent += elapsed
+        per_call = elapsed / calls
+        if spent >= plan.warmup_time * 1e9 and elapsed >= target:
+            return per_call
+        if elapsed < target:
+            calls = min(_MAX_CALLS_PER_SAMPLE, max(calls * 2, math.ceil(target / max(per_call, 1))))
+        if calls >= _MAX_CALLS_PER_SAMPLE:
+            return per_call
 
 
-def _round(a: Side, b: Side, cpu: int | None, calls: int | None, plan: PairPlan, flip: bool):
-    """One round with fresh workers: returns calls per sample and both sides' samples."""
-    workers: list[_Worker] = []
-    try:
-        for side in (b, a) if flip else (a, b):
-            workers.append(_Worker(side, cpu))
-        first, second = (workers[1], workers[0]) if flip else (workers[0], workers[1])
-        if calls is None:
-            calls = max(_calibrate(first), _calibrate(second))
-        last = 1
+def _measure_point(
+    point: Point, first: _Worker, second: _Worker, plan: PairPlan, flip: bool
+) -> None:
+    """Warm both sides, then time the same batches on each in turn; one round's medians."""
+    per_call = max(_warm(first, plan), _warm(second, plan))
+    pairs = 10
+    sample_ns = max(_target_sample_ns(), plan.round_time * 1e9 / (2 * pairs))
+    calls = min(_MAX_CALLS_PER_SAMPLE, max(1, math.ceil(sample_ns / max(per_call, 1e-3))))
+    pairs = int(min(pairs, max(3, plan.round_time * 1e9 / (2 * calls * per_call))))
+    a_samples: list[float] = []
+    b_samples: list[float] = []
+    for index in range(pairs):
+        order = (first, second) if (index % 2 == 0) != flip else (second, first)
+        elapsed = {id(w): w.run(calls) for w in order}
+        a_samples.append(elapsed[id(first)] / calls / 1e9)
+        b_samples.append(elapsed[id(second)] / calls / 1e9)
+    point.a_rounds.append(statistics.median(a_samples))
+    point.b_rounds.append(statistics.median(b_samples))
+    point.calls = calls
+
+
+def _same_files(a: dict[str, str], b: dict[str, str], tops: Sequence[str]) -> str | None:
+    """A module both sides imported from one file: REV's code was not measured."""
+    for name in sorted(set(a) & set(b)):
+        if a[name] != b[name]:
+            continue
+        where = Path(a[name])
+        if any(where.is_relative_to(top) for top in tops[:1]):
+            return (
+                f"both sides imported {name} from {a[name]}: the revision's worker ran this "
+                "tree's code, so nothing would be compared"
+            )
+        return (
+            f"both sides imported {name} from {a[name]}, outside both checkouts (installed "
+            "without -e?): neither tree's code would be measured"
+        )
+    return None
+
+
+class _Round:
+    """One round: a fresh worker per side, the kept items run in lockstep."""
+
+    def __init__(
+        self, run: PairRun, a: Tree, b: Tree, plan: PairPlan, flip: bool, tops: Sequence[str]
+    ) -> None:
+        self.run, self.plan, self.flip, self.tops = run, plan, flip, tops
+        self.a, self.b = a, b
+
+    def play(self, workers: tuple[_Worker, _Worker], nodeids: list[str], first_round: bool) -> None:
+        wa, wb = workers
+        have_a, have_b = (set(w.receive()["items"]) for w in workers)
+        keep = [n for n in nodeids if n in have_a and n in have_b]
+        if first_round:
+            for nodeid in nodeids:
+                if nodeid not in have_a:
+                    self.run.missing[nodeid] = f"not found at {self.a.label}"
+                elif nodeid not in have_b:
+                    self.run.missing[nodeid] = f"not collected in a fresh session of {self.b.label}"
         for worker in workers:
-            warmed = 0
-            while warmed < plan.warmup_time * 1e9:
-                last = worker.run(calls)
-                warmed += last
-        pairs = int(min(25, max(3, plan.round_time * 1e9 / max(last, 1))))
-        a_samples: list[float] = []
-        b_samples: list[float] = []
-        for index in range(pairs):
-            order = (first, second) if (index % 2 == 0) != flip else (second, first)
-            elapsed = {id(w): w.run(calls) for w in order}
-            a_samples.append(elapsed[id(first)] / calls / 1e9)
-            b_samples.append(elapsed[id(second)] / calls / 1e9)
-        return calls, a_samples, b_samples
-    finally:
-        for worker in workers:
-            worker.close()
+            worker.send({"op": "keep", "items": keep})
+        ma, mb = wa.receive(), wb.receive()
+        while not (ma["op"] == "finish" and mb["op"] == "finish"):
+            if ma["op"] == "measure" and mb["op"] == "measure" and _key(ma) == _key(mb):
+                self._point(ma, mb, wa, wb)
+                ma, mb = wa.receive(), wb.receive()
+            elif ma["op"] == "measure":
+                ma = self._one_sided(wa, ma, self.a.label)
+            elif mb["op"] == "measure":
+                mb = self._one_sided(wb, mb, self.b.label)
+            else:  # both ended an item, or finished out of step
+                if ma["op"] != "finish":
+                    ma = wa.receive()
+                if mb["op"] != "finish":
+                    mb = wb.receive()
+
+    def _one_sided(self, worker: _Worker, message: dict[str, Any], label: str) -> dict[str, Any]:
+        point = self._get(message)
+        if point.problem is None:
+            point.problem = f"measured only in {label}: the tests differ"
+        worker.send({"op": "skip"})
+        return worker.receive()
+
+    def _get(self, message: dict[str, Any]) -> Point:
+        key = _key(message)
+        if key not in self.run.points:
+            self.run.points[key] = Point(message["item"], message["label"])
+        return self.run.points[key]
+
+    def _point(self, ma: dict[str, Any], mb: dict[str, Any], wa: _Worker, wb: _Worker) -> None:
+        point = self._get(ma)
+        point.files = {"a": ma.get("file", ""), "b": mb.get("file", "")}
+        same = _same_files(ma.get("modules", {}), mb.get("modules", {}), self.tops)
+        if same and point.problem is None:
+            point.problem = same
+        if point.problem is not None or point.precise(self.plan):
+            for worker in (wa, wb):
+                worker.send({"op": "skip"})
+            return
+        try:
+            _measure_point(point, wa, wb, self.plan, self.flip)
+        except _CallFailed as exc:
+            point.problem = f"raised while measured: {exc}"
+            failed = str(exc).startswith(f"{wa.tree.label}:")
+            (wb if failed else wa).send({"op": "done"})
+            return
+        for worker in (wa, wb):
+            worker.send({"op": "done"})
 
 
-def measure_pair(a: Side, b: Side, plan: PairPlan | None = None) -> PairResult:
-    """Measure ``a`` and ``b`` interleaved, round after round, until the ratio is known."""
+def _key(message: dict[str, Any]) -> tuple[str, str]:
+    return message["item"], message["label"]
+
+
+def pair_items(
+    a: Tree,
+    b: Tree,
+    nodeids: Sequence[str],
+    args_for: Callable[[Tree], list[str]],
+    *,
+    watch: Sequence[str] = (),
+    changed: Sequence[str] = (),
+    plan: PairPlan | None = None,
+    progress: Progress | None = None,
+) -> PairRun:
+    """Run ``nodeids`` in both trees, round after round, until each call's ratio is known.
+
+    ``args_for(tree)`` gives the pytest arguments (paths) of a side's worker.
+    Each side reports the file of every module of the project's top-level
+    modules ``watch``, and of every module whose path ends like a file in
+    ``changed`` (the files that differ between the trees); one file on both
+    sides is a problem of that call.
+    """
     plan = plan or PairPlan()
     started = time.perf_counter()
     cpu = _shared_cpu() if plan.pin else None
-    calls: int | None = None
-    a_all: list[float] = []
-    b_all: list[float] = []
-    a_rounds: list[float] = []
-    b_rounds: list[float] = []
-    while len(a_rounds) < plan.max_rounds:
+    run = PairRun()
+    tops = [b.path_map[0]] if b.path_map else []
+    pending = list(nodeids)
+    budget = plan.time_per_check * max(1, len(pending))
+    while pending and run.rounds < plan.max_rounds:
         spent = time.perf_counter() - started
-        if len(a_rounds) >= plan.min_rounds and spent * (1 + 1 / len(a_rounds)) > plan.max_time:
-            break  # one more round of the average length would pass the time limit
-        calls, a_samples, b_samples = _round(a, b, cpu, calls, plan, len(a_rounds) % 2 == 1)
-        a_all += a_samples
-        b_all += b_samples
-        a_rounds.append(statistics.median(a_samples))
-        b_rounds.append(statistics.median(b_samples))
-        if len(a_rounds) < plan.min_rounds:
-            continue
-        estimate = paired_ratio_estimate(a_rounds, b_rounds, plan.confidence)
-        if (math.log(estimate.high) - math.log(estimate.low)) / 2 <= plan.precision:
+        if run.rounds >= plan.min_rounds and spent * (1 + 1 / run.rounds) > budget:
             break
-    assert calls is not None
-    return PairResult(
-        TimingResult(a.label, a_all, calls_per_sample=calls),
-        TimingResult(b.label, b_all, calls_per_sample=calls),
-        paired_ratio_estimate(a_rounds, b_rounds, plan.confidence),
-        time.perf_counter() - started,
-        a_rounds,
-        b_rounds,
-    )
+        if progress is not None:
+            progress(
+                f"aide: pairing {len(pending)} item(s) against {a.label}: round {run.rounds + 1}"
+            )
+        flip = run.rounds % 2 == 1
+        workers: list[_Worker] = []
+        try:
+            for tree in (b, a) if flip else (a, b):
+                workers.append(_Worker(tree, args_for(tree), cpu, watch, changed))
+            ordered = (workers[1], workers[0]) if flip else (workers[0], workers[1])
+            _Round(run, a, b, plan, flip, tops).play(ordered, pending, run.rounds == 0)
+        except WorkerError as exc:
+            for nodeid in pending:
+                run.missing.setdefault(nodeid, str(exc))
+            break
+        finally:
+            for worker in workers:
+                worker.close()
+        run.rounds += 1
+        measured = {n for n, _ in run.points}
+        for nodeid in pending:
+            if nodeid not in measured:
+                run.missing.setdefault(nodeid, "made no measured call in the worker session")
+        unfinished = {n for (n, _), p in run.points.items() if not p.precise(plan)}
+        pending = [n for n in pending if n in unfinished]
+    if progress is not None:
+        progress("")
+    run.elapsed = time.perf_counter() - started
+    return run

@@ -1,0 +1,364 @@
+"""The pytest plugin of a ``--aide-against`` pair worker (``-p pytest_aide.pairworker``).
+
+A worker is a pytest session in one tree, started by
+:func:`pytest_aide.measure.pair.pair_items`. It imports the project from its
+own tree (see :class:`Redirect`), runs the items the controller keeps, in the
+controller's order, and stops at each measured call (``benchmark(...)``,
+``benchmark.pedantic(...)``, ``aide_timer(...)``, a scenario's target) to time
+batches of calls when asked. The test then goes on with the call's return
+value, so its assertions still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import inspect
+import json
+import os
+import sys
+from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from pytest_aide.measure.pair import WORKER_ENV
+from pytest_aide.measure.timer import _abatch, _batch, is_async_callable
+
+__all__ = ["PAIR_SERVER", "PairServer", "Redirect"]
+
+_Batch = Callable[[int], tuple[int, Any]]
+
+
+class Redirect(importlib.abc.MetaPathFinder):
+    """Imports the project's top-level modules from this side's tree, whatever is installed.
+
+    An editable install (a ``.pth`` path, or a finder such as setuptools' or
+    ``editables``') points at the current checkout; this finder sits first on
+    ``sys.meta_path`` and answers for the project's own top-level names, so their
+    submodules follow from the package's ``__path__``. Namespace packages keep
+    every portion they have here.
+    """
+
+    def __init__(self, locations: dict[str, list[str]]) -> None:
+        self.locations = locations
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        """The spec of a redirected top-level module; None for every other name."""
+        places = self.locations.get(fullname)
+        if places is None:
+            return None
+        folders = [p for p in map(Path, places) if p.is_dir()]
+        for place in map(Path, places):
+            if place.is_file():
+                return importlib.util.spec_from_file_location(fullname, place)
+            if (place / "__init__.py").is_file():
+                return importlib.util.spec_from_file_location(
+                    fullname, place / "__init__.py", submodule_search_locations=[str(place)]
+                )
+        if not folders:
+            raise ModuleNotFoundError(f"No module named {fullname!r} in this tree", name=fullname)
+        spec = importlib.machinery.ModuleSpec(fullname, None, is_package=True)
+        spec.submodule_search_locations = [str(f) for f in folders]
+        return spec
+
+
+def _origin(fn: Any) -> str:
+    """The source file of a callable (through partials, bound methods and wrappers)."""
+    while hasattr(fn, "func"):
+        fn = fn.func
+    fn = inspect.unwrap(getattr(fn, "__func__", fn))
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        return str(Path(code.co_filename).resolve())
+    module = sys.modules.get(getattr(fn, "__module__", None) or type(fn).__module__)
+    return str(Path(module.__file__).resolve()) if module and module.__file__ else ""
+
+
+class PairServer:
+    """The worker's end of the pipes: answers the controller at each measured call."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        reader, writer = spec["fds"]
+        self._in = os.fdopen(reader, "r")
+        self._out = os.fdopen(writer, "w", buffering=1)
+        self.watch = frozenset(spec.get("watch") or ())
+        self.changed = tuple("/" + path for path in spec.get("changed") or ())
+
+    def send(self, message: dict[str, Any]) -> None:
+        """One JSON line to the controller."""
+        self._out.write(json.dumps(message) + "\n")
+
+    def receive(self) -> dict[str, Any]:
+        """One JSON line from the controller (EOF means it is gone: stop)."""
+        line = self._in.readline()
+        if not line:
+            raise SystemExit("aide pair worker: the controller went away")
+        return json.loads(line)
+
+    def keep(self, nodeids: list[str]) -> list[str]:
+        """Tell the controller what was collected; return what it wants run, in its order."""
+        self.send({"op": "items", "items": nodeids})
+        return list(self.receive()["items"])
+
+    def _watched(self, name: str, file: str) -> bool:
+        if name.partition(".")[0] in self.watch:
+            return True
+        tail = "/" + name.replace(".", "/")
+        tail += "/__init__.py" if file.endswith("__init__.py") else Path(file).suffix
+        return any(path.endswith(tail) for path in self.changed)
+
+    def _modules(self) -> dict[str, str]:
+        """Files of the project's modules and of modules named like a changed file."""
+        return {
+            name: str(Path(module.__file__).resolve())
+            for name, module in list(sys.modules.items())
+            if getattr(module, "__file__", None) and self._watched(name, module.__file__)
+        }
+
+    def _protocol(self, nodeid: str, label: str, fn: Any) -> Generator[int, tuple[int, Any], Any]:
+        self.send(
+            {
+                "op": "measure",
+                "item": nodeid,
+                "label": label,
+                "file": _origin(fn),
+                "modules": self._modules(),
+            }
+        )
+        value = None
+        while True:
+            command = self.receive()
+            if command["op"] == "done":
+                return value
+            if command["op"] == "skip":
+                _, value = yield 1
+                return value
+            elapsed, value = yield int(command["calls"])
+            self.send({"op": "ran", "ns": elapsed})
+
+    def _failed(self, exc: BaseException) -> None:
+        self.send({"op": "error", "message": f"{type(exc).__name__}: {exc}"})
+
+    def serve_batches(self, nodeid: str, label: str, fn: Any, batch: _Batch) -> Any:
+        """Run ``batch(calls)`` as often as the controller asks; return the last value."""
+        protocol = self._protocol(nodeid, label, fn)
+        try:
+            calls = next(protocol)
+            while True:
+                try:
+                    result = batch(calls)
+                except BaseException as exc:
+                    self._failed(exc)
+                    raise
+                calls = protocol.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    def serve(
+        self,
+        nodeid: str,
+        label: str,
+        fn: Callable[..., Any],
+        args: tuple,
+        kwargs: dict,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    ) -> Any:
+        """A measured call from synchronous code (coroutine functions get a new loop)."""
+        if not is_async_callable(fn):
+            return self.serve_batches(nodeid, label, fn, lambda n: _batch(fn, args, kwargs, n))
+        loop = (loop_factory or asyncio.new_event_loop)()
+        try:
+            return self.serve_batches(
+                nodeid,
+                label,
+                fn,
+                lambda n: loop.run_until_complete(_abatch(fn, args, kwargs, n)),
+            )
+        finally:
+            loop.close()
+
+    async def aserve(
+        self, nodeid: str, label: str, fn: Callable[..., Any], args: tuple, kwargs: dict
+    ) -> Any:
+        """A measured call from an async test, on its running loop."""
+        if not is_async_callable(fn):
+            return self.serve(nodeid, label, fn, args, kwargs)
+        protocol = self._protocol(nodeid, label, fn)
+        try:
+            calls = next(protocol)
+            while True:
+                try:
+                    result = await _abatch(fn, args, kwargs, calls)
+                except BaseException as exc:
+                    self._failed(exc)
+                    raise
+                calls = protocol.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+
+PAIR_SERVER = pytest.StashKey[PairServer]()
+"""Set in a pair worker's config: aide's fixtures and scenario items serve through it."""
+
+
+def _pedantic_batch(
+    target: Callable[..., Any],
+    args: tuple,
+    kwargs: dict | None,
+    setup: Callable[[], Any] | None,
+    teardown: Callable[..., Any] | None,
+) -> _Batch:
+    """pytest-benchmark's ``pedantic`` semantics: setup and teardown run outside the timing."""
+    from time import perf_counter_ns
+
+    def batch(calls: int) -> tuple[int, Any]:
+        total, value = 0, None
+        for _ in range(calls):
+            call_args, call_kwargs = args, kwargs or {}
+            if setup is not None:
+                made = setup()
+                if made is not None:
+                    call_args, call_kwargs = made
+            start = perf_counter_ns()
+            value = target(*call_args, **call_kwargs)
+            total += perf_counter_ns() - start
+            if teardown is not None:
+                teardown(*call_args, **call_kwargs)
+        return total, value
+
+    if setup is None and teardown is None:
+        return lambda calls: _batch(target, tuple(args), kwargs or {}, calls)
+    return batch
+
+
+def _patch_benchmark(server: PairServer, label_for: Callable[[Any], str]) -> None:
+    """Make pytest-benchmark's fixture serve the controller instead of timing by itself."""
+    try:
+        from pytest_benchmark.fixture import BenchmarkFixture
+    except ImportError:
+        return
+
+    def call(
+        self: Any, function_to_benchmark: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        batch = _pedantic_batch(function_to_benchmark, args, kwargs, None, None)
+        return server.serve_batches(self.fullname, label_for(self), function_to_benchmark, batch)
+
+    def pedantic(
+        self: Any,
+        target: Callable[..., Any],
+        args: tuple = (),
+        kwargs: dict | None = None,
+        setup: Callable[[], Any] | None = None,
+        teardown: Callable[..., Any] | None = None,
+        rounds: int = 1,
+        warmup_rounds: int = 0,
+        iterations: int = 1,
+    ) -> Any:
+        batch = _pedantic_batch(target, args, kwargs, setup, teardown)
+        return server.serve_batches(self.fullname, label_for(self), target, batch)
+
+    BenchmarkFixture.__call__ = call  # type: ignore[method-assign]
+    BenchmarkFixture.pedantic = pedantic  # type: ignore[method-assign]
+
+
+def _redirect_paths(path_map: Sequence[str] | None) -> None:
+    """Move ``sys.path`` entries (``.pth`` files of editable installs) into this side's tree."""
+    if not path_map:
+        return
+    here, there = (Path(p) for p in path_map)
+    moved = []
+    for entry in sys.path:
+        where = Path(entry or ".").resolve()
+        inside = where.is_relative_to(here) and not {"site-packages", "dist-packages"} & set(
+            where.parts
+        )
+        moved.append(str(there / where.relative_to(here)) if inside else entry)
+    sys.path[:] = moved
+
+
+def _start() -> PairServer | None:
+    raw = os.environ.pop(WORKER_ENV, None)
+    if raw is None:
+        return None
+    spec = json.loads(raw)
+    if spec.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(spec["cpu"])})
+    _redirect_paths(spec.get("path_map"))
+    if spec.get("redirects"):
+        sys.meta_path.insert(0, Redirect(spec["redirects"]))
+    return PairServer(spec)
+
+
+_SERVER = _start()
+"""Started at import, before any conftest or test module imports the project."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Measure nothing here: every measured call is timed on the controller's orders."""
+    if _SERVER is None:
+        return
+    config.stash[PAIR_SERVER] = _SERVER
+    for name, value in (("aide_perf", False), ("aide_against", None)):
+        setattr(config.option, name, value)
+    config.option.aide_save_baseline = False
+
+    def label_for(fixture: Any) -> str:
+        return config.stash[_LABELS].get(fixture.fullname, fixture.name)
+
+    config.stash[_LABELS] = {}
+    _patch_benchmark(_SERVER, label_for)
+
+
+_LABELS = pytest.StashKey[dict[str, str]]()
+"""Node id -> the name aide gives a ``benchmark`` test's result (its check name)."""
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Remember the check name a ``benchmark`` result of this item gets in the main session."""
+    if _SERVER is None:
+        return
+    marker = item.get_closest_marker("aide")
+    name = marker.kwargs.get("name") if marker is not None else None
+    item.config.stash[_LABELS][item.nodeid] = name if isinstance(name, str) else item.name
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Keep the items the controller asks for, in its order."""
+    if _SERVER is None:
+        return
+    by_id = {item.nodeid: item for item in items}
+    keep = _SERVER.keep(list(by_id))
+    dropped = [item for item in items if item.nodeid not in set(keep)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    items[:] = [by_id[nodeid] for nodeid in keep]
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """Tell the controller an item is over."""
+    if _SERVER is not None:
+        _SERVER.send({"op": "end", "item": nodeid})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Tell the controller this session is over."""
+    if _SERVER is not None:
+        _SERVER.send({"op": "finish"})
+
+
+def serving(config: pytest.Config) -> PairServer | None:
+    """The pair server of this session, if it is a pair worker."""
+    return config.stash.get(PAIR_SERVER, None)
