@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.results import TimingResult, result_from_dict
+from pytest_aide.results import MAX_STORED_SAMPLES, TimingResult, result_from_dict
 
 __all__ = [
     "BASELINE_SCHEMA",
@@ -37,7 +37,7 @@ __all__ = [
 
 BASELINE_SCHEMA = 1
 """Version of the baseline file layout this pytest-aide writes and reads."""
-MAX_SAMPLES = 1000
+MAX_SAMPLES = MAX_STORED_SAMPLES
 """Samples kept per result; longer runs are thinned evenly."""
 _REQUIRED = ("schema", "id", "created", "machine", "results")
 
@@ -71,12 +71,7 @@ class Baseline:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form with samples capped at :data:`MAX_SAMPLES`."""
-        results = []
-        for result in self.results:
-            data = result.to_dict()
-            data["samples_total"] = len(result.samples)
-            data["samples"] = _thin(result.samples)
-            results.append(data)
+        results = [result.to_dict() for result in self.results]
         return {
             "schema": BASELINE_SCHEMA,
             "id": self.id,
@@ -89,13 +84,6 @@ class Baseline:
     def to_text(self) -> str:
         """The file's exact contents, as :func:`save_baseline` writes them."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
-
-
-def _thin(samples: list[float]) -> list[float]:
-    if len(samples) <= MAX_SAMPLES:
-        return list(samples)
-    step = (len(samples) - 1) / (MAX_SAMPLES - 1)
-    return [samples[round(i * step)] for i in range(MAX_SAMPLES)]
 
 
 def baseline_relpath(nodeid: str) -> Path:

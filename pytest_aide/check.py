@@ -98,6 +98,7 @@ class Check:
                     "baseline_date": c.baseline_date,
                     "against": c.against,
                     "gating": c.gating,
+                    "undecided": c.undecided,
                 }
                 for c in (verdict.comparisons if verdict else [])
             ],
@@ -108,6 +109,7 @@ class Check:
             ],
             "problems": list(verdict.problems) if verdict else [],
             "saved_baseline": self.saved_baseline,
+            "against_sources": self.pair_sources,
         }
 
     @classmethod
@@ -124,6 +126,7 @@ class Check:
             results=[result_from_dict(r) for r in data["results"]],
             outcome=data["outcome"],
             saved_baseline=data.get("saved_baseline"),
+            pair_sources=dict(data.get("against_sources") or {}),
         )
         if data.get("judged"):
             check.verdict = Verdict(
@@ -154,4 +157,5 @@ def _comparison(data: dict[str, Any]) -> Comparison:
         data["baseline_date"],
         gating=data["gating"],
         against=data["against"],
+        undecided=data.get("undecided"),
     )

@@ -20,6 +20,7 @@ from pytest_aide.report.benchmark_json import is_benchmark_json, read_benchmark_
 from pytest_aide.report.json import REPORT_SCHEMA, read_report
 from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import TimingResult, result_from_dict
+from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.units import format_duration
 from pytest_aide.verdict import Comparison, compare
 
@@ -118,7 +119,9 @@ def load_side(path: Path) -> Side:
     return side
 
 
-def compare_sides(old: Side, new: Side, tolerance: float) -> list[tuple[str, Comparison]]:
+def compare_sides(
+    old: Side, new: Side, tolerance: float, drift: float = DEFAULT_DRIFT
+) -> list[tuple[str, Comparison]]:
     """Compare every result both sides have, as (check id, comparison) pairs.
 
     A check's own ``regression_max`` (NEW's, else OLD's) wins over ``tolerance``,
@@ -140,6 +143,7 @@ def compare_sides(old: Side, new: Side, tolerance: float) -> list[tuple[str, Com
                 new_result.samples,
                 tolerance=allowed,
                 baseline_date=old.dates[check_id],
+                drift=drift,
             )
             rows.append((check_id, comparison))
     return rows
@@ -161,7 +165,7 @@ def _table_rows(rows: list[tuple[str, Comparison]], old: Side, new: Side) -> lis
                 format_duration(new.results[check_id][c.subject].median),
                 f"{e.ratio:.3f}",
                 f"{(e.low - 1) * 100:+.1f}..{(e.high - 1) * 100:+.1f} %",
-                c.status,
+                c.undecided or c.status,
             )
         )
     return table
@@ -186,12 +190,12 @@ def _render_md(table: list[tuple[str, ...]]) -> list[str]:
 
 
 def _summary(rows: list[tuple[str, Comparison]], tolerance: float) -> str:
-    counts = {
-        s: sum(1 for _, c in rows if c.status == s) for s in ("regressed", "improved", "unchanged")
-    }
+    kinds = ("regressed", "improved", "unchanged", "undecided")
+    counts = {s: sum(1 for _, c in rows if c.status == s) for s in kinds}
+    undecided = f", {counts['undecided']} undecided" if counts["undecided"] else ""
     return (
         f"{counts['regressed']} regressed, {counts['improved']} improved, "
-        f"{counts['unchanged']} unchanged (tolerance {tolerance * 100:g} %)"
+        f"{counts['unchanged']} unchanged{undecided} (tolerance {tolerance * 100:g} %)"
     )
 
 
@@ -202,7 +206,8 @@ def _compare_command(args: argparse.Namespace) -> int:
         print(f"pytest-aide compare: error: {exc}", file=sys.stderr)
         return 2
     tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-    rows = compare_sides(old, new, tolerance)
+    drift = DEFAULT_DRIFT if args.drift is None else args.drift
+    rows = compare_sides(old, new, tolerance, drift)
     only_old = sorted(set(old.results) - set(new.results))
     only_new = sorted(set(new.results) - set(old.results))
     if args.format == "json":
@@ -216,6 +221,7 @@ def _compare_command(args: argparse.Namespace) -> int:
                     "ci_low": c.estimate.low,
                     "ci_high": c.estimate.high,
                     "status": c.status,
+                    "undecided": c.undecided,
                 }
                 for check_id, c in rows
             ],

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.units import UnitError, parse_percent, parse_timeout
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
@@ -31,6 +32,7 @@ __all__ = [
     "match_checks",
     "non_negative_int",
     "option_conflict",
+    "parse_drift",
     "parse_profiles",
     "parse_tolerance",
     "positive_int",
@@ -82,14 +84,23 @@ def timeout_option(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def parse_tolerance(text: str) -> float:
-    """Parse ``10%`` or ``10`` (both ten percent) into a fraction."""
+def _percentage(text: str, what: str) -> float:
     try:
         return parse_percent(text if text.strip().endswith("%") else float(text))
     except (UnitError, ValueError):
         raise argparse.ArgumentTypeError(
-            f"invalid tolerance {text!r}: expected a percentage like '10%' or 10"
+            f"invalid {what} {text!r}: expected a percentage like '10%' or 10"
         ) from None
+
+
+def parse_tolerance(text: str) -> float:
+    """Parse ``10%`` or ``10`` (both ten percent) into a fraction."""
+    return _percentage(text, "tolerance")
+
+
+def parse_drift(text: str) -> float:
+    """Parse a between-run drift, ``5%`` or ``5``, into a fraction."""
+    return _percentage(text, "drift")
 
 
 def add_compare_options(addoption: Callable[..., Any], prefix: str = "") -> None:
@@ -101,6 +112,15 @@ def add_compare_options(addoption: Callable[..., Any], prefix: str = "") -> None
         metavar="PCT",
         help="allowed slowdown vs baseline before a significant change is a regression, "
         "e.g. 10%% (default 10%%)",
+    )
+    addoption(
+        f"--{prefix}drift",
+        type=parse_drift,
+        default=None,
+        metavar="PCT",
+        help="how far one run's median strays from another's on unchanged code on this "
+        "machine (one standard deviation); comparisons with stored results widen their "
+        "interval by it (default 5%%)",
     )
 
 
@@ -257,6 +277,8 @@ class Settings:
     save_baseline: bool = False
     compare: bool = True
     tolerance: float = DEFAULT_TOLERANCE
+    drift: float = DEFAULT_DRIFT
+    """``--aide-drift``: between-run drift that stored comparisons allow for."""
     any_machine: bool = False
     report_dir: Path = Path(".aide")
     against: str | None = None

@@ -20,6 +20,7 @@ from pytest_aide.baselines import (
 from pytest_aide.check import Check
 from pytest_aide.config import display_path
 from pytest_aide.results import TimingResult
+from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.verdict import Comparison, Verdict, compare
 
 __all__ = ["Gate"]
@@ -39,6 +40,8 @@ class Gate:
     compare: bool = True
     save: bool = False
     any_machine: bool = False
+    drift: float = DEFAULT_DRIFT
+    """Between-run drift a stored comparison allows for (``--aide-drift``)."""
     against: str | None = None
     """Label of the revision measured in the same job; replaces the stored baseline."""
 
@@ -91,16 +94,18 @@ class Gate:
             before = old.get(result.name)
             if before is None or result.mode != "perf":
                 continue
-            verdict.comparisons.append(
-                compare(
-                    result.name,
-                    before.samples,
-                    result.samples,
-                    tolerance=self._tolerance(check),
-                    baseline_date=baseline.date,
-                    gating=gating,
-                )
+            comparison = compare(
+                result.name,
+                before.samples,
+                result.samples,
+                tolerance=self._tolerance(check),
+                baseline_date=baseline.date,
+                gating=gating,
+                drift=self.drift,
             )
+            verdict.comparisons.append(comparison)
+            if comparison.undecided:
+                verdict.notes.append(f"{result.name}: {comparison.undecided}")
 
     def _save(self, check: Check, verdict: Verdict) -> None:
         path = self.baseline_dir / self.slug / baseline_relpath(check.nodeid)

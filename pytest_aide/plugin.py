@@ -28,6 +28,7 @@ from pytest_aide.config import (
     match_checks,
     non_negative_int,
     option_conflict,
+    parse_drift,
     parse_tolerance,
     positive_int,
     pyproject_checks,
@@ -53,6 +54,7 @@ from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.results import TimingResult
+from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.units import UnitError, format_duration, parse_timeout
 from pytest_aide.verdict import Threshold, ThresholdError, Verdict, parse_thresholds
 
@@ -154,6 +156,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="string",
         default="",
         help="same as --aide-tolerance: allowed slowdown vs baseline, e.g. 10%",
+    )
+    parser.addini(
+        "aide_drift",
+        type="string",
+        default="",
+        help="same as --aide-drift: between-run drift of this machine, e.g. 5%",
     )
     _add_option(
         parser,
@@ -267,6 +275,7 @@ def _read_settings(config: pytest.Config) -> Settings:
         save_baseline=bool(_setting(config, "aide_save_baseline", bool)),
         compare=not _setting(config, "aide_no_compare", bool),
         tolerance=_setting(config, "aide_tolerance", parse_tolerance) or DEFAULT_TOLERANCE,
+        drift=_setting(config, "aide_drift", parse_drift) or DEFAULT_DRIFT,
         any_machine=bool(_setting(config, "aide_compare_any_machine", bool)),
         report_dir=_directory(config, "aide_report_dir", ".aide"),
         against=_setting(config, "aide_against", str),
@@ -343,13 +352,16 @@ def _benchmark_disabled(item: pytest.Item) -> str | None:
     fixture = getattr(item, "funcargs", {}).get("benchmark")
     if fixture is None or not getattr(fixture, "disabled", False):
         return None
-    if os.environ.get("PYTEST_XDIST_WORKER") or hasattr(item.config, "workerinput"):
-        why = "pytest-benchmark switches itself off under pytest-xdist (-n)"
-    else:
-        why = "pytest-benchmark is disabled (--benchmark-disable)"
+    if item.config.getoption("benchmark_disable", default=False):
+        return (
+            f"{item.nodeid}: the benchmark fixture measured nothing: pytest-benchmark is "
+            "disabled (--benchmark-disable, perhaps from addopts); run with "
+            "--benchmark-enable to measure it"
+        )
     return (
-        f"{item.nodeid}: the benchmark fixture measured nothing: {why}; run this test "
-        "without -n (or with -p no:xdist), or measure it with aide_timer, which works under xdist"
+        f"{item.nodeid}: the benchmark fixture measured nothing: pytest-benchmark switches "
+        "itself off under pytest-xdist (-n); run this test without -n (or with -p no:xdist), "
+        "or measure it with aide_timer, which works under xdist"
     )
 
 
@@ -405,6 +417,8 @@ class AideSession:
         self.pairs = PairRun()
         """Under ``--aide-against``: every paired call so far."""
         self.paired_items = 0
+        self.benchmark_tests = 0
+        """Collected tests that use pytest-benchmark's ``benchmark`` fixture."""
         self._check_patterns: CheckPatterns = []
         try:
             self._check_patterns = pyproject_checks(pyproject)
@@ -444,6 +458,7 @@ class AideSession:
             compare=settings.compare,
             save=settings.save_baseline,
             any_machine=settings.any_machine,
+            drift=settings.drift,
             against=self.revision.label if self.revision else None,
         )
 
@@ -470,6 +485,8 @@ class AideSession:
         fixtures = getattr(item, "fixturenames", ())
         if not ({"benchmark", *_AIDE_FIXTURES} & set(fixtures)):
             return None
+        if self._config_error:
+            return {}  # check_for fails it with the one-line error
         matched = match_checks(self._check_patterns, item.nodeid)
         profile = self._overrides.get(self.settings.profile, {})
         names = (getattr(item, "originalname", None), item.name)
@@ -631,11 +648,6 @@ class AideSession:
         self._terminal.write(f"\x1b7 {line}\x1b[K\x1b8" if line else "\x1b[K")
         self._terminal.flush()
 
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Snapshot the machine before measuring (CPU % over the collection phase)."""
-        if self.settings.perf and self.workerinput is None:
-            self.snapshots["start"] = system_snapshot()
-
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         """xdist controller: workers measure against this process's ``--aide-against`` tree."""
@@ -765,6 +777,14 @@ class AideSession:
         report["system"] = self.snapshots
         report["slug"] = self.gate.slug
         report["xdist_workers"] = self.workers
+        if self.revision is not None:
+            report["against"] = {
+                "revision": self.revision.label,
+                "commit": self.revision.commit,
+                "paired_checks": self.paired_items,
+                "rounds": self.pairs.rounds,
+                "seconds": round(self.pairs.elapsed, 3),
+            }
         history = settings.history or settings.report_dir / "history.sqlite"
         report["history"] = display_path(history, self.config.rootpath)
         self._outputs = write_outputs(
@@ -774,8 +794,32 @@ class AideSession:
             benchmark_json=settings.benchmark_json,
         )
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Snapshot the machine before measuring; count pytest-benchmark tests for advice."""
+        if self.settings.perf and self.workerinput is None:
+            self.snapshots["start"] = system_snapshot()
+        self.benchmark_tests = sum(
+            1 for item in session.items if "benchmark" in getattr(item, "fixturenames", ())
+        )
+
+    def _nothing_measured(self) -> str:
+        """The one line that says ``--aide-perf`` found nothing to measure, and what to do."""
+        dirs = ", ".join(self.settings.scenario_dirs)
+        line = (
+            "aide: --aide-perf measured nothing: no scenario files under "
+            f"{dirs}, and no test is marked @pytest.mark.aide or uses an aide fixture"
+        )
+        if self.benchmark_tests:
+            line += (
+                f"; {self.benchmark_tests} test(s) use pytest-benchmark's benchmark fixture: "
+                'make them aide checks with [tool.aide.checks."PATTERN"] in pyproject.toml'
+            )
+        return line
+
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print one row per measured check, then totals and the success rate."""
+        if self.settings.perf and not self.checks and self.workerinput is None:
+            terminalreporter.write_line(self._nothing_measured(), yellow=True)
         if not self.settings.perf or not self.checks:
             return
         terminalreporter.write_sep("=", "aide performance summary")
@@ -785,6 +829,13 @@ class AideSession:
             f"profile: {settings.profile} ({settings.profile_source}); "
             f"machine: {self.gate.slug}{against}"
         )
+        if self.paired_items:
+            pairs = self.pairs
+            terminalreporter.write_line(
+                f"same-job pairing: {self.paired_items} check(s) run in both trees, "
+                f"{pairs.rounds} rounds of fresh workers, {pairs.elapsed:.1f} s "
+                f"({pairs.elapsed / self.paired_items:.1f} s per check)"
+            )
         for line in render_summary(self.checks):
             terminalreporter.write_line(line)
         for moment, snap in self.snapshots.items():

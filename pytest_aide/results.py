@@ -17,6 +17,7 @@ from pytest_aide.units import format_duration, format_size
 
 __all__ = [
     "KNEE_FRACTION",
+    "MAX_STORED_SAMPLES",
     "RESULT_SCHEMA",
     "CpuResult",
     "LoadResult",
@@ -24,14 +25,29 @@ __all__ = [
     "SweepResult",
     "TimingResult",
     "result_from_dict",
+    "thin",
 ]
 
 RESULT_SCHEMA = 1
 """Version of the dict layout written by ``to_dict``."""
+MAX_STORED_SAMPLES = 1000
+"""Samples a timing keeps when written out (evenly spaced, in time order); the summary
+statistics written beside them are those of every sample."""
+
+
+def thin(samples: list[float], keep: int = MAX_STORED_SAMPLES) -> list[float]:
+    """At most ``keep`` samples, evenly spaced in time order (first and last kept)."""
+    if len(samples) <= keep:
+        return list(samples)
+    step = (len(samples) - 1) / (keep - 1)
+    return [samples[round(i * step)] for i in range(keep)]
 
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+_SUMMARY_KEYS = ("mean", "median", "min", "max", "stddev", "p95", "p99")
 
 
 @dataclass
@@ -54,6 +70,8 @@ class TimingResult:
     """``perf`` for a full measurement, ``smoke`` for the single call without ``--aide-perf``."""
     value: Any = field(default=None, compare=False, repr=False)
     """Return value of the last call (not serialised)."""
+    samples_total: int | None = field(default=None, compare=False)
+    """Samples measured, when :attr:`samples` holds a thinned selection of them."""
 
     def __post_init__(self) -> None:
         if not self.samples:
@@ -66,7 +84,7 @@ class TimingResult:
     @property
     def iterations(self) -> int:
         """Number of samples measured."""
-        return len(self.samples)
+        return self.samples_total or len(self.samples)
 
     @property
     def mean(self) -> float:
@@ -124,12 +142,17 @@ class TimingResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON dict; derived statistics are included for readers and ignored on load."""
+        """Plain-JSON dict with at most :data:`MAX_STORED_SAMPLES` samples.
+
+        The statistics are those of every sample; :meth:`from_dict` keeps them
+        when the samples were thinned, and recomputes them otherwise.
+        """
         return {
             "kind": self.kind,
             "schema": RESULT_SCHEMA,
             "name": self.name,
-            "samples": list(self.samples),
+            "samples": thin(self.samples),
+            "samples_total": self.iterations,
             "warmup": self.warmup,
             "calls_per_sample": self.calls_per_sample,
             "gc": self.gc,
@@ -140,14 +163,24 @@ class TimingResult:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TimingResult:
         """Rebuild a result written by :meth:`to_dict`."""
-        return cls(
-            name=str(data["name"]),
-            samples=[float(s) for s in data["samples"]],
+        name = str(data["name"])
+        samples = [float(s) for s in data["samples"]]
+        total = int(data.get("samples_total") or len(samples))
+        result = cls(
+            name=name,
+            samples=samples,
             warmup=int(data.get("warmup", 0)),
             calls_per_sample=int(data.get("calls_per_sample", 1)),
             gc=str(data.get("gc", "enabled")),
             mode=str(data.get("mode", "perf")),
+            samples_total=total if total > len(samples) else None,
         )
+        written = data.get("stats") or {}
+        if result.samples_total and all(
+            isinstance(written.get(k), (int, float)) for k in _SUMMARY_KEYS
+        ):
+            result.__dict__["_summary"] = {k: float(written[k]) for k in _SUMMARY_KEYS}
+        return result
 
 
 @dataclass

@@ -8,13 +8,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "DEFAULT_DRIFT",
+    "MIN_RUN_SAMPLES",
+    "RUN_BLOCKS",
     "RatioEstimate",
+    "block_medians",
     "paired_ratio_estimate",
     "percentile",
     "ratio_estimate",
+    "run_ratio_estimate",
     "stddev",
     "summarize",
 ]
+
+DEFAULT_DRIFT = 0.05
+"""Between-run drift allowed for when two separate runs are compared: the standard
+deviation of one run's median around the machine's typical speed, as a fraction."""
+RUN_BLOCKS = 20
+"""A run's samples are reduced to at most this many block medians before comparing."""
+MIN_RUN_SAMPLES = 3
+"""Fewer samples than this on either side are not enough to compare two runs."""
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -193,3 +206,40 @@ def paired_ratio_estimate(
     k_low = max(1, math.floor(total / 2 - spread))
     low, high = _kth_walsh(ds, k_low), _kth_walsh(ds, total + 1 - k_low)
     return RatioEstimate(math.exp(middle), math.exp(low), math.exp(high), confidence, n, n)
+
+
+def block_medians(samples: Sequence[float], blocks: int = RUN_BLOCKS) -> list[float]:
+    """Medians of ``blocks`` consecutive stretches of ``samples`` (kept in time order).
+
+    Samples next to each other in one process share its state (a slow spell, a
+    cache), so they are not independent; a block median is the unit of evidence.
+    """
+    n = len(samples)
+    if n <= blocks:
+        return list(samples)
+    bounds = [round(i * n / blocks) for i in range(blocks + 1)]
+    return [statistics.median(samples[bounds[i] : bounds[i + 1]]) for i in range(blocks)]
+
+
+def run_ratio_estimate(
+    old: Sequence[float],
+    new: Sequence[float],
+    drift: float = DEFAULT_DRIFT,
+    confidence: float = 0.95,
+) -> RatioEstimate:
+    """Ratio new/old of two separate runs (a stored baseline and this run).
+
+    Thousands of samples from one process say little about another process: each
+    run has a speed of its own (memory layout, the machine's state at the time).
+    So the within-run interval is built from block medians (Hodges–Lehmann with
+    the Moses interval), then widened by the between-run ``drift`` of both runs
+    (``z * sqrt(2) * drift`` in log-ratio, added in quadrature).
+    """
+    within = ratio_estimate(block_medians(old), block_medians(new), confidence)
+    allowance = _Z[confidence] * math.sqrt(2) * math.log1p(drift)
+    centre = math.log(within.ratio)
+    low = centre - math.hypot(centre - math.log(within.low), allowance)
+    high = centre + math.hypot(math.log(within.high) - centre, allowance)
+    return RatioEstimate(
+        within.ratio, math.exp(low), math.exp(high), confidence, len(old), len(new)
+    )

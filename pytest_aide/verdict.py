@@ -7,7 +7,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pytest_aide.stats import RatioEstimate, paired_ratio_estimate, ratio_estimate
+from pytest_aide.stats import (
+    DEFAULT_DRIFT,
+    MIN_RUN_SAMPLES,
+    RatioEstimate,
+    paired_ratio_estimate,
+    run_ratio_estimate,
+)
 from pytest_aide.units import (
     UnitError,
     format_duration,
@@ -197,15 +203,19 @@ class Comparison:
     """False when the comparison is only reported (other machine, or saving a new baseline)."""
     against: str | None = None
     """The git revision measured in the same job, when not a stored baseline."""
+    undecided: str | None = None
+    """Why no verdict can be given (e.g. ``not enough samples to compare (1 vs 1)``)."""
 
     @property
     def status(self) -> str:
-        """``regressed``, ``improved`` or ``unchanged``.
+        """``regressed``, ``improved``, ``unchanged`` or ``undecided``.
 
         A change counts only when it is statistically significant (the
         interval excludes no change) *and* its estimate lies beyond the
         tolerance; improvements use the mirror bound 1 / (1 + tolerance).
         """
+        if self.undecided is not None:
+            return "undecided"
         e = self.estimate
         if e.low > 1.0 and e.ratio > 1.0 + self.tolerance:
             return "regressed"
@@ -242,14 +252,24 @@ def compare(
     baseline_date: str = "",
     gating: bool = True,
     against: str | None = None,
+    drift: float = DEFAULT_DRIFT,
 ) -> Comparison:
     """Compare new samples with old samples of the same measurement.
 
     With ``against`` (a revision measured in the same job, in pairs) the samples
-    are paired and the paired ratio is used; otherwise the two-sample ratio.
+    are paired and the paired ratio is used. Otherwise they come from two runs,
+    and the interval allows for the ``drift`` between runs
+    (:func:`~pytest_aide.stats.run_ratio_estimate`); with fewer than
+    :data:`~pytest_aide.stats.MIN_RUN_SAMPLES` samples on a side there is no verdict.
     """
-    estimate = paired_ratio_estimate(old, new) if against else ratio_estimate(old, new)
-    return Comparison(subject, estimate, tolerance, baseline_date, gating, against)
+    if against:
+        estimate = paired_ratio_estimate(old, new)
+        return Comparison(subject, estimate, tolerance, baseline_date, gating, against)
+    estimate = run_ratio_estimate(old, new, drift)
+    undecided = None
+    if min(len(old), len(new)) < MIN_RUN_SAMPLES:
+        undecided = f"not enough samples to compare ({len(old)} vs {len(new)})"
+    return Comparison(subject, estimate, tolerance, baseline_date, gating, against, undecided)
 
 
 @dataclass

@@ -22,6 +22,7 @@ from pytest_aide.baselines import (
 from pytest_aide.check import Check
 from pytest_aide.gate import Gate
 from pytest_aide.results import LoadResult, MemoryResult, TimingResult
+from pytest_aide.stats import MIN_RUN_SAMPLES
 from pytest_aide.verdict import THRESHOLD_KEYS, Comparison, Threshold, compare, judge
 
 SLUG = "machine"
@@ -211,6 +212,9 @@ def test_comparison_status_is_consistent(old: list[float], new: list[float], tol
         assert e.low > 1.0 and e.ratio > 1.0 + tol
     elif comparison.status == "improved":
         assert e.high < 1.0 and e.ratio < 1.0 / (1.0 + tol)
+    elif comparison.status == "undecided":
+        assert min(len(old), len(new)) < MIN_RUN_SAMPLES
+        assert comparison.undecided == f"not enough samples to compare ({len(old)} vs {len(new)})"
     else:
         assert not (e.low > 1.0 and e.ratio > 1.0 + tol)
 
@@ -228,7 +232,12 @@ def test_swapping_old_and_new_swaps_regressed_and_improved(
     forward = compare("r", old, new, tolerance=tol)
     backward = compare("r", new, old, tolerance=tol)
     assume(not _near_a_bound(forward, tol) and not _near_a_bound(backward, tol))
-    mirror = {"regressed": "improved", "improved": "regressed", "unchanged": "unchanged"}
+    mirror = {
+        "regressed": "improved",
+        "improved": "regressed",
+        "unchanged": "unchanged",
+        "undecided": "undecided",
+    }
     assert backward.status == mirror[forward.status]
 
 

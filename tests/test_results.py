@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_aide.results import TimingResult, result_from_dict
+from pytest_aide.results import MAX_STORED_SAMPLES, TimingResult, result_from_dict
 
 CONTRACT = [
     "name",
@@ -62,3 +62,17 @@ def test_unknown_kind_is_named() -> None:
 def test_a_result_needs_samples() -> None:
     with pytest.raises(ValueError, match="at least one sample"):
         TimingResult("x", [])
+
+
+def test_a_long_timing_is_written_thinned_with_the_statistics_of_every_sample() -> None:
+    samples = [1e-6 * (1 + (i % 97) / 100) for i in range(200_000)]
+    result = TimingResult("fast", samples, calls_per_sample=40)
+    data = result.to_dict()
+    assert len(data["samples"]) == MAX_STORED_SAMPLES and data["samples_total"] == 200_000
+    assert data["samples"][0] == samples[0] and data["samples"][-1] == samples[-1]
+    back = TimingResult.from_dict(json.loads(json.dumps(data)))
+    assert back.iterations == 200_000
+    for key in ("mean", "median", "min", "max", "p95", "p99", "stddev"):
+        assert getattr(back, key) == getattr(result, key)
+    short = TimingResult.from_dict(TimingResult("s", [1.0, 2.0]).to_dict())
+    assert short.samples_total is None and short.iterations == 2

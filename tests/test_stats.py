@@ -10,12 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_aide.stats import (
+    block_medians,
     paired_ratio_estimate,
     percentile,
     ratio_estimate,
+    run_ratio_estimate,
     stddev,
     summarize,
 )
+from pytest_aide.verdict import compare
 
 samples = st.lists(
     st.floats(min_value=1e-9, max_value=1e4, allow_nan=False), min_size=1, max_size=200
@@ -183,3 +186,40 @@ def test_paired_known_interval_for_ten_pairs() -> None:
 def test_paired_needs_equal_lengths() -> None:
     with pytest.raises(ValueError, match="equally long"):
         paired_ratio_estimate([1.0, 2.0], [1.0])
+
+
+def test_block_medians_keep_time_order_and_short_runs() -> None:
+    samples = [float(i) for i in range(100)]
+    blocks = block_medians(samples, 20)
+    assert len(blocks) == 20 and blocks == sorted(blocks)
+    assert blocks[0] == 2.0 and blocks[-1] == 97.0
+    assert block_medians([3.0, 1.0], 20) == [3.0, 1.0]
+
+
+def test_many_rounds_of_one_process_are_not_many_processes() -> None:
+    # Two runs, each tight inside (100k rounds), 3 % apart: the drift between two
+    # processes, not evidence of a change. The interval must allow for it.
+    rng = random.Random(7)
+    old = [1.0 + rng.gauss(0, 0.002) for _ in range(100_000)]
+    new = [1.03 + rng.gauss(0, 0.002) for _ in range(100_000)]
+    estimate = run_ratio_estimate(old, new, drift=0.05)
+    assert 1.02 < estimate.ratio < 1.04
+    assert estimate.low < 1.0 < estimate.high
+    assert (estimate.n_old, estimate.n_new) == (100_000, 100_000)
+    # Without drift the interval is that of 20 block medians a side: still narrow.
+    tight = run_ratio_estimate(old, new, drift=0.0)
+    assert 1.0 < tight.low < tight.high < 1.06
+
+
+def test_a_large_change_stays_significant_through_the_drift() -> None:
+    rng = random.Random(3)
+    old = [1.0 + rng.gauss(0, 0.01) for _ in range(500)]
+    new = [1.5 + rng.gauss(0, 0.01) for _ in range(500)]
+    assert run_ratio_estimate(old, new, drift=0.05).low > 1.2
+
+
+def test_one_sample_a_side_is_no_verdict() -> None:
+    comparison = compare("r", [1.0], [1.5], tolerance=0.1)
+    assert comparison.status == "undecided"
+    assert comparison.undecided == "not enough samples to compare (1 vs 1)"
+    assert compare("r", [1.0] * 3, [1.5] * 3, tolerance=0.1).undecided is None

@@ -56,6 +56,8 @@ def _rows(check: Check) -> list[tuple[str, ...]]:
             e = comparison.estimate
             change = f"{e.percent:+.1f}% [{(e.low - 1) * 100:+.1f}, {(e.high - 1) * 100:+.1f}]"
             change += "" if comparison.gating else " (info)"
+            if comparison.undecided:
+                change = f"n/a ({e.n_old} vs {e.n_new})"
         rows.append((result.name, *_figures(result), change, limits, check.status))
     return rows
 

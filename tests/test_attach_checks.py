@@ -1,0 +1,112 @@
+"""Existing pytest-benchmark suites get aide's gate without editing a test; no silent no-op."""
+
+from __future__ import annotations
+
+import pytest
+
+BENCH = """
+def work(n=2000):
+    return sum(i * i for i in range(n))
+
+def test_bench_small(benchmark):
+    benchmark(work, 200)
+
+def test_bench_large(benchmark):
+    benchmark(work, 4000)
+
+def test_plain():
+    assert work(10) == 285
+"""
+
+
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pytest-benchmark switches itself off when it sees this (set when the suite runs under -n).
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+
+
+def _pyproject(pytester: pytest.Pytester, aide: str) -> None:
+    pytester.makepyprojecttoml(f"[tool.pytest.ini_options]\n\n{aide}")
+
+
+def test_patterns_attach_the_gate_and_thresholds(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    _pyproject(
+        pytester,
+        '[tool.aide.checks."test_bench.py::test_bench_*"]\n'
+        'thresholds = { median = "1h" }\n\n'
+        '[tool.aide.checks."test_bench.py::test_bench_large"]\n'
+        'thresholds = { median = "1ns" }\n',
+    )
+    result = pytester.runpytest("--aide-perf", "--benchmark-max-time=0.05")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_bench_large: median * > 1.00 ns (limit from ?tool.aide.checks?)",
+            "test_bench_small * median <= 1.00 h * PASS",
+            "checks: 2, passed: 1, failed: 1, success rate: 50.0%",
+        ]
+    )
+    assert "test_plain" not in result.stdout.str().split("aide performance summary")[1]
+
+
+def test_a_pattern_without_thresholds_only_attaches_the_gate(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    _pyproject(pytester, '[tool.aide.checks."*"]\n')
+    result = pytester.runpytest("--aide-perf", "--benchmark-max-time=0.05")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["checks: 2, passed: 2, failed: 0, success rate: 100.0%"])
+
+
+def test_a_profile_entry_makes_an_unmarked_benchmark_test_a_check(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    _pyproject(
+        pytester,
+        '[tool.aide.profiles.ci.test_bench_small]\nthresholds = { mean = "1ns" }\n',
+    )
+    result = pytester.runpytest("--aide-perf", "--aide-profile", "ci", "--benchmark-max-time=0.05")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["test_bench_small: mean * > 1.00 ns (limit from profile ci)"])
+
+
+def test_a_bad_pattern_table_is_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    _pyproject(pytester, '[tool.aide.checks."test_*"]\nthresholds = { p96 = "1s" }\n')
+    result = pytester.runpytest("--aide-perf", "--benchmark-max-time=0.05")
+    result.stdout.fnmatch_lines(
+        [
+            "*pyproject.toml: ?tool.aide.checks?: pattern 'test_*': unknown threshold key 'p96'*",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_nothing_to_measure_says_so_in_one_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    result = pytester.runpytest("--aide-perf", "--benchmark-max-time=0.05")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "aide: --aide-perf measured nothing: no scenario files under scenarios, and no test "
+            "is marked @pytest.mark.aide or uses an aide fixture; 2 test(s) use "
+            "pytest-benchmark's benchmark fixture: make them aide checks with "
+            '?tool.aide.checks."PATTERN"? in pyproject.toml'
+        ]
+    )
+
+
+def test_benchmark_disable_gets_the_right_advice(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    _pyproject(pytester, '[tool.aide.checks."*"]\nthresholds = { mean = "1h" }\n')
+    result = pytester.runpytest("--aide-perf", "--benchmark-disable")
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "test_bench.py::test_bench_small: the benchmark fixture measured nothing: "
+            "pytest-benchmark is disabled (--benchmark-disable, perhaps from addopts); run "
+            "with --benchmark-enable to measure it"
+        ]
+    )
+    assert "without -n" not in result.stdout.str()
