@@ -8,7 +8,8 @@ measurement and comparison code, in two modes:
   process, one after the other, as a stored baseline and a later CI run would
   be; judged by the two-sample Hodges–Lehmann ratio.
 - ``paired``: both sides measured in one job, interleaved, in two worker
-  processes pinned to one CPU (``--aide-against``); judged by the paired ratio.
+  pytest sessions pinned to one CPU (``--aide-against``: a ``benchmark`` test
+  in two checkouts); judged by the paired ratio over rounds.
 
 Cases run in shuffled order so that the machine's slow spells hit all alike.
 
@@ -20,9 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -30,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pytest_aide.measure.pair import PairPlan, Side, measure_pair  # noqa: E402
+from pytest_aide.measure.pair import PairPlan, Tree, pair_items  # noqa: E402
 from pytest_aide.verdict import compare  # noqa: E402
 
 TOLERANCES = (0.05, 0.10)
@@ -60,14 +63,31 @@ def _stored(scale: float, iterations: int) -> tuple[list[float], list[float]]:
     return sides[0], sides[1]
 
 
+_TEST = "from workloads import work\n\ndef test_w(benchmark):\n    benchmark(work, {scale!r})\n"
+_TREES: dict[float, tuple[Tree, Tree]] = {}
+
+
+def _trees(scale: float) -> tuple[Tree, Tree]:
+    """Two checkouts of one benchmark test: A at scale 1, B at ``scale``."""
+    if scale not in _TREES:
+        sides = []
+        for label, side_scale in (("A", 1.0), ("B", scale)):
+            root = Path(tempfile.mkdtemp(prefix=f"aide-gate-{label}-"))
+            shutil.copy(ROOT / "benchmarks" / "workloads.py", root / "workloads.py")
+            (root / "test_w.py").write_text(_TEST.format(scale=side_scale))
+            (root / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+            redirects = {"workloads": [str(root / "workloads.py")]}
+            sides.append(Tree(label, root, root / "pytest.ini", redirects))
+        _TREES[scale] = (sides[0], sides[1])
+    return _TREES[scale]
+
+
 def _paired(scale: float, plan: PairPlan) -> tuple[list[float], list[float]]:
-    bench = ROOT / "benchmarks"
-    result = measure_pair(
-        Side("A", bench, "workloads:work", (1.0,)),
-        Side("B", bench, "workloads:work", (scale,)),
-        plan,
-    )
-    return result.a.samples, result.b.samples
+    """What ``--aide-against`` does: the same test in two trees, interleaved, in rounds."""
+    a, b = _trees(scale)
+    run = pair_items(a, b, ["test_w.py::test_w"], lambda tree: ["test_w.py"], plan=plan)
+    (point,) = run.points.values()
+    return point.a_rounds, point.b_rounds
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
+from time import thread_time_ns
 from types import ModuleType
 from typing import Any
 
@@ -141,7 +142,20 @@ class PairServer:
                 _, value = yield 1
                 return value
             elapsed, value = yield int(command["calls"])
-            self.send({"op": "ran", "ns": elapsed})
+            self.send({"op": "ran", "ns": elapsed, "cpu": self._cpu})
+
+    _cpu = 0
+    """CPU time of this thread during the last batch, in ns."""
+
+    def _timed(self, batch: _Batch, calls: int) -> tuple[int, Any]:
+        start = thread_time_ns()
+        try:
+            return batch(calls)
+        except BaseException as exc:
+            self._failed(exc)
+            raise
+        finally:
+            self._cpu = thread_time_ns() - start
 
     def _failed(self, exc: BaseException) -> None:
         self.send({"op": "error", "message": f"{type(exc).__name__}: {exc}"})
@@ -152,12 +166,7 @@ class PairServer:
         try:
             calls = next(protocol)
             while True:
-                try:
-                    result = batch(calls)
-                except BaseException as exc:
-                    self._failed(exc)
-                    raise
-                calls = protocol.send(result)
+                calls = protocol.send(self._timed(batch, calls))
         except StopIteration as stop:
             return stop.value
 
@@ -194,11 +203,14 @@ class PairServer:
         try:
             calls = next(protocol)
             while True:
+                start = thread_time_ns()
                 try:
                     result = await _abatch(fn, args, kwargs, calls)
                 except BaseException as exc:
                     self._failed(exc)
                     raise
+                finally:
+                    self._cpu = thread_time_ns() - start
                 calls = protocol.send(result)
         except StopIteration as stop:
             return stop.value

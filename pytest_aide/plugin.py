@@ -565,7 +565,8 @@ class AideSession:
                 check.pair_problems.append(f"{check.name}: --aide-against: {point.problem}")
             elif point is not None and point.estimate is not None:
                 check.paired[result.name] = point.estimate
-                check.pair_sources[result.name] = dict(point.files)
+                clock = max(set(point.clocks), key=point.clocks.count) if point.clocks else ""
+                check.pair_sources[result.name] = {**point.files, "clock": clock}
             else:
                 reason = (
                     (point.problem if point is not None else None)

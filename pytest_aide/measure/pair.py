@@ -10,8 +10,12 @@ functions. Three effects of a shared machine are handled:
 
 - Slow spells: the sides take turns, one batch each (ABBA order), so a spell
   lands on both sides of a pair and the pair's ratio cancels it.
-- A slow core: both workers are pinned to one CPU. They never run at once, so
-  this costs nothing (measured: unpinned identical workers read up to +35 % apart).
+- A slow core: both workers are pinned to one CPU, the least busy one. They
+  never run at once, so this costs nothing (measured: unpinned identical
+  workers read up to +35 % apart).
+- Waiting for the CPU: a call whose batches run on the CPU nearly all their
+  wall time is timed by its thread's CPU time, so the time a busy machine
+  makes it wait, which differs from batch to batch, is not counted.
 - A process's own speed (memory layout): fresh workers are started for every
   round and the interval is built from the rounds' paired ratios, so that
   bias shows up as variance instead of hiding inside all the samples.
@@ -105,6 +109,8 @@ class Point:
     """The file each side's measured callable came from (``a``, ``b``)."""
     problem: str | None = None
     """Why this call cannot be compared (reported instead of an estimate)."""
+    clocks: list[str] = field(default_factory=list)
+    """Per round, what timed it: ``cpu`` (thread CPU time, for CPU-bound calls) or ``wall``."""
 
     @property
     def estimate(self) -> RatioEstimate | None:
@@ -207,13 +213,13 @@ class _Worker:
         tail = (useful or lines or ["(no output)"])[-1].removeprefix("E ").strip()
         return f"{self.tree.label}: worker pytest session exited ({tail})"
 
-    def run(self, calls: int) -> int:
-        """Time ``calls`` calls of the current measured call; raises _CallFailed on error."""
+    def run(self, calls: int) -> tuple[int, int]:
+        """Wall and CPU ns of ``calls`` calls of the measured call; _CallFailed on its error."""
         self.send({"op": "run", "calls": calls})
         reply = self.receive()
         if reply["op"] == "error":
             raise _CallFailed(f"{self.tree.label}: {reply['message']}")
-        return int(reply["ns"])
+        return int(reply["ns"]), int(reply.get("cpu", 0))
 
     def close(self) -> None:
         for stream in (self._out, self._in):
@@ -231,35 +237,57 @@ class _CallFailed(Exception):
     """The measured call raised in one worker; that worker's test goes on failing."""
 
 
-def _shared_cpu() -> int | None:
-    """One CPU this process may run on, for both workers (None where affinity is unknown)."""
+def _quiet_cpu() -> int | None:
+    """The least busy CPU this process may run on, for both workers of a round.
+
+    Pinning both workers to one CPU keeps them off a core slowed by a
+    neighbour; choosing the least busy one keeps them off a core another
+    pinned job (another aide run, say) has taken. None where affinity is unknown.
+    """
     if not hasattr(os, "sched_getaffinity"):
         return None
     allowed = sorted(os.sched_getaffinity(0))
-    return allowed[0] if allowed else None
+    if not allowed:
+        return None
+    try:
+        import psutil
+
+        busy = psutil.cpu_percent(interval=0.05, percpu=True)
+    except (ImportError, OSError):
+        return allowed[0]
+    return min(allowed, key=lambda cpu: (busy[cpu] if cpu < len(busy) else 100.0, cpu))
 
 
-def _warm(worker: _Worker, plan: PairPlan) -> float:
-    """Run growing batches for ``warmup_time``; return the warmed per-call time in ns."""
-    target, calls, spent = _target_sample_ns(), 1, 0
-    per_call = math.inf
+CPU_BOUND = 0.9
+"""A call whose least disturbed batches spent this share of their wall time on the CPU
+is timed by its thread's CPU time: time spent waiting for a busy machine's CPU is not
+the code's, and differs between the two sides of a pair."""
+
+
+def _warm(worker: _Worker, plan: PairPlan) -> tuple[float, float]:
+    """Run growing batches for ``warmup_time``: the warmed per-call ns and the best CPU share."""
+    target, calls, spent, share = _target_sample_ns(), 1, 0, 0.0
     while True:
-        elapsed = worker.run(calls)
+        elapsed, cpu = worker.run(calls)
         spent += elapsed
         per_call = elapsed / calls
+        if elapsed >= target:
+            share = max(share, cpu / max(elapsed, 1))
         if spent >= plan.warmup_time * 1e9 and elapsed >= target:
-            return per_call
+            return per_call, share
         if elapsed < target:
             calls = min(_MAX_CALLS_PER_SAMPLE, max(calls * 2, math.ceil(target / max(per_call, 1))))
         if calls >= _MAX_CALLS_PER_SAMPLE:
-            return per_call
+            return per_call, share
 
 
 def _measure_point(
     point: Point, first: _Worker, second: _Worker, plan: PairPlan, flip: bool
 ) -> None:
     """Warm both sides, then time the same batches on each in turn; one round's medians."""
-    per_call = max(_warm(first, plan), _warm(second, plan))
+    (per_a, share_a), (per_b, share_b) = _warm(first, plan), _warm(second, plan)
+    per_call = max(per_a, per_b)
+    clock = 1 if min(share_a, share_b) >= CPU_BOUND else 0
     pairs = 10
     sample_ns = max(_target_sample_ns(), plan.round_time * 1e9 / (2 * pairs))
     calls = min(_MAX_CALLS_PER_SAMPLE, max(1, math.ceil(sample_ns / max(per_call, 1e-3))))
@@ -268,12 +296,13 @@ def _measure_point(
     b_samples: list[float] = []
     for index in range(pairs):
         order = (first, second) if (index % 2 == 0) != flip else (second, first)
-        elapsed = {id(w): w.run(calls) for w in order}
+        elapsed = {id(w): w.run(calls)[clock] for w in order}
         a_samples.append(elapsed[id(first)] / calls / 1e9)
         b_samples.append(elapsed[id(second)] / calls / 1e9)
     point.a_rounds.append(statistics.median(a_samples))
     point.b_rounds.append(statistics.median(b_samples))
     point.calls = calls
+    point.clocks.append("cpu" if clock else "wall")
 
 
 def _same_files(a: dict[str, str], b: dict[str, str], tops: Sequence[str]) -> str | None:
@@ -389,7 +418,6 @@ def pair_items(
     """
     plan = plan or PairPlan()
     started = time.perf_counter()
-    cpu = _shared_cpu() if plan.pin else None
     run = PairRun()
     tops = [b.path_map[0]] if b.path_map else []
     pending = list(nodeids)
@@ -403,6 +431,7 @@ def pair_items(
                 f"aide: pairing {len(pending)} item(s) against {a.label}: round {run.rounds + 1}"
             )
         flip = run.rounds % 2 == 1
+        cpu = _quiet_cpu() if plan.pin else None
         workers: list[_Worker] = []
         try:
             for tree in (b, a) if flip else (a, b):

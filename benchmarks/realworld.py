@@ -1,0 +1,226 @@
+"""The gate on a real project: A/A and A/B, same-job and stored, with a real planted slowdown.
+
+    python benchmarks/realworld.py GIT_URL_OR_PATH --commit REV --patch FILE
+        --workdir DIR --tests PATH... [--select EXPR] [--runs 10] [--install PKG ...]
+
+1. Clones the project into DIR/project at REV, adds ``[tool.aide.checks."*"]``
+   to its pyproject.toml (the documented way to put existing ``benchmark``
+   tests under aide's gate, no test edited) and commits that as ``aide-base``;
+   applies FILE (a real slowdown in a hot function, no sleeps) on top as ``aide-slow``.
+2. Makes DIR/venv and installs the project *editable* (``pip install -e``), this
+   pytest-aide checkout, and ``--install`` extras.
+3. Reference: pytest-benchmark's own median of every test at base and at slow,
+   side by side; a test whose median moved by at least the tolerance is
+   "expected to regress", one that moved by less than a third of it is "unaffected".
+4. Same-job mode, ``--runs`` times each: A/A (base tree against ``aide-base``)
+   and A/B (slow tree against ``aide-base``), ``pytest --aide-perf --aide-against``.
+5. Stored mode: one ``--aide-save-baseline`` run at base, then ``--runs`` A/A
+   runs at base and A/B runs at slow against those files.
+
+Prints, per mode: the checks flagged in A/A runs (false alarms), the A/B runs
+in which every expected check was flagged, unaffected checks flagged in A/B,
+and each check's median estimate beside pytest-benchmark's own figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+
+
+def sh(*args: object, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command, its output captured; fail loudly unless ``check`` is False."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AIDE_"))}
+    env["CI"] = "true"
+    done = subprocess.run(
+        [str(a) for a in args], cwd=cwd, capture_output=True, text=True, env=env, check=False
+    )
+    if check and done.returncode != 0:
+        sys.exit(f"failed: {' '.join(map(str, args))}\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return done
+
+
+def git(cwd: Path, *args: str) -> str:
+    """A git command in ``cwd``, as a fixed committer."""
+    who = ["-c", "user.email=aide@example.invalid", "-c", "user.name=aide"]
+    return sh("git", *who, *args, cwd=cwd).stdout.strip()
+
+
+def set_up(options: argparse.Namespace) -> tuple[Path, Path]:
+    """The project checkout (with branches aide-base and aide-slow) and its venv's python."""
+    work = Path(options.workdir).resolve()
+    project, venv = work / "project", work / "venv"
+    python = venv / "bin" / "python"
+    if not project.exists():
+        work.mkdir(parents=True, exist_ok=True)
+        sh("git", "clone", "-q", "--no-checkout", options.source, project, cwd=work)
+        git(project, "checkout", "-q", "-B", "aide-base", options.commit)
+        pyproject = project / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text() + '\n[tool.aide.checks."*"]\n')
+        git(project, "commit", "-qam", "aide: every benchmark test is an aide check")
+        git(project, "checkout", "-q", "-B", "aide-slow")
+        git(project, "apply", str(Path(options.patch).resolve()))
+        git(project, "commit", "-qam", "planted slowdown")
+        git(project, "checkout", "-q", "aide-base")
+    if not python.exists():
+        sh(sys.executable, "-m", "venv", venv, cwd=work)
+        sh(python, "-m", "pip", "install", "-q", "-e", HERE, *options.install, cwd=work)
+        sh(python, "-m", "pip", "install", "-q", "-e", project, cwd=work)
+    return project, python
+
+
+def pytest_args(options: argparse.Namespace) -> list[str]:
+    """Selection and pytest-benchmark's limits, the same in every run."""
+    args = [*options.tests, "-q", "-p", "no:cacheprovider", "--benchmark-max-time=0.2"]
+    return args + (["-k", options.select] if options.select else [])
+
+
+def reference(project: Path, python: Path, options: argparse.Namespace) -> dict[str, float]:
+    """pytest-benchmark's own median ratio slow/base for every test (one run each)."""
+    medians: dict[str, dict[str, float]] = {}
+    for branch in ("aide-base", "aide-slow"):
+        git(project, "checkout", "-q", branch)
+        out = project.parent / f"reference-{branch}.json"
+        sh(python, "-m", "pytest", *pytest_args(options), f"--benchmark-json={out}", cwd=project)
+        data = json.loads(out.read_text())
+        medians[branch] = {b["fullname"]: b["stats"]["median"] for b in data["benchmarks"]}
+    git(project, "checkout", "-q", "aide-base")
+    base, slow = medians["aide-base"], medians["aide-slow"]
+    return {name: slow[name] / base[name] for name in base if name in slow}
+
+
+def aide_run(project: Path, python: Path, options: argparse.Namespace, *extra: str) -> dict:
+    """One ``pytest --aide-perf`` run; its report.json."""
+    report = project / ".aide" / "report.json"
+    report.unlink(missing_ok=True)
+    done = sh(
+        python,
+        "-m",
+        "pytest",
+        "--aide-perf",
+        *pytest_args(options),
+        *extra,
+        cwd=project,
+        check=False,
+    )
+    if not report.exists():
+        sys.exit(f"no report from {' '.join(extra)}:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+    return json.loads(report.read_text())
+
+
+def comparisons(report: dict) -> dict[str, tuple[str, float, float, float]]:
+    """Check id -> (status, ratio, low, high) of its first comparison."""
+    found = {}
+    for check in report["checks"]:
+        for c in check["comparisons"][:1]:
+            status = "undecided" if c.get("undecided") else c["status"]
+            found[check["id"]] = (status, c["ratio"], c["ci_low"], c["ci_high"])
+    return found
+
+
+def main() -> None:
+    """Run every mode and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("source", help="git URL or path of the project")
+    parser.add_argument("--commit", required=True)
+    parser.add_argument("--patch", required=True, help="the planted slowdown, a git diff")
+    parser.add_argument("--workdir", required=True)
+    parser.add_argument("--tests", required=True, nargs="+", help="the benchmark tests' paths")
+    parser.add_argument("--select", help="-k expression")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--tolerance", type=float, default=10.0, help="percent")
+    parser.add_argument("--install", nargs="*", default=[], help="extra packages")
+    parser.add_argument("--modes", nargs="*", default=["same-job", "stored"])
+    options = parser.parse_args()
+    project, python = set_up(options)
+    tolerance = ["--aide-tolerance", f"{options.tolerance:g}%"]
+    started = time.perf_counter()
+    truth = reference(project, python, options)
+    expected = {n for n, r in truth.items() if r >= 1 + options.tolerance / 100}
+    unaffected = {n for n, r in truth.items() if abs(r - 1) < options.tolerance / 300}
+    print(f"project {options.source} at {options.commit}; patch {options.patch}")
+    print(
+        f"pytest-benchmark reference: {len(truth)} tests, {len(expected)} slowed by at least "
+        f"{options.tolerance:g} % (expected to regress), {len(unaffected)} moved by less than "
+        f"{options.tolerance / 3:.1f} % (unaffected)"
+    )
+    for mode in options.modes:
+        runs: dict[str, list[dict[str, tuple[str, float, float, float]]]] = {"A/A": [], "A/B": []}
+        mode_started = time.perf_counter()
+        if mode == "stored":
+            baselines = str(project.parent / "baselines")
+            aide_run(
+                project, python, options, "--aide-save-baseline", "--aide-baseline-dir", baselines
+            )
+        for index in range(options.runs):
+            for kind, branch in (("A/A", "aide-base"), ("A/B", "aide-slow")):
+                git(project, "checkout", "-q", branch)
+                if mode == "same-job":
+                    extra = ["--aide-against", "aide-base", *tolerance]
+                else:
+                    extra = ["--aide-baseline-dir", baselines, *tolerance]
+                runs[kind].append(comparisons(aide_run(project, python, options, *extra)))
+                git(project, "checkout", "-q", "aide-base")
+            print(f"  [{mode}] run {index + 1}/{options.runs} done", file=sys.stderr)
+        seconds = (time.perf_counter() - mode_started) / (2 * options.runs)
+        report_mode(mode, runs, truth, expected, unaffected, seconds)
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+def report_mode(
+    mode: str,
+    runs: dict[str, list[dict[str, tuple[str, float, float, float]]]],
+    truth: dict[str, float],
+    expected: set[str],
+    unaffected: set[str],
+    seconds: float,
+) -> None:
+    """Print one mode's figures."""
+    aa, ab = runs["A/A"], runs["A/B"]
+    compared = sum(len(r) for r in aa)
+    alarms = sum(1 for r in aa for s, *_ in r.values() if s != "unchanged" and s != "undecided")
+    quiet_runs = sum(1 for r in aa if all(s in ("unchanged", "undecided") for s, *_ in r.values()))
+    undecided = sum(1 for r in aa for s, *_ in r.values() if s == "undecided")
+    caught = sum(
+        1
+        for r in ab
+        if expected and all(r.get(n, ("missing",))[0] == "regressed" for n in expected)
+    )
+    ab_alarms = sum(
+        1 for r in ab for n in unaffected if r.get(n, ("",))[0] in ("regressed", "improved")
+    )
+    print(f"\n== {mode} ({seconds:.0f} s per run)")
+    print(
+        f"A/A: {quiet_runs} of {len(aa)} runs quiet; {alarms} of {compared} check comparisons "
+        f"flagged ({100 * alarms / max(compared, 1):.1f} %); {undecided} undecided"
+    )
+    print(
+        f"A/B: every expected check flagged in {caught} of {len(ab)} runs; unaffected checks "
+        f"flagged {ab_alarms} of {len(unaffected) * len(ab)} times"
+    )
+    print(
+        f"{'check':70} {'pytest-benchmark':>16} {'A/B median est.':>15} {'A/A median est.':>15}"
+        "  A/B flagged"
+    )
+    for name in sorted(truth, key=lambda n: -truth[n]):
+        est_ab = [r[name][1] for r in ab if name in r]
+        est_aa = [r[name][1] for r in aa if name in r]
+        flagged = sum(1 for r in ab if r.get(name, ("",))[0] == "regressed")
+        cells = [
+            f"{(truth[name] - 1) * 100:+15.1f}%",
+            f"{(statistics.median(est_ab) - 1) * 100:+14.1f}%" if est_ab else f"{'-':>15}",
+            f"{(statistics.median(est_aa) - 1) * 100:+14.1f}%" if est_aa else f"{'-':>15}",
+        ]
+        print(f"{name[-70:]:70} {' '.join(cells)}  {flagged}/{len(ab)}")
+
+
+if __name__ == "__main__":
+    main()
