@@ -10,8 +10,9 @@
 2. Makes DIR/venv and installs the project *editable* (``pip install -e``), this
    pytest-aide checkout, and ``--install`` extras.
 3. Reference: pytest-benchmark's own median of every test at base and at slow,
-   side by side; a test whose median moved by at least the tolerance is
-   "expected to regress", one that moved by less than a third of it is "unaffected".
+   alternately, ``--reference-runs`` times (median of the ratios); a test whose
+   median moved by at least the tolerance is "expected to regress", one that
+   moved by less than a third of it is "unaffected".
 4. Same-job mode, ``--runs`` times each: A/A (base tree against ``aide-base``)
    and A/B (slow tree against ``aide-base``), ``pytest --aide-perf --aide-against``.
 5. Stored mode: one ``--aide-save-baseline`` run at base, then ``--runs`` A/A
@@ -84,17 +85,27 @@ def pytest_args(options: argparse.Namespace) -> list[str]:
 
 
 def reference(project: Path, python: Path, options: argparse.Namespace) -> dict[str, float]:
-    """pytest-benchmark's own median ratio slow/base for every test (one run each)."""
-    medians: dict[str, dict[str, float]] = {}
-    for branch in ("aide-base", "aide-slow"):
-        git(project, "checkout", "-q", branch)
-        out = project.parent / f"reference-{branch}.json"
-        sh(python, "-m", "pytest", *pytest_args(options), f"--benchmark-json={out}", cwd=project)
-        data = json.loads(out.read_text())
-        medians[branch] = {b["fullname"]: b["stats"]["median"] for b in data["benchmarks"]}
+    """pytest-benchmark's own median ratio slow/base for every test.
+
+    One pytest-benchmark run on each side is itself at the mercy of the machine,
+    so base and slow alternate ``--reference-runs`` times and the median of the
+    per-pair ratios is taken.
+    """
+    ratios: dict[str, list[float]] = {}
+    for _ in range(options.reference_runs):
+        medians: dict[str, dict[str, float]] = {}
+        for branch in ("aide-base", "aide-slow"):
+            git(project, "checkout", "-q", branch)
+            out = project.parent / f"reference-{branch}.json"
+            args = pytest_args(options)
+            sh(python, "-m", "pytest", *args, f"--benchmark-json={out}", cwd=project)
+            data = json.loads(out.read_text())
+            medians[branch] = {b["fullname"]: b["stats"]["median"] for b in data["benchmarks"]}
+        base, slow = medians["aide-base"], medians["aide-slow"]
+        for name in base.keys() & slow.keys():
+            ratios.setdefault(name, []).append(slow[name] / base[name])
     git(project, "checkout", "-q", "aide-base")
-    base, slow = medians["aide-base"], medians["aide-slow"]
-    return {name: slow[name] / base[name] for name in base if name in slow}
+    return {name: statistics.median(values) for name, values in ratios.items()}
 
 
 def aide_run(project: Path, python: Path, options: argparse.Namespace, *extra: str) -> dict:
@@ -136,6 +147,7 @@ def main() -> None:
     parser.add_argument("--tests", required=True, nargs="+", help="the benchmark tests' paths")
     parser.add_argument("--select", help="-k expression")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--reference-runs", type=int, default=3)
     parser.add_argument("--tolerance", type=float, default=10.0, help="percent")
     parser.add_argument("--install", nargs="*", default=[], help="extra packages")
     parser.add_argument("--modes", nargs="*", default=["same-job", "stored"])
