@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -52,8 +53,19 @@ def test_a_slowed_tree_is_flagged_against_the_revision(repo: pytest.Pytester) ->
 def test_an_unchanged_tree_passes(repo: pytest.Pytester) -> None:
     result = repo.runpytest("--aide-perf", "--aide-against", "HEAD", "--aide-tolerance", "50%")
     result.assert_outcomes(passed=2)
-    report = (repo.path / ".aide" / "report.json").read_text()
-    assert '"against": "HEAD (' in report
+    result.stdout.fnmatch_lines(
+        ["same-job pairing: 2 check(s) run in both trees, * rounds of fresh workers, *"]
+    )
+    text = (repo.path / ".aide" / "report.json").read_text()
+    assert '"against": "HEAD (' in text
+    report = json.loads(text)
+    assert report["against"]["paired_checks"] == 2 and report["against"]["rounds"] >= 8
+    for check in report["checks"]:
+        (sources,) = check["against_sources"].values()
+        assert sources["clock"] in ("cpu", "wall")
+        # Each side's callable came from its own checkout.
+        assert sources["a"] != sources["b"]
+        assert sources["b"].startswith(str(repo.path))
 
 
 def test_smoke_mode_ignores_it(repo: pytest.Pytester) -> None:

@@ -133,3 +133,37 @@ def test_pytest_benchmark_json_without_data_is_a_clear_error(
         "no per-round data; write it with --benchmark-json=FILE, or add --benchmark-save-data "
         "to --benchmark-save, so an interval can be estimated\n"
     )
+
+
+PEDANTIC = """
+import pytest
+
+def work(n=2000):
+    return sum(i * i for i in range(n))
+
+@pytest.mark.aide()
+def test_once(benchmark):
+    benchmark.pedantic(work, rounds=1)
+
+@pytest.mark.aide()
+def test_many(benchmark):
+    benchmark.pedantic(work, rounds=20)
+"""
+
+
+def test_one_round_a_side_is_no_verdict_and_drift_widens_the_interval(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_ped=PEDANTIC)
+    pytester.runpytest("--aide-perf", "--aide-save-baseline", *NO_XDIST).assert_outcomes(passed=2)
+    result = pytester.runpytest("--aide-perf", "--aide-drift", "50%", *NO_XDIST)
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["test_once * n/a (1 vs 1) *", "note: test_once: not enough samples to compare (1 vs 1)"]
+    )
+    report = json.loads((pytester.path / ".aide" / "report.json").read_text())
+    many = next(c for c in report["checks"] if c["name"] == "test_many")
+    (comparison,) = many["comparisons"]
+    # 50 % drift between runs: the interval spans at least exp(2 * 1.96 * sqrt(2) * ln 1.5).
+    assert comparison["ci_high"] / comparison["ci_low"] >= 9.0
+    assert comparison["status"] == "unchanged"

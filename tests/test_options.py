@@ -26,6 +26,7 @@ def test_help_lists_the_aide_group(pytester: pytest.Pytester) -> None:
         (["--aide-iterations", "0"], "invalid count '0': expected a whole number >= 1"),
         (["--aide-iterations", "many"], "invalid count 'many': expected a whole number >= 1"),
         (["--aide-warmup", "-1"], "invalid count '-1': expected a whole number >= 0"),
+        (["--aide-drift", "lots"], "invalid drift 'lots': expected a percentage like '10%' or 10"),
     ],
 )
 def test_bad_option_values_are_usage_errors(
