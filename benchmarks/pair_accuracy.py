@@ -71,12 +71,11 @@ def _load(source: str, name: str) -> dict:
 
 
 def _size_pads() -> tuple[int, int, dict]:
-    """Pad lengths that add 10 % to each call, and both versions for the reference."""
+    """Pad lengths that add 10 % to each call, and the plain version for the reference."""
     plain = _load(WORK.format(quote_pad=0, dumps_pad=0), "plain")
-    one = _load(WORK.format(quote_pad=100, dumps_pad=100), "one")
-    per_100 = _per_call(one["quote"], 0.5) - _per_call(plain["quote"], 0.5)
-    quote_pad = max(1, round(10 * _per_call(plain["quote"], 0.5) / 100 / (per_100 / 100)))
-    dumps_pad = max(1, round(10 * _per_call(plain["dumps"], 0.5) / 100 / (per_100 / 100)))
+    per_step = _per_call(lambda: plain["_pad"](1000), 0.5) / 1000
+    quote_pad = max(1, round(0.10 * _per_call(plain["quote"], 0.5) / per_step))
+    dumps_pad = max(1, round(0.10 * _per_call(plain["dumps"], 0.5) / per_step))
     return quote_pad, dumps_pad, plain
 
 

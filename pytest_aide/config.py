@@ -157,19 +157,28 @@ def parse_profiles(table: object, where: str, noun: str = "check") -> ProfileOve
         parsed[name] = {}
         for check, entry in checks.items():
             prefix = f"{where}: profile {name!r}: {noun} {check!r}"
-            if not isinstance(entry, dict):
-                raise ProfileError(f"{prefix}: expected a table with 'thresholds'")
-            unknown = sorted(set(entry) - {"thresholds"})
-            if unknown:
-                raise ProfileError(f"{prefix}: unknown key {unknown[0]!r} (known: thresholds)")
-            thresholds = entry.get("thresholds", {})
-            if not isinstance(thresholds, dict):
-                raise ProfileError(f"{prefix}: key 'thresholds': expected a table")
-            try:
-                parsed[name][check] = parse_thresholds(thresholds, origin=f"profile {name}")
-            except ThresholdError as exc:
-                raise ProfileError(f"{prefix}: {exc}") from None
+            parsed[name][check] = _entry_thresholds(
+                entry, prefix, f"profile {name}", "expected a table with 'thresholds'"
+            )
     return parsed
+
+
+def _entry_thresholds(
+    entry: object, prefix: str, origin: str, not_a_table: str
+) -> dict[str, Threshold]:
+    """The thresholds of one ``{ thresholds = {...} }`` table; ProfileError names ``prefix``."""
+    if not isinstance(entry, dict):
+        raise ProfileError(f"{prefix}: {not_a_table}")
+    unknown = sorted(set(entry) - {"thresholds"})
+    if unknown:
+        raise ProfileError(f"{prefix}: unknown key {unknown[0]!r} (known: thresholds)")
+    thresholds = entry.get("thresholds", {})
+    if not isinstance(thresholds, dict):
+        raise ProfileError(f"{prefix}: key 'thresholds': expected a table")
+    try:
+        return parse_thresholds(thresholds, origin=origin)
+    except ThresholdError as exc:
+        raise ProfileError(f"{prefix}: {exc}") from None
 
 
 def _aide_table(path: Path, shown: str) -> dict[str, Any]:
@@ -210,18 +219,8 @@ def pyproject_checks(path: Path, shown: str = "pyproject.toml") -> CheckPatterns
     patterns: CheckPatterns = []
     for pattern, entry in table.items():
         prefix = f"{where}: pattern {pattern!r}"
-        if not isinstance(entry, dict):
-            raise ProfileError(f"{prefix}: expected a table, e.g. {{ thresholds = {{}} }}")
-        unknown = sorted(set(entry) - {"thresholds"})
-        if unknown:
-            raise ProfileError(f"{prefix}: unknown key {unknown[0]!r} (known: thresholds)")
-        thresholds = entry.get("thresholds", {})
-        if not isinstance(thresholds, dict):
-            raise ProfileError(f"{prefix}: key 'thresholds': expected a table")
-        try:
-            patterns.append((pattern, parse_thresholds(thresholds, origin="[tool.aide.checks]")))
-        except ThresholdError as exc:
-            raise ProfileError(f"{prefix}: {exc}") from None
+        example = "expected a table, e.g. { thresholds = {} }"
+        patterns.append((pattern, _entry_thresholds(entry, prefix, "[tool.aide.checks]", example)))
     return patterns
 
 
