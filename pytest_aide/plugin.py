@@ -568,11 +568,8 @@ class AideSession:
                 clock = max(set(point.clocks), key=point.clocks.count) if point.clocks else ""
                 check.pair_sources[result.name] = {**point.files, "clock": clock}
             else:
-                reason = (
-                    (point.problem if point is not None else None)
-                    or why
-                    or ("the worker sessions made no matching call")
-                )
+                problem = point.problem if point is not None else None
+                reason = problem or why or "the worker sessions made no matching call"
                 check.pair_notes.append(
                     f"{result.name}: not compared against {self.revision.label}: {reason}"
                 )

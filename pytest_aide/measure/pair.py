@@ -76,7 +76,7 @@ class Tree:
 class PairPlan:
     """How long to sample and when the interval is narrow enough."""
 
-    min_rounds: int = 8
+    min_rounds: int = 10
     """Fresh worker pairs at least; the interval is built from one paired ratio per round."""
     max_rounds: int = 20
     round_time: float = 0.1
@@ -84,8 +84,8 @@ class PairPlan:
     warmup_time: float = 0.05
     """Seconds of calls each worker runs before sizing its batches, per round."""
     time_per_check: float = 4.0
-    """No round starts past this many seconds per measured call, on average (after
-    ``min_rounds``)."""
+    """After ``min_rounds``, no round starts that would take the time spent measuring
+    (worker start-up not counted) past this many seconds per item, on average."""
     precision: float = 0.02
     """A call stops being measured once its interval's half-width, in log-ratio, is this."""
     pin: bool = True
@@ -138,6 +138,8 @@ class PairRun:
     """Items that could not be paired, and why (e.g. not found at REV)."""
     rounds: int = 0
     elapsed: float = 0.0
+    measuring: float = 0.0
+    """Seconds spent timing calls (worker start-up and collection not counted)."""
 
     def for_item(self, nodeid: str) -> list[Point]:
         """The paired calls of one item, in the order the test made them."""
@@ -385,6 +387,7 @@ class _Round:
             for worker in (wa, wb):
                 worker.send({"op": "skip"})
             return
+        started = time.perf_counter()
         try:
             _measure_point(point, wa, wb, self.plan, self.flip)
         except _CallFailed as exc:
@@ -392,6 +395,8 @@ class _Round:
             failed = str(exc).startswith(f"{wa.tree.label}:")
             (wb if failed else wa).send({"op": "done"})
             return
+        finally:
+            self.run.measuring += time.perf_counter() - started
         for worker in (wa, wb):
             worker.send({"op": "done"})
 
@@ -426,8 +431,7 @@ def pair_items(
     pending = list(nodeids)
     budget = plan.time_per_check * max(1, len(pending))
     while pending and run.rounds < plan.max_rounds:
-        spent = time.perf_counter() - started
-        if run.rounds >= plan.min_rounds and spent * (1 + 1 / run.rounds) > budget:
+        if run.rounds >= plan.min_rounds and run.measuring * (1 + 1 / run.rounds) > budget:
             break
         if progress is not None:
             progress(
