@@ -565,8 +565,7 @@ class AideSession:
                 check.pair_problems.append(f"{check.name}: --aide-against: {point.problem}")
             elif point is not None and point.estimate is not None:
                 check.paired[result.name] = point.estimate
-                clock = max(set(point.clocks), key=point.clocks.count) if point.clocks else ""
-                check.pair_sources[result.name] = {**point.files, "clock": clock}
+                check.pair_sources[result.name] = {**point.files, "clock": point.clock}
             else:
                 problem = point.problem if point is not None else None
                 reason = problem or why or "the worker sessions made no matching call"

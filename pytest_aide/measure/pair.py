@@ -100,17 +100,34 @@ class Point:
     nodeid: str
     label: str
     """The result name the call records (``benchmark``'s check name, ``aide_timer``'s name)."""
-    a_rounds: list[float] = field(default_factory=list)
-    b_rounds: list[float] = field(default_factory=list)
-    """Median per-call seconds of each round, side A (REV) and side B (this tree)."""
+    rounds: dict[str, tuple[list[float], list[float]]] = field(
+        default_factory=lambda: {"wall": ([], []), "cpu": ([], [])}
+    )
+    """By clock, the median per-call seconds of each round, side A (REV) and side B."""
+    cpu_bound: bool = False
+    """True once a round showed the call on the CPU for nearly all its wall time on both
+    sides (:data:`CPU_BOUND`): then every round is judged on CPU time."""
     calls: int = 0
     """Calls per sample in the last round."""
     files: dict[str, str] = field(default_factory=dict)
     """The file each side's measured callable came from (``a``, ``b``)."""
     problem: str | None = None
     """Why this call cannot be compared (reported instead of an estimate)."""
-    clocks: list[str] = field(default_factory=list)
-    """Per round, what timed it: ``cpu`` (thread CPU time, for CPU-bound calls) or ``wall``."""
+
+    @property
+    def clock(self) -> str:
+        """What the estimate is built on: ``cpu`` (thread CPU time) or ``wall``."""
+        return "cpu" if self.cpu_bound else "wall"
+
+    @property
+    def a_rounds(self) -> list[float]:
+        """Per-round medians of side A, on :attr:`clock`."""
+        return self.rounds[self.clock][0]
+
+    @property
+    def b_rounds(self) -> list[float]:
+        """Per-round medians of side B, on :attr:`clock`."""
+        return self.rounds[self.clock][1]
 
     @property
     def estimate(self) -> RatioEstimate | None:
@@ -261,9 +278,10 @@ def _quiet_cpu() -> int | None:
 
 
 CPU_BOUND = 0.9
-"""A call whose least disturbed batch, on each side, spent this share of its wall time on
-the CPU is timed by its thread's CPU time: time spent waiting for a busy machine's CPU
-is not the code's, and differs between the two sides of a pair."""
+"""A call whose least disturbed batch, on each side of some round, spent this share of
+its wall time on the CPU is judged by its thread's CPU time in every round: time spent
+waiting for a busy machine's CPU is not the code's, and differs between the two sides.
+A call that sleeps or waits never gets there, and stays on wall time."""
 
 
 def _warm(worker: _Worker, plan: PairPlan) -> tuple[float, float]:
@@ -303,11 +321,12 @@ def _measure_point(
     # The best batch of a side shows what the call does when nothing disturbs it.
     share_a = max(share_a, *(cpu / max(wall, 1) for wall, cpu in a_batches))
     share_b = max(share_b, *(cpu / max(wall, 1) for wall, cpu in b_batches))
-    clock = 1 if min(share_a, share_b) >= CPU_BOUND else 0
-    point.a_rounds.append(statistics.median(b[clock] for b in a_batches) / calls / 1e9)
-    point.b_rounds.append(statistics.median(b[clock] for b in b_batches) / calls / 1e9)
+    point.cpu_bound = point.cpu_bound or min(share_a, share_b) >= CPU_BOUND
+    for index, clock in enumerate(("wall", "cpu")):
+        a_rounds, b_rounds = point.rounds[clock]
+        a_rounds.append(statistics.median(b[index] for b in a_batches) / calls / 1e9)
+        b_rounds.append(statistics.median(b[index] for b in b_batches) / calls / 1e9)
     point.calls = calls
-    point.clocks.append("cpu" if clock else "wall")
 
 
 def _same_files(a: dict[str, str], b: dict[str, str], tops: Sequence[str]) -> str | None:
