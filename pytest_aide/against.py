@@ -144,19 +144,20 @@ class Revision:
             subprocess.run(["git", "worktree", "prune"], cwd=self.toplevel, check=False)
 
 
-def importable_spec(fn: Any, purpose: str = "--aide-against") -> tuple[str, Path]:
+def importable_spec(fn: Any, purpose: str = 'aide_load(mode="process")') -> tuple[str, Path]:
     """``module:qualname`` of a module-level callable, and the ``sys.path`` entry it needs.
 
-    Used where a callable must be imported by name in another process (both trees
-    of ``--aide-against``, the workers of ``aide_load(mode="process")``), so
-    lambdas, closures and bound methods cannot be used. Raises ``ValueError``.
+    Used where a callable must be imported by name in other processes (the workers
+    of ``aide_load(mode="process")``), so lambdas, closures and bound methods
+    cannot be used. Raises ``ValueError``.
     """
     qualname = getattr(fn, "__qualname__", None)
     module_name = getattr(fn, "__module__", None)
     module: ModuleType | None = sys.modules.get(module_name or "")
     if not qualname or "<" in qualname or module is None or not getattr(module, "__file__", None):
-        where = "in both trees" if purpose == "--aide-against" else "in its worker processes"
-        raise ValueError(f"{purpose} needs a module-level function to import {where}, got {fn!r}")
+        raise ValueError(
+            f"{purpose} needs a module-level function to import in its worker processes, got {fn!r}"
+        )
     path = Path(module.__file__).resolve()  # type: ignore[arg-type]
     depth = len(module_name.split(".")) + (1 if path.name == "__init__.py" else 0)  # type: ignore[union-attr]
     return f"{module_name}:{qualname}", path.parents[depth - 1]

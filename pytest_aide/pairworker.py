@@ -319,9 +319,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if _SERVER is None:
         return
     config.stash[PAIR_SERVER] = _SERVER
-    for name, value in (("aide_perf", False), ("aide_against", None)):
+    for name, value in (
+        ("aide_perf", False),
+        ("aide_against", None),
+        ("aide_save_baseline", False),
+    ):
         setattr(config.option, name, value)
-    config.option.aide_save_baseline = False
 
     def label_for(fixture: Any) -> str:
         return config.stash[_LABELS].get(fixture.fullname, fixture.name)

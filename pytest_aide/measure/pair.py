@@ -329,13 +329,13 @@ def _measure_point(
     point.calls = calls
 
 
-def _same_files(a: dict[str, str], b: dict[str, str], tops: Sequence[str]) -> str | None:
+def _same_files(a: dict[str, str], b: dict[str, str], top: str | None) -> str | None:
     """A module both sides imported from one file: REV's code was not measured."""
     for name in sorted(set(a) & set(b)):
         if a[name] != b[name]:
             continue
         where = Path(a[name])
-        if any(where.is_relative_to(top) for top in tops[:1]):
+        if top is not None and where.is_relative_to(top):
             return (
                 f"both sides imported {name} from {a[name]}: the revision's worker ran this "
                 "tree's code, so nothing would be compared"
@@ -351,9 +351,9 @@ class _Round:
     """One round: a fresh worker per side, the kept items run in lockstep."""
 
     def __init__(
-        self, run: PairRun, a: Tree, b: Tree, plan: PairPlan, flip: bool, tops: Sequence[str]
+        self, run: PairRun, a: Tree, b: Tree, plan: PairPlan, flip: bool, top: str | None
     ) -> None:
-        self.run, self.plan, self.flip, self.tops = run, plan, flip, tops
+        self.run, self.plan, self.flip, self.top = run, plan, flip, top
         self.a, self.b = a, b
 
     def play(self, workers: tuple[_Worker, _Worker], nodeids: list[str], first_round: bool) -> None:
@@ -399,7 +399,7 @@ class _Round:
     def _point(self, ma: dict[str, Any], mb: dict[str, Any], wa: _Worker, wb: _Worker) -> None:
         point = self._get(ma)
         point.files = {"a": ma.get("file", ""), "b": mb.get("file", "")}
-        same = _same_files(ma.get("modules", {}), mb.get("modules", {}), self.tops)
+        same = _same_files(ma.get("modules", {}), mb.get("modules", {}), self.top)
         if same and point.problem is None:
             point.problem = same
         if point.problem is not None or point.precise(self.plan):
@@ -446,7 +446,7 @@ def pair_items(
     plan = plan or PairPlan()
     started = time.perf_counter()
     run = PairRun()
-    tops = [b.path_map[0]] if b.path_map else []
+    top = b.path_map[0] if b.path_map else None
     pending = list(nodeids)
     budget = plan.time_per_check * max(1, len(pending))
     while pending and run.rounds < plan.max_rounds:
@@ -463,7 +463,7 @@ def pair_items(
             for tree in (b, a) if flip else (a, b):
                 workers.append(_Worker(tree, args_for(tree), cpu, watch, changed))
             ordered = (workers[1], workers[0]) if flip else (workers[0], workers[1])
-            _Round(run, a, b, plan, flip, tops).play(ordered, pending, run.rounds == 0)
+            _Round(run, a, b, plan, flip, top).play(ordered, pending, run.rounds == 0)
         except WorkerError as exc:
             for nodeid in pending:
                 run.missing.setdefault(nodeid, str(exc))
