@@ -16,9 +16,10 @@
 4. Same-job mode, ``--runs`` times each: A/A (base tree against ``aide-base``)
    and A/B (slow tree against ``aide-base``), ``pytest --aide-perf --aide-against``,
    at ``--tolerance`` (default 5 %, as the bundled GitHub workflow's same-job gate).
-5. Stored mode: one ``--aide-save-baseline`` run at base, then ``--runs`` A/A
-   runs at base and A/B runs at slow against those files, at ``--stored-tolerance``
-   (default 10 %, the plugin's default).
+5. Stored mode, once per ``--stored-saves`` count (default 1 and 3): that many
+   ``--aide-save-baseline`` runs at base into fresh baseline files (saves of one
+   commit pool into one baseline), then ``--runs`` A/A runs at base and A/B runs
+   at slow against them, at ``--stored-tolerance`` (default 10 %, the plugin's).
 
 Prints, per mode: the checks flagged in A/A runs (false alarms), the A/B runs
 in which every expected check was flagged, unaffected checks flagged in A/B,
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -156,6 +158,9 @@ def main() -> None:
     parser.add_argument(
         "--stored-tolerance", type=float, default=10.0, help="stored-mode tolerance, percent"
     )
+    parser.add_argument(
+        "--stored-saves", type=int, nargs="+", default=[1, 3], help="saves per stored baseline"
+    )
     parser.add_argument("--install", nargs="*", default=[], help="extra packages")
     parser.add_argument("--modes", nargs="*", default=["same-job", "stored"])
     options = parser.parse_args()
@@ -172,14 +177,24 @@ def main() -> None:
         f"{line / 3:.1f} % (unaffected); tolerance {options.tolerance:g} % same-job, "
         f"{options.stored_tolerance:g} % stored"
     )
-    for mode in options.modes:
+    modes = [(m, 0) for m in options.modes if m == "same-job"] + [
+        (m, saves) for m in options.modes if m == "stored" for saves in options.stored_saves
+    ]
+    for mode, saves in modes:
         runs: dict[str, list[dict[str, tuple[str, float, float, float]]]] = {"A/A": [], "A/B": []}
         mode_started = time.perf_counter()
         if mode == "stored":
             baselines = str(project.parent / "baselines")
-            aide_run(
-                project, python, options, "--aide-save-baseline", "--aide-baseline-dir", baselines
-            )
+            shutil.rmtree(baselines, ignore_errors=True)
+            for _ in range(saves):
+                aide_run(
+                    project,
+                    python,
+                    options,
+                    "--aide-save-baseline",
+                    "--aide-baseline-dir",
+                    baselines,
+                )
         for index in range(options.runs):
             for kind, branch in (("A/A", "aide-base"), ("A/B", "aide-slow")):
                 git(project, "checkout", "-q", branch)
@@ -192,7 +207,8 @@ def main() -> None:
                 git(project, "checkout", "-q", "aide-base")
             print(f"  [{mode}] run {index + 1}/{options.runs} done", file=sys.stderr)
         seconds = (time.perf_counter() - mode_started) / (2 * options.runs)
-        report_mode(mode, runs, truth, expected, unaffected, seconds)
+        title = f"stored, baseline of {saves} save(s)" if mode == "stored" else mode
+        report_mode(title, runs, truth, expected, unaffected, seconds)
     print(f"total {time.perf_counter() - started:.0f} s")
 
 

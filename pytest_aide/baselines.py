@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import re
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,14 +25,17 @@ from pytest_aide.results import MAX_STORED_SAMPLES, TimingResult, result_from_di
 
 __all__ = [
     "BASELINE_SCHEMA",
+    "MAX_RUNS",
     "MAX_SAMPLES",
     "STALE_TEMP_SECONDS",
     "Baseline",
     "BaselineError",
     "atomic_write_text",
     "baseline_relpath",
+    "code_version",
     "find_baseline",
     "load_baseline",
+    "merged_runs",
     "save_baseline",
     "write_problem",
 ]
@@ -39,6 +44,8 @@ BASELINE_SCHEMA = 1
 """Version of the baseline file layout this pytest-aide writes and reads."""
 MAX_SAMPLES = MAX_STORED_SAMPLES
 """Samples kept per result; longer runs are thinned evenly."""
+MAX_RUNS = 5
+"""Saved runs of the same commit a baseline keeps; its spread is the drift the gate allows."""
 _REQUIRED = ("schema", "id", "created", "machine", "results")
 
 
@@ -63,23 +70,45 @@ class Baseline:
     created: str = field(
         default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds")
     )
+    commit: str | None = None
+    """Git commit the baseline was measured at; None outside git (and in old files)."""
+    dirty: bool = False
+    """True when tracked files differed from ``commit`` (baseline files aside)."""
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    """Saved runs of this commit, oldest first: ``{"created", "medians": {name: s}}``."""
 
     @property
     def date(self) -> str:
         """Day the baseline was recorded, ``YYYY-MM-DD``."""
         return self.created[:10]
 
+    def run_medians(self, name: str) -> list[float]:
+        """Median seconds of result ``name`` in each saved run that measured it."""
+        return [run["medians"][name] for run in self.runs if name in run["medians"]]
+
+    def this_run(self) -> dict[str, Any]:
+        """This baseline's own results as one run entry."""
+        return {
+            "created": self.created,
+            "medians": {r.name: r.median for r in self.results},
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form with samples capped at :data:`MAX_SAMPLES`."""
         results = [result.to_dict() for result in self.results]
-        return {
+        data: dict[str, Any] = {
             "schema": BASELINE_SCHEMA,
             "id": self.id,
             "created": self.created,
             "profile": self.profile,
             "machine": self.machine,
             "results": results,
+            "runs": self.runs or [self.this_run()],
         }
+        if self.commit is not None:
+            data["commit"] = self.commit
+            data["dirty"] = self.dirty
+        return data
 
     def to_text(self) -> str:
         """The file's exact contents, as :func:`save_baseline` writes them."""
@@ -204,13 +233,83 @@ def load_baseline(path: Path, expected_id: str | None = None, shown: str | None 
     except (KeyError, TypeError, ValueError) as exc:
         detail = f"field {exc.args[0]!r} missing" if isinstance(exc, KeyError) else str(exc)
         raise BaselineError(f"{shown}: corrupt baseline results: {detail}") from None
+    commit = data.get("commit")
+    if commit is not None and not isinstance(commit, str):
+        raise BaselineError(f"{shown}: corrupt baseline: 'commit' is not a string")
     return Baseline(
         id=str(data["id"]),
         results=results,
         machine=machine,
         profile=str(data.get("profile", "default")),
         created=str(data["created"]),
+        commit=commit,
+        dirty=data.get("dirty") is True,
+        runs=_runs(data.get("runs", []), shown),
     )
+
+
+def _runs(raw: Any, shown: str) -> list[dict[str, Any]]:
+    """Validated ``runs`` entries: each a creation time and positive, finite medians."""
+    if not isinstance(raw, list):
+        raise BaselineError(f"{shown}: corrupt baseline: 'runs' is not a list")
+    runs = []
+    for number, run in enumerate(raw, 1):
+        medians = run.get("medians") if isinstance(run, dict) else None
+        if not isinstance(medians, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
+            for v in medians.values()
+        ):
+            raise BaselineError(
+                f"{shown}: corrupt baseline: run {number} needs 'medians', positive seconds by name"
+            )
+        runs.append({"created": str(run.get("created", "")), "medians": dict(medians)})
+    return runs
+
+
+def merged_runs(old: Baseline | None, new: Baseline) -> list[dict[str, Any]]:
+    """The runs ``new`` keeps: ``old``'s last ones when both measured the same clean commit.
+
+    Runs of one commit differ only by the machine's drift, which is what their
+    spread should estimate; a new commit (or a dirty tree) starts afresh.
+    """
+    same_code = (
+        old is not None
+        and new.commit is not None
+        and old.commit == new.commit
+        and not (old.dirty or new.dirty)
+    )
+    kept = (old.runs or [old.this_run()]) if same_code and old is not None else []
+    return [*kept, new.this_run()][-MAX_RUNS:]
+
+
+def code_version(rootdir: Path, ignore: list[Path]) -> tuple[str | None, bool]:
+    """The git commit checked out at ``rootdir`` and whether tracked files differ from it.
+
+    Changes under ``ignore`` (the baseline and report directories) do not count:
+    saving a baseline must not make the next save look like other code.
+    Returns ``(None, False)`` outside git.
+    """
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=rootdir, capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    if not commit:
+        return None, False
+    excluded = []
+    for path in ignore:
+        try:
+            excluded.append(f":(exclude){path.resolve().relative_to(rootdir.resolve())}")
+        except ValueError:
+            continue
+    status = git("status", "--porcelain", "--untracked-files=no", "--", ".", *excluded)
+    return commit.strip(), bool(status and status.strip())
 
 
 def find_baseline(root: Path, slug: str, nodeid: str) -> tuple[Path | None, bool]:
@@ -232,18 +331,22 @@ def find_baseline(root: Path, slug: str, nodeid: str) -> tuple[Path | None, bool
 def save_baseline(path: Path, baseline: Baseline, shown: str | None = None) -> str | None:
     """Write ``baseline`` atomically; returns a note when a corrupt file was replaced.
 
+    Runs saved before at the same commit are kept beside this one (:func:`merged_runs`).
+
     A file written by a newer pytest-aide, or holding another check's id, is
     never replaced: its data would be lost.
     """
     shown = shown or str(path)
     note = None
+    old = None
     if path.exists():
         try:
-            load_baseline(path, baseline.id, shown=shown)
+            old = load_baseline(path, baseline.id, shown=shown)
         except BaselineError as exc:
             if exc.keep:
                 raise BaselineError(f"{exc}; not replaced", keep=True) from None
             note = f"replaced unusable baseline {exc}"
+    baseline.runs = merged_runs(old, baseline)
     try:
         atomic_write_text(path, baseline.to_text())
     except OSError as exc:

@@ -96,6 +96,7 @@ class Check:
                     "n_new": c.estimate.n_new,
                     "tolerance": c.tolerance,
                     "baseline_date": c.baseline_date,
+                    "baseline_runs": c.baseline_runs,
                     "against": c.against,
                     "gating": c.gating,
                     "undecided": c.undecided,
@@ -158,4 +159,5 @@ def _comparison(data: dict[str, Any]) -> Comparison:
         gating=data["gating"],
         against=data["against"],
         undecided=data.get("undecided"),
+        baseline_runs=int(data.get("baseline_runs", 1)),
     )

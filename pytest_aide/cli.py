@@ -40,6 +40,8 @@ class Side:
     sources: dict[str, str] = field(default_factory=dict)
     tolerances: dict[str, float] = field(default_factory=dict)
     """A check's own ``regression_max``, where a report recorded one."""
+    runs: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    """Per check and result, the medians of the runs a baseline file pooled."""
 
     def add(self, check_id: str, results: list[Any], date: str, source: str) -> None:
         """Add one check; the same id twice is ambiguous and refused."""
@@ -101,6 +103,7 @@ def _add_file(side: Side, path: Path) -> None:
     except BaselineError as exc:
         raise InputError(str(exc)) from None
     side.add(baseline.id, baseline.results, baseline.date, str(path))
+    side.runs[baseline.id] = {r.name: baseline.run_medians(r.name) for r in baseline.results}
 
 
 def load_side(path: Path) -> Side:
@@ -144,6 +147,7 @@ def compare_sides(
                 tolerance=allowed,
                 baseline_date=old.dates[check_id],
                 drift=drift,
+                runs=old.runs.get(check_id, {}).get(old_result.name, []),
             )
             rows.append((check_id, comparison))
     return rows

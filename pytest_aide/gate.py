@@ -44,6 +44,10 @@ class Gate:
     """Between-run drift a stored comparison allows for (``--aide-drift``)."""
     against: str | None = None
     """Label of the revision measured in the same job; replaces the stored baseline."""
+    commit: str | None = None
+    """Git commit of the code measured (saved into baselines); None outside git."""
+    dirty: bool = False
+    """Tracked files differ from ``commit``."""
 
     def evaluate(self, check: Check) -> Verdict:
         """Judge ``check``: thresholds, then its baseline; save a new baseline if asked."""
@@ -102,6 +106,7 @@ class Gate:
                 baseline_date=baseline.date,
                 gating=gating,
                 drift=self.drift,
+                runs=baseline.run_medians(result.name),
             )
             verdict.comparisons.append(comparison)
             if comparison.undecided:
@@ -115,6 +120,8 @@ class Gate:
             results=[r for r in check.timings if r.mode == "perf"],
             machine=self.machine,
             profile=self.profile,
+            commit=self.commit,
+            dirty=self.dirty,
         )
         try:
             note = save_baseline(path, baseline, shown)

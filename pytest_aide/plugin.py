@@ -14,6 +14,7 @@ from typing import Any, NoReturn, TextIO
 import pytest
 
 from pytest_aide.against import AgainstError, Revision
+from pytest_aide.baselines import code_version
 from pytest_aide.check import Check
 from pytest_aide.collect import ScenarioFileCollector, ScenarioItem
 from pytest_aide.config import (
@@ -448,6 +449,11 @@ class AideSession:
     def gate(self) -> Gate:
         """Judges checks under ``--aide-perf``; built on first use (reading machine info)."""
         settings, machine = self.settings, machine_info()
+        commit, dirty = (
+            code_version(self.config.rootpath, [settings.baseline_dir, settings.report_dir])
+            if settings.save_baseline
+            else (None, False)
+        )
         return Gate(
             baseline_dir=settings.baseline_dir,
             rootdir=self.config.rootpath,
@@ -460,6 +466,8 @@ class AideSession:
             any_machine=settings.any_machine,
             drift=settings.drift,
             against=self.revision.label if self.revision else None,
+            commit=commit,
+            dirty=dirty,
         )
 
     def _pairable(self, item: pytest.Item) -> bool:

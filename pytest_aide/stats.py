@@ -10,6 +10,7 @@ from dataclasses import dataclass
 __all__ = [
     "DEFAULT_DRIFT",
     "MIN_RUN_SAMPLES",
+    "PRIOR_RUNS",
     "RUN_BLOCKS",
     "RatioEstimate",
     "block_medians",
@@ -17,6 +18,7 @@ __all__ = [
     "percentile",
     "ratio_estimate",
     "run_ratio_estimate",
+    "runs_ratio_estimate",
     "stddev",
     "summarize",
 ]
@@ -27,6 +29,8 @@ deviation of one run's median around the machine's typical speed, as a fraction.
 RUN_BLOCKS = 20
 """A run's samples are reduced to at most this many block medians before comparing."""
 _BLOCK_SAMPLES = 500
+PRIOR_RUNS = 2
+"""Weight of the assumed drift, in runs, when a baseline's own runs estimate the drift."""
 MIN_RUN_SAMPLES = 3
 """Fewer samples than this on either side are not enough to compare two runs."""
 
@@ -246,4 +250,47 @@ def run_ratio_estimate(
     high = centre + math.hypot(math.log(within.high) - centre, allowance)
     return RatioEstimate(
         within.ratio, math.exp(low), math.exp(high), confidence, len(old), len(new)
+    )
+
+
+def _t_quantile(confidence: float, dof: float) -> float:
+    """Two-sided Student t quantile (Cornish–Fisher series; within 1 % from 3 degrees up)."""
+    z = _Z[confidence]
+    z3, z5, z7, z9 = z**3, z**5, z**7, z**9
+    return (
+        z
+        + (z3 + z) / (4 * dof)
+        + (5 * z5 + 16 * z3 + 3 * z) / (96 * dof**2)
+        + (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * dof**3)
+        + (79 * z9 + 776 * z7 + 1482 * z5 - 1920 * z3 - 945 * z) / (92160 * dof**4)
+    )
+
+
+def runs_ratio_estimate(
+    runs: Sequence[float],
+    new: float,
+    drift: float = DEFAULT_DRIFT,
+    confidence: float = 0.95,
+) -> RatioEstimate:
+    """Ratio of this run's median ``new`` to a baseline saved from several ``runs`` (medians).
+
+    Runs, not rounds, are the unit of evidence: the interval is the prediction
+    interval of one more run, ``t * s * sqrt(1 + 1/k)`` around the mean of the
+    k runs' log-medians, where ``s`` is their spread pooled with the assumed
+    ``drift`` (counted as :data:`PRIOR_RUNS` runs), so two close runs do not
+    make a falsely narrow interval and an outlying run widens it.
+    """
+    if not runs or new <= 0 or any(v <= 0 for v in runs):
+        raise ValueError("runs ratio estimate needs positive run medians")
+    if confidence not in _Z:
+        raise ValueError(f"confidence must be one of {sorted(_Z)}, got {confidence}")
+    logs = [math.log(v) for v in runs]
+    k = len(logs)
+    observed = statistics.variance(logs) if k > 1 else 0.0
+    dof = k - 1 + PRIOR_RUNS
+    spread = math.sqrt(((k - 1) * observed + PRIOR_RUNS * math.log1p(drift) ** 2) / dof)
+    half = _t_quantile(confidence, dof) * spread * math.sqrt(1 + 1 / k)
+    change = math.log(new) - statistics.fmean(logs)
+    return RatioEstimate(
+        math.exp(change), math.exp(change - half), math.exp(change + half), confidence, k, 1
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -13,6 +14,7 @@ from pytest_aide.stats import (
     RatioEstimate,
     paired_ratio_estimate,
     run_ratio_estimate,
+    runs_ratio_estimate,
 )
 from pytest_aide.units import (
     UnitError,
@@ -205,6 +207,8 @@ class Comparison:
     """The git revision measured in the same job, when not a stored baseline."""
     undecided: str | None = None
     """Why no verdict can be given (e.g. ``not enough samples to compare (1 vs 1)``)."""
+    baseline_runs: int = 1
+    """Saved runs the stored baseline pooled (its spread widens the interval)."""
 
     @property
     def status(self) -> str:
@@ -237,6 +241,8 @@ class Comparison:
             reference = f"{self.against} (same job)"
         else:
             reference = f"baseline of {self.baseline_date}" if self.baseline_date else "baseline"
+            if self.baseline_runs > 1:
+                reference += f" ({self.baseline_runs} runs)"
         return (
             f"{self.subject}: {self.status} {self.change()} vs {reference}, "
             f"tolerance {self.tolerance * 100:g} %"
@@ -253,18 +259,26 @@ def compare(
     gating: bool = True,
     against: str | None = None,
     drift: float = DEFAULT_DRIFT,
+    runs: Sequence[float] = (),
 ) -> Comparison:
     """Compare new samples with old samples of the same measurement.
 
     With ``against`` (a revision measured in the same job, in pairs) the samples
-    are paired and the paired ratio is used. Otherwise they come from two runs,
-    and the interval allows for the ``drift`` between runs
+    are paired and the paired ratio is used. A baseline saved from two or more
+    ``runs`` (their medians) is judged run against runs
+    (:func:`~pytest_aide.stats.runs_ratio_estimate`). Otherwise the two runs'
+    samples are compared and the interval allows for the ``drift`` between runs
     (:func:`~pytest_aide.stats.run_ratio_estimate`); with fewer than
     :data:`~pytest_aide.stats.MIN_RUN_SAMPLES` samples on a side there is no verdict.
     """
     if against:
         estimate = paired_ratio_estimate(old, new)
         return Comparison(subject, estimate, tolerance, baseline_date, gating, against)
+    if len(runs) >= 2:
+        estimate = runs_ratio_estimate(runs, statistics.median(new), drift)
+        return Comparison(
+            subject, estimate, tolerance, baseline_date, gating, baseline_runs=len(runs)
+        )
     estimate = run_ratio_estimate(old, new, drift)
     undecided = None
     if min(len(old), len(new)) < MIN_RUN_SAMPLES:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,15 @@ from hypothesis import strategies as st
 
 from pytest_aide.baselines import (
     BASELINE_SCHEMA,
+    MAX_RUNS,
     MAX_SAMPLES,
     Baseline,
     BaselineError,
     baseline_relpath,
+    code_version,
     find_baseline,
     load_baseline,
+    merged_runs,
     save_baseline,
 )
 from pytest_aide.measure.system import fingerprint, machine_info, machine_slug
@@ -25,9 +29,109 @@ from pytest_aide.results import TimingResult
 ID = "scenarios/aide.toml::system_diagnosis"
 
 
-def _baseline(samples: list[float] | None = None, id_: str = ID) -> Baseline:
+def _baseline(
+    samples: list[float] | None = None,
+    id_: str = ID,
+    commit: str | None = None,
+    dirty: bool = False,
+) -> Baseline:
     result = TimingResult("system_diagnosis", samples or [0.1, 0.2, 0.3], calls_per_sample=3)
-    return Baseline(id=id_, results=[result], machine=machine_info(), profile="production")
+    return Baseline(
+        id=id_,
+        results=[result],
+        machine=machine_info(),
+        profile="production",
+        commit=commit,
+        dirty=dirty,
+    )
+
+
+def test_saves_of_one_clean_commit_pool_their_runs(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    for median in range(1, 8):
+        save_baseline(path, _baseline([median / 10] * 3, commit="abc"))
+    saved = load_baseline(path, ID)
+    assert saved.commit == "abc" and saved.dirty is False
+    # The last MAX_RUNS saves, oldest first; the samples are the last run's.
+    assert saved.run_medians("system_diagnosis") == [m / 10 for m in range(8 - MAX_RUNS, 8)]
+    assert saved.results[0].samples == [0.7] * 3
+    assert json.loads(path.read_text())["runs"][-1]["medians"] == {"system_diagnosis": 0.7}
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (("abc", False), ("def", False)),  # another commit
+        (("abc", True), ("abc", True)),  # a dirty tree is not that commit's code
+        (("abc", False), ("abc", True)),
+        ((None, False), (None, False)),  # outside git nothing says the code is the same
+    ],
+)
+def test_other_code_starts_the_runs_afresh(
+    old: tuple[str | None, bool], new: tuple[str | None, bool]
+) -> None:
+    before = _baseline([0.1] * 3, commit=old[0], dirty=old[1])
+    after = _baseline([0.3] * 3, commit=new[0], dirty=new[1])
+    assert merged_runs(before, after) == [after.this_run()]
+    assert merged_runs(None, after) == [after.this_run()]
+
+
+def test_a_baseline_without_runs_is_one_run(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    data = _baseline([0.2] * 3).to_dict()
+    del data["runs"]
+    path.write_text(json.dumps(data))
+    old = load_baseline(path, ID)
+    assert old.runs == [] and old.commit is None
+    assert old.run_medians("system_diagnosis") == []
+
+
+@pytest.mark.parametrize(
+    ("runs", "message"),
+    [
+        ({"medians": {}}, "'runs' is not a list"),
+        ([{"created": "x"}], "run 1 needs 'medians'"),
+        ([{"medians": {"a": 0.1}}, {"medians": {"a": -1}}], "run 2 needs 'medians'"),
+        ([{"medians": {"a": "fast"}}], "run 1 needs 'medians'"),
+        ([{"medians": {"a": 1e400}}], "run 1 needs 'medians'"),
+    ],
+)
+def test_bad_runs_are_one_line(tmp_path: Path, runs: object, message: str) -> None:
+    path = tmp_path / "b.json"
+    data = _baseline().to_dict()
+    data["runs"] = runs
+    path.write_text(json.dumps(data))
+    with pytest.raises(BaselineError, match=f"^b.json: corrupt baseline: {message}"):
+        load_baseline(path, ID, shown="b.json")
+
+
+def test_code_version_reads_git_and_ignores_baselines(tmp_path: Path) -> None:
+    assert code_version(tmp_path, []) == (None, False)
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-c", "user.email=a@b.invalid", "-c", "user.name=a", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "baselines").mkdir()
+    (tmp_path / "baselines" / "b.json").write_text("{}\n")
+    git("add", ".")
+    git("commit", "-qm", "one")
+    head = git("rev-parse", "HEAD")
+    assert code_version(tmp_path, [tmp_path / "baselines"]) == (head, False)
+    (tmp_path / "baselines" / "b.json").write_text("{}\n\n")
+    (tmp_path / "untracked.py").write_text("")
+    assert code_version(tmp_path, [tmp_path / "baselines"]) == (head, False)
+    assert code_version(tmp_path, []) == (head, True)
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert code_version(tmp_path, [tmp_path / "baselines"]) == (head, True)
 
 
 def test_saved_file_is_diff_friendly_and_complete(tmp_path: Path) -> None:

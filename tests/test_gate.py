@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,44 @@ def test_save_then_compare_round_trip(suite: pytest.Pytester) -> None:
     report = json.loads((suite.path / ".aide" / "report.json").read_text())
     (comparison,) = report["checks"][0]["comparisons"]
     assert comparison["gating"] and comparison["baseline_date"] == data["created"][:10]
+
+
+def test_saves_at_one_commit_pool_into_one_baseline(
+    suite: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-c", "user.email=a@b.invalid", "-c", "user.name=a", *args],
+            cwd=suite.path,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout.strip()
+
+    git("init", "-q")
+    git("add", "test_perf.py")
+    git("commit", "-qm", "perf tests")
+    for _ in range(3):
+        suite.runpytest("--aide-perf", "--aide-save-baseline", *CALM).assert_outcomes(passed=2)
+    data = json.loads(baseline_file(suite).read_text())
+    assert data["commit"] == git("rev-parse", "HEAD") and data["dirty"] is False
+    assert len(data["runs"]) == 3
+
+    monkeypatch.setenv("AIDE_TEST_SCALE", SLOW)
+    result = suite.runpytest("--aide-perf")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["test_diag: regressed +* % (95 % CI +*..+* %) vs baseline of 20*-*-* (3 runs), *"]
+    )
+    report = json.loads((suite.path / ".aide" / "report.json").read_text())
+    assert report["checks"][0]["comparisons"][0]["baseline_runs"] == 3
+
+    # Saved from a modified tree, the baseline starts afresh with one run.
+    (suite.path / "test_perf.py").write_text(TESTS + "\n# edited\n")
+    suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
+    data = json.loads(baseline_file(suite).read_text())
+    assert data["dirty"] is True and len(data["runs"]) == 1
 
 
 def test_a_slowed_target_fails_with_the_regression_line(

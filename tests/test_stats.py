@@ -10,11 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_aide.stats import (
+    _t_quantile,
     block_medians,
     paired_ratio_estimate,
     percentile,
     ratio_estimate,
     run_ratio_estimate,
+    runs_ratio_estimate,
     stddev,
     summarize,
 )
@@ -223,3 +225,47 @@ def test_one_sample_a_side_is_no_verdict() -> None:
     assert comparison.status == "undecided"
     assert comparison.undecided == "not enough samples to compare (1 vs 1)"
     assert compare("r", [1.0] * 3, [1.5] * 3, tolerance=0.1).undecided is None
+
+
+@pytest.mark.parametrize(
+    ("confidence", "dof", "exact"),
+    [(0.95, 3, 3.182), (0.95, 4, 2.776), (0.95, 6, 2.447), (0.99, 3, 5.841), (0.90, 5, 2.015)],
+)
+def test_t_quantile_matches_the_table(confidence: float, dof: int, exact: float) -> None:
+    assert _t_quantile(confidence, dof) == pytest.approx(exact, rel=0.01)
+
+
+def test_runs_are_the_unit_of_evidence_for_a_pooled_baseline() -> None:
+    # Three saved runs within 1 %: this run 3 % off is drift, 40 % off is a change.
+    runs = [1.00, 1.01, 0.99]
+    assert runs_ratio_estimate(runs, 1.03).low < 1.0
+    slow = runs_ratio_estimate(runs, 1.40)
+    assert slow.low > 1.2 and slow.ratio == pytest.approx(1.40, rel=0.001)
+    assert (slow.n_old, slow.n_new) == (3, 1)
+
+
+def test_an_outlying_saved_run_widens_the_interval() -> None:
+    # One of three saved runs was 40 % slow (a busy spell): the spread says the
+    # machine drifts that much, so a normal run is not an improvement.
+    steady = runs_ratio_estimate([1.0, 1.0, 1.0], 0.8)
+    wild = runs_ratio_estimate([1.0, 1.0, 1.4], 0.8)
+    assert steady.high < 1.0
+    assert wild.high > 1.0 and wild.high - wild.low > steady.high - steady.low
+
+
+@given(
+    st.lists(st.floats(min_value=1e-7, max_value=10.0), min_size=2, max_size=5),
+    st.floats(min_value=0.1, max_value=10.0),
+)
+def test_runs_estimate_scales_with_this_run(runs: list[float], factor: float) -> None:
+    base = runs_ratio_estimate(runs, runs[0])
+    moved = runs_ratio_estimate(runs, runs[0] * factor)
+    assert moved.ratio == pytest.approx(base.ratio * factor, rel=1e-9)
+    assert moved.low <= moved.ratio <= moved.high
+
+
+def test_a_pooled_baseline_judges_one_sample_runs() -> None:
+    # pedantic(rounds=1) tests: one sample per run, but five saved runs.
+    comparison = compare("r", [1.0], [1.5], tolerance=0.1, runs=[1.0, 1.02, 0.98, 1.01, 0.99])
+    assert comparison.status == "regressed" and comparison.baseline_runs == 5
+    assert "(5 runs)" in comparison.line()
