@@ -38,6 +38,13 @@ build-backend = "hatchling.build"
 
 [tool.hatch.build.targets.wheel]
 """
+PDM = """\
+[build-system]
+requires = ["pdm-backend"]
+build-backend = "pdm.backend"
+
+[tool.pdm.build]
+"""
 PYPROJECT = """\
 [project]
 name = "{name}"
@@ -138,6 +145,20 @@ LAYOUTS = {
         HATCHLING + 'packages = ["src/lay_exact"]\ndev-mode-exact = true',
         ["-e"],
         "src/lay_exact/core.py",
+    ),
+    "src layout, pdm-backend editable (.pth)": (
+        {"src/lay_pdm/__init__.py": "from .core import work\n", "src/lay_pdm/core.py": CORE},
+        "lay_pdm",
+        PDM + 'package-dir = "src"',
+        ["-e"],
+        "src/lay_pdm/core.py",
+    ),
+    "src layout, pdm-backend editables (import hook)": (
+        {"src/lay_pdme/__init__.py": "from .core import work\n", "src/lay_pdme/core.py": CORE},
+        "lay_pdme",
+        PDM + 'package-dir = "src"\neditable-backend = "editables"',
+        ["-e"],
+        "src/lay_pdme/core.py",
     ),
     "namespace package, src layout, editable": (
         {"src/lay_ns/part/__init__.py": CORE},
