@@ -41,7 +41,7 @@ from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideTimer
 from pytest_aide.gate import Gate
 from pytest_aide.measure.deadline import CheckTimeout, deadline
 from pytest_aide.measure.load import Progress
-from pytest_aide.measure.pair import PairRun, Tree, pair_items
+from pytest_aide.measure.pair import PairPlan, PairRun, Tree, pair_items
 from pytest_aide.measure.system import (
     busy_warning,
     machine_info,
@@ -527,6 +527,7 @@ class AideSession:
             args_for,
             watch=sorted(b.redirects),
             changed=self.revision.changed_files(),
+            plan=PairPlan(tolerance=self.settings.tolerance),
             progress=self.progress,
         )
         self.pairs.points.update(run.points)

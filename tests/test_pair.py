@@ -8,7 +8,7 @@ import pytest
 
 from pytest_aide.measure.pair import PairPlan, Tree, pair_items
 
-QUICK = PairPlan(min_rounds=2, max_rounds=2, round_time=0.002, warmup_time=0.001)
+QUICK = PairPlan(min_rounds=2, max_rounds=2, round_time=0.002, warmup_time=0.001, extra_rounds=0)
 
 TESTS = """\
 import asyncio
@@ -152,6 +152,44 @@ def test_rounds_stop_once_every_call_is_precise(tmp_path: Path, precise: bool) -
         warmup_time=0.001,
         precision=10.0 if precise else 0.0,
         time_per_check=600.0,
+        extra_rounds=0,
     )
     run = pair_items(a, b, _ids("test_benchmark"), lambda tree: ["test_pairs.py"], plan=plan)
     assert run.rounds == (2 if precise else 3)
+
+
+FLIPPING = """\
+import pathlib
+
+_seen = pathlib.Path(__file__).with_name("imports")
+_count = int(_seen.read_text()) + 1 if _seen.exists() else 1
+_seen.write_text(str(_count))
+REPS = 12 if _count % 2 else 1  # 6x slower than REV's 2 in odd rounds, 2x faster in even ones
+
+def work(n):
+    return sum(sum(range(n)) for _ in range(REPS))
+"""
+
+
+@pytest.mark.parametrize("extra", [0, 2])
+def test_an_undecided_call_gets_more_rounds(tmp_path: Path, extra: int) -> None:
+    # Rounds reading 6x and 0.5x: the estimate is far beyond the tolerance, but the
+    # interval of two rounds still holds no change; extra rounds are spent on it.
+    module = "def work(n):\n    return sum(sum(range(n)) for _ in range(2))\n"
+    a = _tree(tmp_path / "a", "REV", module=module)
+    b = _tree(tmp_path / "b", "this tree", module=FLIPPING)
+    plan = PairPlan(
+        min_rounds=2,
+        max_rounds=2,
+        round_time=0.002,
+        warmup_time=0.001,
+        precision=0.0,
+        time_per_check=600.0,
+        extra_rounds=extra,
+    )
+    run = pair_items(a, b, _ids("test_benchmark"), lambda tree: ["test_pairs.py"], plan=plan)
+    assert run.rounds == 2 + extra
+    (point,) = run.points.values()
+    assert point.estimate is not None and point.estimate.ratio > 1.05
+    if extra == 0:
+        assert point.undecided(plan)

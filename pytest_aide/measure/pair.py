@@ -88,6 +88,12 @@ class PairPlan:
     (worker start-up not counted) past this many seconds per item, on average."""
     precision: float = 0.02
     """A call stops being measured once its interval's half-width, in log-ratio, is this."""
+    tolerance: float = 0.05
+    """The gate's tolerance: a call whose estimate lies beyond it while its interval still
+    holds no change is undecided when the rounds or the time run out (see ``extra_rounds``)."""
+    extra_rounds: int = 20
+    """Rounds, and ``time_per_check`` seconds each, that undecided calls get beyond the
+    limits, once: a real change measured on a noisy spell is not waved through."""
     pin: bool = True
     """Run both workers on one CPU, so neither sits on a core slowed by a neighbour."""
     confidence: float = 0.95
@@ -144,6 +150,15 @@ class Point:
         if estimate is None or len(self.a_rounds) < plan.min_rounds:
             return False
         return (math.log(estimate.high) - math.log(estimate.low)) / 2 <= plan.precision
+
+    def undecided(self, plan: PairPlan) -> bool:
+        """The estimate lies beyond the tolerance, but the interval still holds no change."""
+        estimate = self.estimate
+        if self.problem is not None or estimate is None:
+            return False
+        up = estimate.ratio > 1 + plan.tolerance and estimate.low <= 1
+        down = estimate.ratio < 1 / (1 + plan.tolerance) and estimate.high >= 1
+        return up or down
 
 
 @dataclass
@@ -449,9 +464,17 @@ def pair_items(
     top = b.path_map[0] if b.path_map else None
     pending = list(nodeids)
     budget = plan.time_per_check * max(1, len(pending))
-    while pending and run.rounds < plan.max_rounds:
-        if run.rounds >= plan.min_rounds and run.measuring * (1 + 1 / run.rounds) > budget:
-            break
+    limit, needed, since, extended = plan.max_rounds, max(1, plan.min_rounds), (0, 0.0), False
+    while pending:
+        rounds, spent = run.rounds - since[0], run.measuring - since[1]
+        if run.rounds >= limit or (rounds >= needed and spent * (1 + 1 / rounds) > budget):
+            undecided = {n for (n, _), p in run.points.items() if p.undecided(plan)}
+            pending = [] if extended else [n for n in pending if n in undecided]
+            if not pending:
+                break
+            limit, needed, extended = run.rounds + plan.extra_rounds, 1, True
+            since, budget = (run.rounds, run.measuring), plan.time_per_check * len(pending)
+            continue
         if progress is not None:
             progress(
                 f"aide: pairing {len(pending)} item(s) against {a.label}: round {run.rounds + 1}"
