@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.baselines import BaselineError, atomic_write_text, load_baseline
-from pytest_aide.config import DEFAULT_TOLERANCE, add_compare_options
+from pytest_aide.config import DEFAULT_TOLERANCE
 from pytest_aide.history import History, HistoryError
+from pytest_aide.options import add_options
 from pytest_aide.report.benchmark_json import is_benchmark_json, read_benchmark_json
 from pytest_aide.report.json import REPORT_SCHEMA, read_report
 from pytest_aide.report.markdown import render_markdown
@@ -301,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comparing.add_argument("old", metavar="OLD", help="report.json, baseline file or directory")
     comparing.add_argument("new", metavar="NEW", help="report.json, baseline file or directory")
-    add_compare_options(comparing.add_argument)
+    add_options(comparing.add_argument, compare_only=True)
     comparing.add_argument("--format", choices=("text", "md", "json"), default="text")
     comparing.set_defaults(run=_compare_command)
     rendering = commands.add_parser(

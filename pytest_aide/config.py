@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,6 @@ __all__ = [
     "ProfileError",
     "ProfileOverrides",
     "Settings",
-    "add_compare_options",
     "display_path",
     "known_profiles",
     "match_checks",
@@ -101,27 +100,6 @@ def parse_tolerance(text: str) -> float:
 def parse_drift(text: str) -> float:
     """Parse a between-run drift, ``5%`` or ``5``, into a fraction."""
     return _percentage(text, "drift")
-
-
-def add_compare_options(addoption: Callable[..., Any], prefix: str = "") -> None:
-    """Options shared by the plugin (``--aide-tolerance``) and ``pytest-aide compare``."""
-    addoption(
-        f"--{prefix}tolerance",
-        type=parse_tolerance,
-        default=None,
-        metavar="PCT",
-        help="allowed slowdown vs baseline before a significant change is a regression, "
-        "e.g. 10%% (default 10%%)",
-    )
-    addoption(
-        f"--{prefix}drift",
-        type=parse_drift,
-        default=None,
-        metavar="PCT",
-        help="how far one run's median strays from another's on unchanged code on this "
-        "machine (one standard deviation); comparisons with stored results widen their "
-        "interval by it (default 5%%)",
-    )
 
 
 def display_path(path: Path, root: Path) -> str:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import os
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -18,24 +17,16 @@ from pytest_aide.baselines import code_version
 from pytest_aide.check import Check
 from pytest_aide.collect import ScenarioFileCollector, ScenarioItem
 from pytest_aide.config import (
-    DEFAULT_TOLERANCE,
     CheckPatterns,
     ProfileError,
     ProfileOverrides,
     Settings,
-    add_compare_options,
     display_path,
     known_profiles,
     match_checks,
-    non_negative_int,
     option_conflict,
-    parse_drift,
-    parse_tolerance,
-    positive_int,
     pyproject_checks,
     pyproject_profiles,
-    select_profile,
-    timeout_option,
 )
 from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideTimer
 from pytest_aide.gate import Gate
@@ -49,13 +40,13 @@ from pytest_aide.measure.system import (
     prime_cpu_percent,
     system_snapshot,
 )
-from pytest_aide.measure.timer import LOOPS, LoopFactory, LoopUnavailable, TimingPlan, loop_factory
+from pytest_aide.measure.timer import LoopFactory, LoopUnavailable, TimingPlan, loop_factory
+from pytest_aide.options import OptionError, add_options, read_settings
 from pytest_aide.pairworker import serving
 from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.results import TimingResult
-from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.units import UnitError, format_duration, parse_timeout
 from pytest_aide.verdict import Threshold, ThresholdError, Verdict, parse_thresholds
 
@@ -74,231 +65,17 @@ MARKER_HELP = (
 )
 
 
-def _add_option(
-    parser: pytest.Parser,
-    group: pytest.OptionGroup,
-    flag: str,
-    ini_type: str,
-    help: str,
-    **kwargs: Any,
-) -> None:
-    """Add ``--aide-x`` and its ini twin ``aide_x``; ``default=None`` lets the ini value apply."""
-    ini = flag.lstrip("-").replace("-", "_")
-    group.addoption(flag, default=None, help=f"{help}. ini: {ini}", **kwargs)
-    parser.addini(ini, type=ini_type, default=False if ini_type == "bool" else "", help=help)
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
-    """Register the ``aide`` option group; every option has an ini twin."""
+    """Register the ``aide`` option group from the options table; each has an ini twin."""
     group = parser.getgroup("aide", "pytest-aide: performance measurement and gates")
-    _add_option(
-        parser,
-        group,
-        "--aide-perf",
-        "bool",
-        "measure fully, enforce thresholds and print the aide summary "
-        "(without it each measured callable runs once)",
-        action="store_true",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-iterations",
-        "string",
-        "samples per measurement, overriding every test and scenario",
-        type=positive_int,
-        metavar="N",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-warmup",
-        "string",
-        "warmup samples per measurement, overriding every test and scenario",
-        type=non_negative_int,
-        metavar="N",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-profile",
-        "string",
-        "threshold profile (else ini aide_profile, else $AIDE_ENV, else 'default')",
-        metavar="NAME",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-baseline-dir",
-        "string",
-        "where baselines live, relative to the rootdir (default: baselines)",
-        metavar="DIR",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-save-baseline",
-        "bool",
-        "write this run's results as the new baselines (atomically); thresholds still "
-        "apply, the baseline comparison does not gate this run",
-        action="store_true",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-no-compare",
-        "bool",
-        "skip the baseline comparison",
-        action="store_true",
-    )
-    add_compare_options(group.addoption, prefix="aide-")
-    parser.addini(
-        "aide_tolerance",
-        type="string",
-        default="",
-        help="same as --aide-tolerance: allowed slowdown vs baseline, e.g. 10%",
-    )
-    parser.addini(
-        "aide_drift",
-        type="string",
-        default="",
-        help="same as --aide-drift: between-run drift of this machine, e.g. 5%",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-compare-any-machine",
-        "bool",
-        "gate even on a baseline recorded on another machine",
-        action="store_true",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-report-dir",
-        "string",
-        "where reports are written, relative to the rootdir (default: .aide)",
-        metavar="DIR",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-against",
-        "string",
-        "measure git revision REV beside this tree in the same job, interleaved, and gate "
-        "on the paired difference instead of stored baselines",
-        metavar="REV",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-keep-traces",
-        "bool",
-        "keep memray trace files (under the report dir's traces/) and list them in the "
-        "report, for `memray flamegraph`",
-        action="store_true",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-loop",
-        "string",
-        "event loop for async timing, async load and (through pytest-asyncio) async "
-        "tests: asyncio or uvloop (default: asyncio)",
-        choices=LOOPS,
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-history",
-        "string",
-        "SQLite file that every --aide-perf run is appended to, for trends "
-        "(default: <report dir>/history.sqlite)",
-        metavar="PATH",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-benchmark-json",
-        "string",
-        "also write this run's timings in pytest-benchmark's JSON format (for its "
-        "compare command, dashboards and github-action-benchmark)",
-        metavar="PATH",
-    )
-    _add_option(
-        parser,
-        group,
-        "--aide-timeout",
-        "string",
-        "stop and fail any aide check still running after this long, unless it sets its "
-        "own timeout (marker keyword or scenario key), e.g. 5min (default: no limit)",
-        type=timeout_option,
-        metavar="DURATION",
-    )
-    parser.addini(
-        "aide_scenarios",
-        type="linelist",
-        default=["scenarios"],
-        help="directories (relative to the rootdir) whose *.toml files are aide scenario files",
-    )
-
-
-def _setting(config: pytest.Config, name: str, parse: Callable[[str], Any]) -> Any:
-    value = config.getoption(name)
-    if value is not None:
-        return value
-    raw = config.getini(name)
-    if raw in ("", None) or isinstance(raw, bool):
-        return raw or None
-    try:
-        return parse(raw)
-    except argparse.ArgumentTypeError as exc:
-        raise pytest.UsageError(f"ini option {name!r}: {exc}") from None
-
-
-def _directory(config: pytest.Config, name: str, default: str) -> Path:
-    value = _setting(config, name, str) or default
-    return (config.rootpath / Path(value).expanduser()).resolve()
+    add_options(group.addoption, parser.addini)
 
 
 def _read_settings(config: pytest.Config) -> Settings:
-    profile, source = select_profile(
-        config.getoption("aide_profile"), config.getini("aide_profile") or None, os.environ
-    )
-    return Settings(
-        perf=bool(_setting(config, "aide_perf", bool)),
-        iterations=_setting(config, "aide_iterations", positive_int),
-        warmup=_setting(config, "aide_warmup", non_negative_int),
-        scenario_dirs=tuple(config.getini("aide_scenarios")),
-        profile=profile,
-        profile_source=source,
-        baseline_dir=_directory(config, "aide_baseline_dir", "baselines"),
-        save_baseline=bool(_setting(config, "aide_save_baseline", bool)),
-        compare=not _setting(config, "aide_no_compare", bool),
-        tolerance=_setting(config, "aide_tolerance", parse_tolerance) or DEFAULT_TOLERANCE,
-        drift=_setting(config, "aide_drift", parse_drift) or DEFAULT_DRIFT,
-        any_machine=bool(_setting(config, "aide_compare_any_machine", bool)),
-        report_dir=_directory(config, "aide_report_dir", ".aide"),
-        against=_setting(config, "aide_against", str),
-        keep_traces=bool(_setting(config, "aide_keep_traces", bool)),
-        loop=_setting(config, "aide_loop", _loop_name) or "asyncio",
-        history=_optional_path(config, "aide_history"),
-        benchmark_json=_optional_path(config, "aide_benchmark_json"),
-        timeout=_setting(config, "aide_timeout", timeout_option),
-    )
-
-
-def _optional_path(config: pytest.Config, name: str) -> Path | None:
-    value = _setting(config, name, str)
-    return (config.rootpath / Path(value).expanduser()).resolve() if value else None
-
-
-def _loop_name(text: str) -> str:
-    if text not in LOOPS:
-        raise argparse.ArgumentTypeError(
-            f"invalid event loop {text!r} (choose from {', '.join(LOOPS)})"
-        )
-    return text
+    try:
+        return read_settings(config.getoption, config.getini, config.rootpath, os.environ)
+    except OptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -1,0 +1,294 @@
+"""Every option, declared once: its flag, its ini twin, its help and the setting it fills.
+
+The table drives pytest's ``addoption``/``addini``, :class:`~pytest_aide.config.Settings`
+and the flags ``pytest-aide compare`` shares with the plugin. Knows nothing of pytest:
+the caller passes argparse-like ``addoption``/``addini`` and ``option``/``ini`` readers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_aide.config import (
+    DEFAULT_TOLERANCE,
+    Settings,
+    non_negative_int,
+    parse_drift,
+    parse_tolerance,
+    positive_int,
+    select_profile,
+    timeout_option,
+)
+from pytest_aide.measure.timer import LOOPS
+from pytest_aide.stats import DEFAULT_DRIFT
+
+__all__ = ["OPTIONS", "SCENARIO_DIRS_INI", "Option", "OptionError", "add_options", "read_settings"]
+
+SCENARIO_DIRS_INI = "aide_scenarios"
+"""The one ini-only setting: directories whose ``*.toml`` files are scenario files."""
+
+
+class OptionError(ValueError):
+    """An ini value that does not parse; the message names the ini option."""
+
+
+def _loop_name(text: str) -> str:
+    if text not in LOOPS:
+        raise argparse.ArgumentTypeError(
+            f"invalid event loop {text!r} (choose from {', '.join(LOOPS)})"
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class Option:
+    """One ``--aide-NAME`` option and its ini twin ``aide_NAME``."""
+
+    name: str
+    """The name after ``--aide-`` (``pytest-aide compare`` uses ``--NAME``)."""
+    help: str
+    setting: str
+    """The :class:`Settings` field it fills."""
+    kind: str = "value"
+    """``flag`` (store_true), ``value`` (parsed by ``parse``), ``dir`` or ``path``
+    (relative to the rootdir; a ``dir`` has a default, a ``path`` may be absent)."""
+    parse: Callable[[str], Any] = str
+    metavar: str | None = None
+    default: Any = None
+    """The setting when neither the option nor the ini value is given."""
+    choices: tuple[str, ...] | None = None
+    compare: bool = False
+    """Also a flag of ``pytest-aide compare``."""
+    negate: bool = False
+    """The setting is the flag's opposite (``--aide-no-compare`` fills ``compare``)."""
+
+    @property
+    def dest(self) -> str:
+        """argparse's destination and the ini name: ``aide_save_baseline``."""
+        return "aide_" + self.name.replace("-", "_")
+
+    def declare(self, addoption: Callable[..., Any], flag: str, ini_note: bool) -> None:
+        """Declare the flag through an argparse-like ``addoption``."""
+        text = f"{self.help}. ini: {self.dest}" if ini_note else self.help
+        extra: dict[str, Any] = {"help": text.replace("%", "%%"), "default": None}
+        if self.kind == "flag":
+            extra["action"] = "store_true"
+        else:
+            extra["metavar"] = self.metavar
+            if self.choices:
+                extra["choices"] = self.choices
+            elif self.parse is not str:
+                extra["type"] = self.parse
+        addoption(flag, **extra)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "perf",
+        "measure fully, enforce thresholds and print the aide summary "
+        "(without it each measured callable runs once)",
+        "perf",
+        kind="flag",
+    ),
+    Option(
+        "iterations",
+        "samples per measurement, overriding every test and scenario",
+        "iterations",
+        parse=positive_int,
+        metavar="N",
+    ),
+    Option(
+        "warmup",
+        "warmup samples per measurement, overriding every test and scenario",
+        "warmup",
+        parse=non_negative_int,
+        metavar="N",
+    ),
+    Option(
+        "profile",
+        "threshold profile (else ini aide_profile, else $AIDE_ENV, else 'default')",
+        "profile",
+        metavar="NAME",
+    ),
+    Option(
+        "baseline-dir",
+        "where baselines live, relative to the rootdir (default: baselines)",
+        "baseline_dir",
+        kind="dir",
+        metavar="DIR",
+        default="baselines",
+    ),
+    Option(
+        "save-baseline",
+        "write this run's results as the new baselines (atomically); thresholds still "
+        "apply, the baseline comparison does not gate this run",
+        "save_baseline",
+        kind="flag",
+    ),
+    Option("no-compare", "skip the baseline comparison", "compare", kind="flag", negate=True),
+    Option(
+        "tolerance",
+        "allowed slowdown vs baseline before a significant change is a regression, "
+        "e.g. 10% (default 10%)",
+        "tolerance",
+        parse=parse_tolerance,
+        metavar="PCT",
+        default=DEFAULT_TOLERANCE,
+        compare=True,
+    ),
+    Option(
+        "drift",
+        "how far one run's median strays from another's on unchanged code on this "
+        "machine (one standard deviation); comparisons with stored results widen their "
+        "interval by it (default 5%)",
+        "drift",
+        parse=parse_drift,
+        metavar="PCT",
+        default=DEFAULT_DRIFT,
+        compare=True,
+    ),
+    Option(
+        "compare-any-machine",
+        "gate even on a baseline recorded on another machine",
+        "any_machine",
+        kind="flag",
+    ),
+    Option(
+        "report-dir",
+        "where reports are written, relative to the rootdir (default: .aide)",
+        "report_dir",
+        kind="dir",
+        metavar="DIR",
+        default=".aide",
+    ),
+    Option(
+        "against",
+        "measure git revision REV beside this tree in the same job, interleaved, and gate "
+        "on the paired difference instead of stored baselines",
+        "against",
+        metavar="REV",
+    ),
+    Option(
+        "keep-traces",
+        "keep memray trace files (under the report dir's traces/) and list them in the "
+        "report, for `memray flamegraph`",
+        "keep_traces",
+        kind="flag",
+    ),
+    Option(
+        "loop",
+        "event loop for async timing, async load and (through pytest-asyncio) async "
+        "tests: asyncio or uvloop (default: asyncio)",
+        "loop",
+        parse=_loop_name,
+        choices=LOOPS,
+        default="asyncio",
+    ),
+    Option(
+        "history",
+        "SQLite file that every --aide-perf run is appended to, for trends "
+        "(default: <report dir>/history.sqlite)",
+        "history",
+        kind="path",
+        metavar="PATH",
+    ),
+    Option(
+        "benchmark-json",
+        "also write this run's timings in pytest-benchmark's JSON format (for its "
+        "compare command, dashboards and github-action-benchmark)",
+        "benchmark_json",
+        kind="path",
+        metavar="PATH",
+    ),
+    Option(
+        "timeout",
+        "stop and fail any aide check still running after this long, unless it sets its "
+        "own timeout (marker keyword or scenario key), e.g. 5min (default: no limit)",
+        "timeout",
+        parse=timeout_option,
+        metavar="DURATION",
+    ),
+)
+
+
+def add_options(
+    addoption: Callable[..., Any],
+    addini: Callable[..., Any] | None = None,
+    *,
+    compare_only: bool = False,
+) -> None:
+    """Declare the options: ``--aide-NAME`` with ini twins, or ``pytest-aide compare``'s.
+
+    With ``compare_only`` the shared options are declared as ``--NAME`` (no ini).
+    """
+    for option in OPTIONS:
+        if compare_only:
+            if option.compare:
+                option.declare(addoption, f"--{option.name}", ini_note=False)
+            continue
+        option.declare(addoption, f"--aide-{option.name}", ini_note=True)
+        if addini is not None:
+            flag = option.kind == "flag"
+            addini(
+                option.dest,
+                type="bool" if flag else "string",
+                default=False if flag else "",
+                help=option.help,
+            )
+    if addini is not None and not compare_only:
+        addini(
+            SCENARIO_DIRS_INI,
+            type="linelist",
+            default=["scenarios"],
+            help="directories (relative to the rootdir) whose *.toml files are aide scenario files",
+        )
+
+
+def _value(option: Option, given: Any, ini: Any) -> Any:
+    """The option's value if given, else its parsed ini value, else None."""
+    if given is not None:
+        return given
+    if ini in ("", None) or isinstance(ini, bool):
+        return ini or None
+    try:
+        return option.parse(ini)
+    except argparse.ArgumentTypeError as exc:
+        raise OptionError(f"ini option {option.dest!r}: {exc}") from None
+
+
+def read_settings(
+    option: Callable[[str], Any],
+    ini: Callable[[str], Any],
+    rootdir: Path,
+    environ: Mapping[str, str],
+) -> Settings:
+    """The settings in force, from ``option(dest)`` and ``ini(dest)`` readers.
+
+    A flag is on when given or set in the ini file; a value from the command
+    line wins over the ini file; directories and paths are relative to ``rootdir``.
+    Raises :class:`OptionError` for an ini value that does not parse.
+    """
+    values: dict[str, Any] = {}
+    for spec in OPTIONS:
+        if spec.name == "profile":
+            continue
+        value = _value(spec, option(spec.dest), ini(spec.dest))
+        if spec.kind == "flag":
+            value = bool(value) != spec.negate
+        elif spec.kind in ("dir", "path"):
+            text = value or spec.default
+            value = (rootdir / Path(text).expanduser()).resolve() if text else None
+        elif value is None:
+            value = spec.default
+        values[spec.setting] = value
+    profile, source = select_profile(option("aide_profile"), ini("aide_profile") or None, environ)
+    return Settings(
+        **values,
+        profile=profile,
+        profile_source=source,
+        scenario_dirs=tuple(ini(SCENARIO_DIRS_INI)),
+    )
