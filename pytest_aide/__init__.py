@@ -6,19 +6,39 @@ could apply to it and does not rely on rewritten asserts.
 
 from __future__ import annotations
 
-from pytest_aide.check import Check
-from pytest_aide.measure.timer import TimingPlan
-from pytest_aide.results import (
-    CpuResult,
-    LoadResult,
-    MemoryResult,
-    SweepResult,
-    TimingResult,
-    result_from_dict,
-)
-from pytest_aide.stats import RatioEstimate
-from pytest_aide.units import UnitError, parse_duration, parse_percent, parse_size
-from pytest_aide.verdict import THRESHOLD_KEYS, Threshold, ThresholdError, Verdict
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Check": "pytest_aide.check",
+    "TimingPlan": "pytest_aide.measure.timer",
+    "CpuResult": "pytest_aide.results",
+    "LoadResult": "pytest_aide.results",
+    "MemoryResult": "pytest_aide.results",
+    "SweepResult": "pytest_aide.results",
+    "TimingResult": "pytest_aide.results",
+    "result_from_dict": "pytest_aide.results",
+    "RatioEstimate": "pytest_aide.stats",
+    "UnitError": "pytest_aide.units",
+    "parse_duration": "pytest_aide.units",
+    "parse_percent": "pytest_aide.units",
+    "parse_size": "pytest_aide.units",
+    "THRESHOLD_KEYS": "pytest_aide.verdict",
+    "Threshold": "pytest_aide.verdict",
+    "ThresholdError": "pytest_aide.verdict",
+    "Verdict": "pytest_aide.verdict",
+}
+"""The public names, imported on first use: importing one submodule loads no other."""
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module when it is first asked for."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'pytest_aide' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 

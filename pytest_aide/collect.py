@@ -6,18 +6,19 @@ import functools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
-import _pytest
 import pluggy
 import pytest
 
 import pytest_aide
-from pytest_aide.config import display_path
+from pytest_aide.check import Check
+from pytest_aide.config import Settings, display_path
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
-from pytest_aide.measure.load import apply_load, smoke_load
+from pytest_aide.measure.load import Progress, apply_load, smoke_load
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
-from pytest_aide.measure.timer import measure
+from pytest_aide.measure.timer import LoopFactory, TimingPlan, measure
+from pytest_aide.pairworker import PairServer
 from pytest_aide.results import LoadResult, Result, SweepResult, TimingResult
 from pytest_aide.scenarios import (
     Scenario,
@@ -26,24 +27,55 @@ from pytest_aide.scenarios import (
     load_scenario_file,
     resolve_target,
 )
-
-if TYPE_CHECKING:
-    from _pytest._code.code import ExceptionInfo, TerminalRepr
-
-    from pytest_aide.plugin import AideSession
+from pytest_aide.verdict import Threshold
 
 __all__ = ["ScenarioFileCollector", "ScenarioItem"]
 
-_HARNESS = tuple(
-    Path(module.__file__).resolve().parent for module in (pytest_aide, _pytest, pluggy)
+_PYTEST = Path(pytest.__file__).resolve().parent
+_HARNESS = (
+    Path(pytest_aide.__file__).resolve().parent,
+    Path(pluggy.__file__).resolve().parent,
+    _PYTEST,
+    _PYTEST.parent / "_pytest",  # pytest's implementation, found without importing it
 )
 """Packages whose frames a failing scenario does not show: only the target's are of use."""
 FILE_ITEM_NAME = "file"
 """Name of the item that stands for a whole scenario file that could not be read."""
 
 
+class Host(Protocol):
+    """What a scenario needs from the session that collected it."""
+
+    settings: Settings
+    loop_factory: LoopFactory | None
+    pair_server: PairServer | None
+
+    @property
+    def trace_dir(self) -> Path | None:
+        """Where memray traces are kept, if they are."""
+
+    @property
+    def progress(self) -> Progress | None:
+        """The live progress line, on a terminal."""
+
+    def plan(self, iterations: int, warmup: int, gc: bool = True) -> TimingPlan:
+        """The timing plan in force for these counts."""
+
+    def check_for(
+        self,
+        item: pytest.Item,
+        name: str | None = None,
+        thresholds: dict[str, Threshold] | None = None,
+    ) -> Check:
+        """The check ``item`` records its results in."""
+
+
 class ScenarioFileCollector(pytest.File):
     """A TOML scenario file; bad scenarios become items that error, not collection errors."""
+
+    def __init__(self, *, host: Host, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.host = host
 
     def collect(self) -> Iterator[ScenarioItem]:
         """Yield one item per scenario, good or bad."""
@@ -67,6 +99,8 @@ class ScenarioItem(pytest.Item):
         super().__init__(**kwargs)
         self.scenario = scenario
         self.error = error
+        assert isinstance(self.parent, ScenarioFileCollector)
+        self.host = self.parent.host
         self.display_path = display_path(self.path, self.config.rootpath)
 
     def setup(self) -> None:
@@ -78,7 +112,7 @@ class ScenarioItem(pytest.Item):
         """Import the target and measure it under the session's plan."""
         assert self.scenario is not None
         scenario = self.scenario
-        session: AideSession = self.config.pluginmanager.get_plugin("aide-session")
+        session = self.host
         thresholds = scenario.thresholds_for(session.settings.profile)
         check = session.check_for(self, scenario.name, thresholds)
         try:
@@ -130,7 +164,7 @@ class ScenarioItem(pytest.Item):
         )
 
     def _load(
-        self, target: Callable[..., Any], load: ScenarioLoad, session: AideSession, smoke: bool
+        self, target: Callable[..., Any], load: ScenarioLoad, session: Host, smoke: bool
     ) -> LoadResult | SweepResult:
         """Apply the scenario's load (one request at concurrency 1 without ``--aide-perf``)."""
         scenario = self.scenario
@@ -151,9 +185,7 @@ class ScenarioItem(pytest.Item):
             progress=session.progress,
         )
 
-    def repr_failure(
-        self, excinfo: ExceptionInfo[BaseException], style: Any = None
-    ) -> str | TerminalRepr:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         """Show the target's frames, not the harness's."""
         traceback = excinfo.traceback.filter(
             lambda entry: (

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
-from pytest_aide import stats
+import pytest_aide.stats as stats
 from pytest_aide.units import format_duration, format_size
 
 __all__ = [

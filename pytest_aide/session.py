@@ -1,0 +1,623 @@
+"""The session object pytest-aide registers: its hooks turn tests into judged checks.
+
+It owns the session's state (settings, checks, the gate, same-job pairs) and
+delegates every decision to modules that know nothing of pytest.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any, TextIO
+
+import pytest
+
+from pytest_aide.against import AgainstError, Revision
+from pytest_aide.baselines import code_version
+from pytest_aide.check import Check
+from pytest_aide.collect import ScenarioFileCollector, ScenarioItem
+from pytest_aide.config import (
+    CheckPatterns,
+    ProfileError,
+    ProfileOverrides,
+    Settings,
+    display_path,
+    known_profiles,
+    match_checks,
+    pyproject_checks,
+    pyproject_profiles,
+)
+from pytest_aide.gate import Gate
+from pytest_aide.measure.deadline import CheckTimeout, deadline
+from pytest_aide.measure.load import Progress
+from pytest_aide.measure.pair import PairPlan, PairRun, Tree, pair_items
+from pytest_aide.measure.system import (
+    busy_warning,
+    machine_info,
+    machine_slug,
+    prime_cpu_percent,
+    system_snapshot,
+)
+from pytest_aide.measure.timer import LoopFactory, LoopUnavailable, TimingPlan, loop_factory
+from pytest_aide.pairworker import serving
+from pytest_aide.report.files import Outputs, write_outputs
+from pytest_aide.report.json import build_report
+from pytest_aide.report.terminal import render_summary
+from pytest_aide.results import TimingResult
+from pytest_aide.units import UnitError, format_duration, parse_timeout
+from pytest_aide.verdict import Threshold, ThresholdError, Verdict, parse_thresholds
+
+__all__ = ["SESSION_KEY", "SESSION_NAME", "AideSession", "AsyncioLoops"]
+
+
+SESSION_NAME = "aide-session"
+_AIDE_FIXTURES = ("aide_timer", "aide_memory", "aide_cpu", "aide_load")
+SESSION_KEY = pytest.StashKey["AideSession"]()
+_CHECK_KEY = pytest.StashKey[Check]()
+_TIMEOUT_KEY = pytest.StashKey[tuple[float, str]]()
+
+
+class AsyncioLoops:
+    """Hands pytest-asyncio the ``--aide-loop`` event loop for every async test."""
+
+    def __init__(self, factory: LoopFactory) -> None:
+        self.factory = factory
+
+    def pytest_asyncio_loop_factories(
+        self, config: pytest.Config, item: pytest.Item
+    ) -> dict[str, LoopFactory]:
+        """One factory, so pytest-asyncio does not parametrize tests by loop."""
+        return {config.stash[SESSION_KEY].settings.loop: self.factory}
+
+
+def _marker_limits(
+    marker: pytest.Mark,
+) -> tuple[str | None, dict[str, Threshold], float | None]:
+    if marker.args:
+        raise ThresholdError(
+            "takes keyword arguments only, e.g. @pytest.mark.aide(name='x', mean='2s')"
+        )
+    kwargs = dict(marker.kwargs)
+    name = kwargs.pop("name", None)
+    if name is not None and not isinstance(name, str):
+        raise ThresholdError(f"name must be a string, got {name!r}")
+    timeout = kwargs.pop("timeout", None)
+    if timeout is not None:
+        try:
+            timeout = parse_timeout(timeout)
+        except UnitError as exc:
+            raise ThresholdError(f"timeout: {exc}") from None
+    return name, parse_thresholds(kwargs), timeout
+
+
+def _benchmark_disabled(item: pytest.Item) -> str | None:
+    """Why pytest-benchmark's ``benchmark`` fixture of this test measured nothing, if so."""
+    fixture = getattr(item, "funcargs", {}).get("benchmark")
+    if fixture is None or not getattr(fixture, "disabled", False):
+        return None
+    if item.config.getoption("benchmark_disable", default=False):
+        return (
+            f"{item.nodeid}: the benchmark fixture measured nothing: pytest-benchmark is "
+            "disabled (--benchmark-disable, perhaps from addopts); run with "
+            "--benchmark-enable to measure it"
+        )
+    return (
+        f"{item.nodeid}: the benchmark fixture measured nothing: pytest-benchmark switches "
+        "itself off under pytest-xdist (-n); run this test without -n (or with -p no:xdist), "
+        "or measure it with aide_timer, which works under xdist"
+    )
+
+
+def _benchmark_timing(item: pytest.Item, name: str) -> TimingResult | None:
+    """pytest-benchmark's rounds for this test, when it used the ``benchmark`` fixture."""
+    fixture = getattr(item, "funcargs", {}).get("benchmark")
+    metadata = getattr(fixture, "stats", None)
+    if metadata is None or not metadata.stats.data:
+        return None
+    return TimingResult(
+        name,
+        list(metadata.stats.data),
+        calls_per_sample=int(metadata.iterations),
+        gc="disabled" if metadata.options.get("disable_gc") else "enabled",
+    )
+
+
+class AideSession:
+    """Per-session state and the hooks that use it."""
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.checks: list[Check] = []
+        self.workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        """Set in a pytest-xdist worker: its checks go to the controller, not to reports."""
+        self.workers = 0
+        """In the xdist controller: how many workers measured."""
+        self._order: dict[str, int] = {}
+        self._scenario_dirs = [(config.rootpath / d).resolve() for d in settings.scenario_dirs]
+        self._overrides: ProfileOverrides = {}
+        self._config_error: str | None = None
+        self._outputs: Outputs | None = None
+        pyproject = config.rootpath / "pyproject.toml"
+        if config.inipath is not None and config.inipath.name == "pyproject.toml":
+            pyproject = config.inipath
+        try:
+            self._overrides = pyproject_profiles(pyproject)
+        except ProfileError as exc:
+            self._config_error = str(exc)
+        if settings.perf:
+            self._check_profile_is_known()
+        self.snapshots: dict[str, dict[str, float]] = {}
+        if settings.perf:
+            prime_cpu_percent()
+        try:
+            self.loop_factory = loop_factory(settings.loop)
+        except LoopUnavailable as exc:
+            raise pytest.UsageError(f"--aide-loop {settings.loop}: {exc}") from None
+        self._terminal = self._open_terminal() if settings.perf else None
+        self.pair_server = serving(config)
+        """Set when this session is a ``--aide-against`` pair worker."""
+        self.pairs = PairRun()
+        """Under ``--aide-against``: every paired call so far."""
+        self.paired_items = 0
+        self.benchmark_tests = 0
+        """Collected tests that use pytest-benchmark's ``benchmark`` fixture."""
+        self._check_patterns: CheckPatterns = []
+        try:
+            self._check_patterns = pyproject_checks(pyproject)
+        except ProfileError as exc:
+            self._config_error = self._config_error or str(exc)
+        self.revision: Revision | None = None
+        if settings.perf and settings.against:
+            shared = (self.workerinput or {}).get("aide_against")
+            try:
+                if shared:
+                    self.revision = Revision.shared(shared)
+                else:
+                    self.revision = Revision.check_out(settings.against, config.rootpath)
+            except AgainstError as exc:
+                raise pytest.UsageError(str(exc)) from None
+
+    def _check_profile_is_known(self) -> None:
+        files = [p for d in self._scenario_dirs if d.is_dir() for p in sorted(d.rglob("*.toml"))]
+        known = known_profiles(files, self._overrides)
+        name, source = self.settings.profile, self.settings.profile_source
+        if name not in known:
+            raise pytest.UsageError(
+                f"unknown aide profile {name!r} (from {source}); known: {', '.join(sorted(known))}"
+            )
+
+    @functools.cached_property
+    def gate(self) -> Gate:
+        """Judges checks under ``--aide-perf``; built on first use (reading machine info)."""
+        settings, machine = self.settings, machine_info()
+        commit, dirty = (
+            code_version(self.config.rootpath, [settings.baseline_dir, settings.report_dir])
+            if settings.save_baseline
+            else (None, False)
+        )
+        return Gate(
+            baseline_dir=settings.baseline_dir,
+            rootdir=self.config.rootpath,
+            machine=machine,
+            slug=machine_slug(machine),
+            profile=settings.profile,
+            tolerance=settings.tolerance,
+            compare=settings.compare,
+            save=settings.save_baseline,
+            any_machine=settings.any_machine,
+            drift=settings.drift,
+            against=self.revision.label if self.revision else None,
+            commit=commit,
+            dirty=dirty,
+        )
+
+    def _pairable(self, item: pytest.Item) -> bool:
+        """Whether ``--aide-against`` runs this item in both trees: a timed aide check."""
+        if isinstance(item, ScenarioItem):
+            return item.scenario is not None and item.scenario.load is None
+        fixtures = getattr(item, "fixturenames", ())
+        if "aide_timer" in fixtures:
+            return True
+        return "benchmark" in fixtures and self._is_check(item)
+
+    def _is_check(self, item: pytest.Item) -> bool:
+        """A test aide gates: marked ``aide``, or named in pyproject (checks or profiles)."""
+        return item.get_closest_marker("aide") is not None or self._configured(item) is not None
+
+    def _configured(self, item: pytest.Item) -> dict[str, Threshold] | None:
+        """Thresholds pyproject attaches to a measuring test without a marker, else None.
+
+        ``[tool.aide.checks]`` patterns match node ids; a ``[tool.aide.profiles]``
+        entry for the profile in force names the test. Only tests that measure
+        (pytest-benchmark's ``benchmark`` or an aide fixture) become checks so.
+        """
+        fixtures = getattr(item, "fixturenames", ())
+        if not ({"benchmark", *_AIDE_FIXTURES} & set(fixtures)):
+            return None
+        if self._config_error:
+            return {}  # check_for fails it with the one-line error
+        matched = match_checks(self._check_patterns, item.nodeid)
+        profile = self._overrides.get(self.settings.profile, {})
+        names = (getattr(item, "originalname", None), item.name)
+        if matched is None and any(name in profile for name in names if name):
+            return {}
+        return matched
+
+    def _pair(self, items: list[pytest.Item]) -> None:
+        """Run ``items`` in REV's worktree and this tree, interleaved; keep the paired calls."""
+        assert self.revision is not None
+        config = self.config
+        extra = [
+            item.scenario.target.partition(":")[0]
+            for item in items
+            if isinstance(item, ScenarioItem) and item.scenario is not None
+        ]
+        a, b = self.revision.trees(config.rootpath, config.inipath, extra)
+        files = sorted({item.path.resolve().relative_to(config.rootpath) for item in items})
+        options = ["--continue-on-collection-errors", "-p", "no:randomly"]
+        if config.pluginmanager.has_plugin("xdist"):
+            options += ["-n", "0"]
+
+        def args_for(tree: Tree) -> list[str]:
+            return [*options, *(str(f) for f in files if (tree.rootdir / f).exists())]
+
+        run = pair_items(
+            a,
+            b,
+            [item.nodeid for item in items],
+            args_for,
+            watch=sorted(b.redirects),
+            changed=self.revision.changed_files(),
+            plan=PairPlan(tolerance=self.settings.tolerance),
+            progress=self.progress,
+        )
+        self.pairs.points.update(run.points)
+        self.pairs.missing.update(run.missing)
+        self.pairs.rounds = max(self.pairs.rounds, run.rounds)
+        self.pairs.elapsed += run.elapsed
+        self.paired_items += len(items)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
+        """Under ``--aide-against`` (serial runs), pair every timed check before the tests run."""
+        if (
+            self.revision is not None
+            and self.workerinput is None
+            and not session.config.option.collectonly
+        ):
+            items = [item for item in session.items if self._pairable(item)]
+            if items:
+                self._pair(items)
+        return (yield)
+
+    def _attach_pairs(self, item: pytest.Item, check: Check) -> None:
+        """Give ``check`` its paired estimates, or say why it has none against REV."""
+        assert self.revision is not None
+        if not self._pairable(item):
+            if check.timings:
+                check.pair_notes.append(
+                    f"{check.name}: not compared against {self.revision.label}: "
+                    + (
+                        "load results are not paired"
+                        if isinstance(item, ScenarioItem)
+                        else "only aide_timer, benchmark and scenario timings are paired"
+                    )
+                )
+            return
+        known = {nodeid for nodeid, _ in self.pairs.points} | set(self.pairs.missing)
+        if item.nodeid not in known:
+            self._pair([item])  # an xdist worker pairs each item as it comes
+        points = {p.label: p for p in self.pairs.for_item(item.nodeid)}
+        why = self.pairs.missing.get(item.nodeid)
+        for result in check.timings:
+            point = points.get(result.name)
+            if point is not None and point.problem and point.problem.startswith("both sides"):
+                check.pair_problems.append(f"{check.name}: --aide-against: {point.problem}")
+            elif point is not None and point.estimate is not None:
+                check.paired[result.name] = point.estimate
+                check.pair_sources[result.name] = {**point.files, "clock": point.clock}
+            else:
+                problem = point.problem if point is not None else None
+                reason = problem or why or "the worker sessions made no matching call"
+                check.pair_notes.append(
+                    f"{result.name}: not compared against {self.revision.label}: {reason}"
+                )
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Remove ``--aide-against``'s worktree; close the progress terminal."""
+        if self._terminal is not None:
+            self._terminal.close()
+            self._terminal = None
+        if self.revision is not None:
+            self.revision.remove()
+            self.revision = None
+
+    @property
+    def trace_dir(self) -> Path | None:
+        """Where memray traces are kept (``--aide-keep-traces``), else None."""
+        if not self.settings.keep_traces:
+            return None
+        path = self.settings.report_dir / "traces"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def plan(self, iterations: int, warmup: int, gc: bool = True) -> TimingPlan:
+        """The timing plan for a check, with the session's overrides applied."""
+        return TimingPlan(
+            iterations=self.settings.iterations or iterations,
+            warmup=warmup if self.settings.warmup is None else self.settings.warmup,
+            gc=gc,
+            smoke=not self.settings.perf,
+        )
+
+    def check_for(
+        self,
+        item: pytest.Item,
+        name: str | None = None,
+        thresholds: dict[str, Threshold] | None = None,
+    ) -> Check:
+        """The check of ``item``, created on first use with the profile's overrides."""
+        check = item.stash.get(_CHECK_KEY, None)
+        if check is not None:
+            return check
+        check = Check(name or item.name, item.nodeid, dict(thresholds or {}))
+        item.stash[_CHECK_KEY] = check
+        self.checks.append(check)
+        if self._config_error:
+            pytest.fail(self._config_error, pytrace=False)
+        profile = self._overrides.get(self.settings.profile, {})
+        for key in (getattr(item, "originalname", None), item.name, check.name):
+            check.thresholds.update(profile.get(key, {}) if key else {})
+        return check
+
+    @staticmethod
+    def _open_terminal() -> TextIO | None:
+        """A handle on the interactive terminal, opened while pytest is not capturing."""
+        if os.environ.get("CI") or os.environ.get("TERM") == "dumb":
+            return None
+        try:
+            fd = sys.stdout.fileno()
+            if not os.isatty(fd):
+                return None
+            return os.fdopen(os.dup(fd), "w", encoding="utf-8", errors="replace")
+        except (AttributeError, OSError, ValueError):
+            return None
+
+    @property
+    def progress(self) -> Progress | None:
+        """Where load runs report live progress: the terminal if interactive, else None."""
+        return self._show_progress if self._terminal is not None else None
+
+    def _show_progress(self, line: str) -> None:
+        if self._terminal is None:
+            return
+        # Save the cursor, write after pytest's output, erase the rest, restore the cursor.
+        self._terminal.write(f"\x1b7 {line}\x1b[K\x1b8" if line else "\x1b[K")
+        self._terminal.flush()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist controller: workers measure against this process's ``--aide-against`` tree."""
+        self.workers += 1
+        if self.revision is not None:
+            node.workerinput["aide_against"] = self.revision.to_dict()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """xdist controller: remember collection order (for the summary); snapshot once."""
+        for nodeid in ids:
+            self._order.setdefault(nodeid, len(self._order))
+        if self.settings.perf and "start" not in self.snapshots:
+            self.snapshots["start"] = system_snapshot()
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """xdist controller: take over the checks a worker measured and judged."""
+        payload = getattr(node, "workeroutput", {}).get("aide_checks")
+        if payload:
+            self.checks.extend(Check.from_dict(data) for data in json.loads(payload))
+            self.checks.sort(key=lambda c: self._order.get(c.nodeid, len(self._order)))
+
+    def pytest_collect_file(
+        self, file_path: Path, parent: pytest.Collector
+    ) -> ScenarioFileCollector | None:
+        """Collect ``*.toml`` files under the scenario directories."""
+        if file_path.suffix != ".toml":
+            return None
+        resolved = file_path.resolve()
+        if any(resolved.is_relative_to(d) for d in self._scenario_dirs):
+            return ScenarioFileCollector.from_parent(parent, path=file_path, host=self)
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        """Validate the ``aide`` marker in both modes; a bad one errors the test."""
+        marker = item.get_closest_marker("aide")
+        configured = self._configured(item)
+        if marker is None:
+            if configured is not None:
+                self.check_for(item, None, configured)
+            return
+        try:
+            name, thresholds, timeout = _marker_limits(marker)
+        except ThresholdError as exc:
+            self.check_for(item)
+            pytest.fail(f"{item.nodeid}: @pytest.mark.aide: {exc}", pytrace=False)
+        if timeout is not None:
+            item.stash[_TIMEOUT_KEY] = (timeout, "@pytest.mark.aide")
+        self.check_for(item, name, {**(configured or {}), **thresholds})
+
+    def _timeout(self, item: pytest.Item) -> tuple[float, str] | None:
+        """The check's timeout and where it was set; None for no limit or no check."""
+        own = item.stash.get(_TIMEOUT_KEY, None)
+        if own is not None:
+            return own
+        scenario = item.scenario if isinstance(item, ScenarioItem) else None
+        if scenario is not None and scenario.timeout is not None:
+            return scenario.timeout, f"scenario {scenario.name!r}"
+        is_check = scenario is not None or _CHECK_KEY in item.stash
+        if self.settings.timeout is not None and is_check:
+            return self.settings.timeout, "--aide-timeout"
+        return None
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        """Run the check under its timeout, if it has one."""
+        limit = self._timeout(item)
+        if limit is None:
+            return (yield)
+        item.stash[_TIMEOUT_KEY] = limit
+        with deadline(limit[0]):
+            return (yield)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Turn a failing verdict into a failed test with one line per problem."""
+        report = yield
+        check = item.stash.get(_CHECK_KEY, None)
+        if check is None:
+            return report
+        if call.excinfo is not None and call.excinfo.errisinstance(CheckTimeout):
+            limit, origin = item.stash[_TIMEOUT_KEY]
+            line = (
+                f"{check.name}: timed out: stopped after {format_duration(limit)} "
+                f"(timeout from {origin})"
+            )
+            report.longrepr = line
+            check.verdict = Verdict(problems=[line])
+            check.outcome = "failed"
+        elif report.skipped:
+            check.outcome = "skipped"
+        elif report.failed and report.when != "call":
+            check.outcome = "error"
+        elif report.when == "call":
+            if report.passed and self.settings.perf:
+                adopted = _benchmark_timing(item, check.next_result_name())
+                if adopted is not None:
+                    check.results.append(adopted)
+                if self.revision is not None:
+                    self._attach_pairs(item, check)
+                verdict = self.gate.evaluate(check)
+                disabled = _benchmark_disabled(item) if adopted is None else None
+                if disabled and not check.results:
+                    verdict.problems.insert(0, disabled)
+                if not verdict.passed:
+                    report.outcome = "failed"
+                    report.longrepr = "\n".join(verdict.lines())
+            if report.failed:
+                check.outcome = "failed"
+        return report
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Write the reports and append the run to the history under ``--aide-perf``."""
+        if not self.settings.perf or not self.checks:
+            return
+        if self.workerinput is not None:
+            checks = [check.to_dict() for check in self.checks]
+            self.config.workeroutput["aide_checks"] = json.dumps(checks)  # type: ignore[attr-defined]
+            return
+        self.snapshots["end"] = system_snapshot()
+        settings = self.settings
+        report = build_report(self.checks, profile=settings.profile, machine=self.gate.machine)
+        report["system"] = self.snapshots
+        report["slug"] = self.gate.slug
+        report["xdist_workers"] = self.workers
+        if self.revision is not None:
+            report["against"] = {
+                "revision": self.revision.label,
+                "commit": self.revision.commit,
+                "paired_checks": self.paired_items,
+                "rounds": self.pairs.rounds,
+                "seconds": round(self.pairs.elapsed, 3),
+            }
+        history = settings.history or settings.report_dir / "history.sqlite"
+        report["history"] = display_path(history, self.config.rootpath)
+        self._outputs = write_outputs(
+            report,
+            settings.report_dir,
+            history=history,
+            benchmark_json=settings.benchmark_json,
+        )
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Snapshot the machine before measuring; count pytest-benchmark tests for advice."""
+        if self.settings.perf and self.workerinput is None:
+            self.snapshots["start"] = system_snapshot()
+        self.benchmark_tests = sum(
+            1 for item in session.items if "benchmark" in getattr(item, "fixturenames", ())
+        )
+
+    def _nothing_measured(self) -> str:
+        """The one line that says ``--aide-perf`` found nothing to measure, and what to do."""
+        dirs = ", ".join(self.settings.scenario_dirs)
+        line = (
+            "aide: --aide-perf measured nothing: no scenario files under "
+            f"{dirs}, and no test is marked @pytest.mark.aide or uses an aide fixture"
+        )
+        if self.benchmark_tests:
+            line += (
+                f"; {self.benchmark_tests} test(s) use pytest-benchmark's benchmark fixture: "
+                'make them aide checks with [tool.aide.checks."PATTERN"] in pyproject.toml'
+            )
+        return line
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        """Print one row per measured check, then totals and the success rate."""
+        if self.settings.perf and not self.checks and self.workerinput is None:
+            terminalreporter.write_line(self._nothing_measured(), yellow=True)
+        if not self.settings.perf or not self.checks:
+            return
+        terminalreporter.write_sep("=", "aide performance summary")
+        settings = self.settings
+        against = f"; against: {self.gate.against} (same job)" if self.gate.against else ""
+        terminalreporter.write_line(
+            f"profile: {settings.profile} ({settings.profile_source}); "
+            f"machine: {self.gate.slug}{against}"
+        )
+        if self.paired_items:
+            pairs = self.pairs
+            terminalreporter.write_line(
+                f"same-job pairing: {self.paired_items} check(s) run in both trees, "
+                f"{pairs.rounds} rounds of fresh workers, {pairs.elapsed:.1f} s "
+                f"({pairs.elapsed / self.paired_items:.1f} s per check)"
+            )
+        for line in render_summary(self.checks):
+            terminalreporter.write_line(line)
+        for moment, snap in self.snapshots.items():
+            terminalreporter.write_line(
+                f"system at {moment}: other processes' cpu {snap['cpu_percent']:.0f}%, memory "
+                f"{snap['memory_percent']:.0f}%, disk {snap['disk_percent']:.0f}%, "
+                f"load {snap['load_1min']:.2f} on {snap['cpus']:.0f} cpus"
+            )
+        warning = busy_warning(self.snapshots.get("start", {}))
+        if warning:
+            terminalreporter.write_line(f"warning: {warning}", yellow=True)
+        if self.workers:
+            terminalreporter.write_line(
+                f"warning: measured in {self.workers} pytest-xdist workers sharing "
+                f"{self.gate.machine.get('cores', '?')} cores: timings are noisier than in a "
+                "serial run; gate on baselines recorded the same way, or run without -n",
+                yellow=True,
+            )
+        kept = [
+            r.trace_path for c in self.checks for r in c.results if getattr(r, "trace_path", None)
+        ]
+        for trace in kept:
+            terminalreporter.write_line(f"memray trace kept: {trace} (memray flamegraph {trace})")
+        saved = [c.saved_baseline for c in self.checks if c.saved_baseline]
+        if saved:
+            where = display_path(settings.baseline_dir / self.gate.slug, self.config.rootpath)
+            terminalreporter.write_line(f"saved {len(saved)} baseline(s) under {where}")
+        if self._outputs is not None:
+            shown = [display_path(p, self.config.rootpath) for p in self._outputs.written]
+            if shown:
+                terminalreporter.write_line(f"reports: {', '.join(shown)}")
+            for problem in self._outputs.problems:
+                terminalreporter.write_line(f"warning: {problem}", yellow=True)
