@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,7 +10,7 @@ from pytest_aide.results import Result, TimingResult, result_from_dict
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Breach, Comparison, Threshold, Verdict, judge
 
-__all__ = ["Check"]
+__all__ = ["Check", "totals"]
 
 
 @dataclass
@@ -84,25 +85,7 @@ class Check:
             "results": [result.to_dict() for result in self.results],
             "failures": verdict.lines() if verdict else [],
             "notes": list(verdict.notes) if verdict else [],
-            "comparisons": [
-                {
-                    "result": c.subject,
-                    "status": c.status,
-                    "ratio": c.estimate.ratio,
-                    "ci_low": c.estimate.low,
-                    "ci_high": c.estimate.high,
-                    "confidence": c.estimate.confidence,
-                    "n_old": c.estimate.n_old,
-                    "n_new": c.estimate.n_new,
-                    "tolerance": c.tolerance,
-                    "baseline_date": c.baseline_date,
-                    "baseline_runs": c.baseline_runs,
-                    "against": c.against,
-                    "gating": c.gating,
-                    "undecided": c.undecided,
-                }
-                for c in (verdict.comparisons if verdict else [])
-            ],
+            "comparisons": [c.to_dict() for c in (verdict.comparisons if verdict else [])],
             "judged": verdict is not None,
             "breaches": [
                 {"result": b.subject, "key": b.threshold.key, "actual": b.actual}
@@ -136,28 +119,19 @@ class Check:
                     for b in data["breaches"]
                 ],
                 problems=list(data["problems"]),
-                comparisons=[_comparison(c) for c in data["comparisons"]],
+                comparisons=[Comparison.from_dict(c) for c in data["comparisons"]],
                 notes=list(data["notes"]),
             )
         return check
 
 
-def _comparison(data: dict[str, Any]) -> Comparison:
-    estimate = RatioEstimate(
-        ratio=data["ratio"],
-        low=data["ci_low"],
-        high=data["ci_high"],
-        confidence=data["confidence"],
-        n_old=data["n_old"],
-        n_new=data["n_new"],
-    )
-    return Comparison(
-        data["result"],
-        estimate,
-        data["tolerance"],
-        data["baseline_date"],
-        gating=data["gating"],
-        against=data["against"],
-        undecided=data.get("undecided"),
-        baseline_runs=int(data.get("baseline_runs", 1)),
-    )
+def totals(checks: Sequence[Check]) -> dict[str, Any]:
+    """Checks counted (skips are not), passed (PASS or IMPROVED), failed and the success rate."""
+    counted = [c for c in checks if c.status != "SKIP"]
+    passed = sum(1 for c in counted if c.status in ("PASS", "IMPROVED"))
+    return {
+        "checks": len(counted),
+        "passed": passed,
+        "failed": len(counted) - passed,
+        "success_rate": passed / len(counted) if counted else 1.0,
+    }

@@ -23,7 +23,7 @@ from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import TimingResult, result_from_dict
 from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.units import format_duration
-from pytest_aide.verdict import Comparison, compare
+from pytest_aide.verdict import Comparison, compare, tolerance_for
 
 __all__ = ["InputError", "Side", "compare_sides", "load_side", "main"]
 
@@ -134,7 +134,9 @@ def compare_sides(
     rows = []
     for check_id in sorted(set(old.results) & set(new.results)):
         before, after = old.results[check_id], new.results[check_id]
-        allowed = new.tolerances.get(check_id, old.tolerances.get(check_id, tolerance))
+        allowed = tolerance_for(
+            tolerance, new.tolerances.get(check_id), old.tolerances.get(check_id)
+        )
         pairs = [(name, before[name], after[name]) for name in sorted(set(before) & set(after))]
         if not pairs and len(before) == 1 and len(after) == 1:
             # One timing on each side (a pytest-benchmark test and its aide check): a pair.
@@ -218,18 +220,7 @@ def _compare_command(args: argparse.Namespace) -> int:
     if args.format == "json":
         payload = {
             "tolerance": tolerance,
-            "comparisons": [
-                {
-                    "id": check_id,
-                    "result": c.subject,
-                    "ratio": c.estimate.ratio,
-                    "ci_low": c.estimate.low,
-                    "ci_high": c.estimate.high,
-                    "status": c.status,
-                    "undecided": c.undecided,
-                }
-                for check_id, c in rows
-            ],
+            "comparisons": [{"id": check_id, **c.to_dict()} for check_id, c in rows],
             "only_old": only_old,
             "only_new": only_new,
         }

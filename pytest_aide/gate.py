@@ -21,7 +21,7 @@ from pytest_aide.check import Check
 from pytest_aide.config import display_path
 from pytest_aide.results import TimingResult
 from pytest_aide.stats import DEFAULT_DRIFT
-from pytest_aide.verdict import Comparison, Verdict, compare
+from pytest_aide.verdict import Comparison, Verdict, compare, tolerance_for
 
 __all__ = ["Gate"]
 
@@ -68,7 +68,7 @@ class Gate:
 
     def _tolerance(self, check: Check) -> float:
         own = check.thresholds.get("regression_max")
-        return own.limit if own is not None else self.tolerance
+        return tolerance_for(self.tolerance, own.limit if own is not None else None)
 
     def _compare(self, check: Check, verdict: Verdict) -> None:
         path, same_machine = find_baseline(self.baseline_dir, self.slug, check.nodeid)

@@ -7,7 +7,6 @@ key, e.g. ``scenarios/aide.toml: scenario 'health': unknown threshold key
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 from pytest_aide.config import ProfileError, parse_profiles
 from pytest_aide.measure.load import LOAD_MODES, LoadPlan
+from pytest_aide.targets import TargetError, import_target
 from pytest_aide.units import UnitError, parse_duration, parse_timeout
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
@@ -336,31 +336,11 @@ def _attach_profiles(result: ScenarioFile, table: object, names: set[str]) -> No
 
 
 def resolve_target(spec: str, search_path: Path | None = None) -> Callable[..., Any]:
-    """Import ``package.module:callable`` and return the callable.
-
-    ``search_path`` (the project root) is put on ``sys.path`` first, as pytest
-    does for test files, so project modules import without installing them.
-    """
-    if search_path is not None and str(search_path) not in sys.path:
-        sys.path.insert(0, str(search_path))
-    module_name, _, attr_path = spec.partition(":")
+    """Import ``package.module:callable`` (:func:`~pytest_aide.targets.import_target`)."""
     try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ScenarioError(
-            f"key 'target': cannot import {module_name!r}: {type(exc).__name__}: {exc}"
-        ) from None
-    except Exception as exc:
-        raise ScenarioError(
-            f"key 'target': importing {module_name!r} raised {type(exc).__name__}: {exc}"
-        ) from None
-    for part in attr_path.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ScenarioError(
-                f"key 'target': {spec!r}: {module_name!r} has no attribute {attr_path!r}"
-            ) from None
+        obj = import_target(spec, search_path)
+    except TargetError as exc:
+        raise ScenarioError(f"key 'target': {exc}") from None
     if not callable(obj):
         raise ScenarioError(f"key 'target': {spec!r} is not callable (it is {type(obj).__name__})")
     return obj

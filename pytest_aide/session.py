@@ -36,11 +36,10 @@ from pytest_aide.measure.deadline import CheckTimeout, deadline
 from pytest_aide.measure.load import Progress
 from pytest_aide.measure.pair import PairPlan, PairRun, Tree, pair_items
 from pytest_aide.measure.system import (
+    SystemMeter,
     busy_warning,
     machine_info,
     machine_slug,
-    prime_cpu_percent,
-    system_snapshot,
 )
 from pytest_aide.measure.timer import LoopFactory, LoopUnavailable, TimingPlan, loop_factory
 from pytest_aide.pairworker import serving
@@ -152,8 +151,7 @@ class AideSession:
         if settings.perf:
             self._check_profile_is_known()
         self.snapshots: dict[str, dict[str, float]] = {}
-        if settings.perf:
-            prime_cpu_percent()
+        self.meter = SystemMeter() if settings.perf else None
         try:
             self.loop_factory = loop_factory(settings.loop)
         except LoopUnavailable as exc:
@@ -190,6 +188,12 @@ class AideSession:
             raise pytest.UsageError(
                 f"unknown aide profile {name!r} (from {source}); known: {', '.join(sorted(known))}"
             )
+
+    def _snapshot(self) -> dict[str, float]:
+        """The machine's state; its CPU % covers the time since the last snapshot."""
+        if self.meter is None:
+            self.meter = SystemMeter()
+        return self.meter.snapshot()
 
     @functools.cached_property
     def gate(self) -> Gate:
@@ -413,7 +417,7 @@ class AideSession:
         for nodeid in ids:
             self._order.setdefault(nodeid, len(self._order))
         if self.settings.perf and "start" not in self.snapshots:
-            self.snapshots["start"] = system_snapshot()
+            self.snapshots["start"] = self._snapshot()
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
@@ -523,7 +527,7 @@ class AideSession:
             checks = [check.to_dict() for check in self.checks]
             self.config.workeroutput["aide_checks"] = json.dumps(checks)  # type: ignore[attr-defined]
             return
-        self.snapshots["end"] = system_snapshot()
+        self.snapshots["end"] = self._snapshot()
         settings = self.settings
         report = build_report(self.checks, profile=settings.profile, machine=self.gate.machine)
         report["system"] = self.snapshots
@@ -549,7 +553,7 @@ class AideSession:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Snapshot the machine before measuring; count pytest-benchmark tests for advice."""
         if self.settings.perf and self.workerinput is None:
-            self.snapshots["start"] = system_snapshot()
+            self.snapshots["start"] = self._snapshot()
         self.benchmark_tests = sum(
             1 for item in session.items if "benchmark" in getattr(item, "fixturenames", ())
         )

@@ -36,6 +36,7 @@ __all__ = [
     "compare",
     "judge",
     "parse_thresholds",
+    "tolerance_for",
 ]
 
 
@@ -227,6 +228,48 @@ class Comparison:
             return "improved"
         return "unchanged"
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain form, as ``report.json`` and ``pytest-aide compare --format json`` write it."""
+        e = self.estimate
+        return {
+            "result": self.subject,
+            "status": self.status,
+            "ratio": e.ratio,
+            "ci_low": e.low,
+            "ci_high": e.high,
+            "confidence": e.confidence,
+            "n_old": e.n_old,
+            "n_new": e.n_new,
+            "tolerance": self.tolerance,
+            "baseline_date": self.baseline_date,
+            "baseline_runs": self.baseline_runs,
+            "against": self.against,
+            "gating": self.gating,
+            "undecided": self.undecided,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Comparison:
+        """Rebuild a comparison from :meth:`to_dict`."""
+        estimate = RatioEstimate(
+            ratio=data["ratio"],
+            low=data["ci_low"],
+            high=data["ci_high"],
+            confidence=data["confidence"],
+            n_old=data["n_old"],
+            n_new=data["n_new"],
+        )
+        return cls(
+            data["result"],
+            estimate,
+            data["tolerance"],
+            data["baseline_date"],
+            gating=data["gating"],
+            against=data["against"],
+            undecided=data.get("undecided"),
+            baseline_runs=int(data.get("baseline_runs", 1)),
+        )
+
     def change(self) -> str:
         """The change with its interval, e.g. ``+23.5 % (95 % CI +18.1..+29.0 %)``."""
         e = self.estimate
@@ -247,6 +290,15 @@ class Comparison:
             f"{self.subject}: {self.status} {self.change()} vs {reference}, "
             f"tolerance {self.tolerance * 100:g} %"
         )
+
+
+def tolerance_for(default: float, *own: float | None) -> float:
+    """The tolerance in force: a check's own ``regression_max``, else the session's.
+
+    ``own`` lists the check's values in order of precedence (this run's, then
+    the baseline's); the first one given wins over ``default``.
+    """
+    return next((value for value in own if value is not None), default)
 
 
 def compare(

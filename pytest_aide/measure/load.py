@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import itertools
 import multiprocessing
 import multiprocessing.heap
@@ -42,6 +41,7 @@ from pytest_aide.measure.timer import is_async_callable, run_coroutine
 if sys.platform != "win32":
     import multiprocessing.popen_spawn_posix
 from pytest_aide.results import LoadResult, SweepResult
+from pytest_aide.targets import TargetError, import_target
 
 __all__ = [
     "LOAD_MODES",
@@ -341,11 +341,10 @@ def _process_worker(
     """
     counter, started, go, current, dues = shared
     try:
-        sys.path.insert(0, root)
-        module_name, _, attr = spec.partition(":")
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
+        target = import_target(spec, root)
+    except TargetError as exc:
+        outbox.send(("broken", str(exc)))
+        return
     except BaseException as exc:
         outbox.send(("broken", f"{type(exc).__name__}: {exc}"))
         return

@@ -12,12 +12,11 @@ from importlib import metadata
 from typing import Any
 
 __all__ = [
+    "SystemMeter",
     "busy_warning",
     "fingerprint",
     "machine_info",
     "machine_slug",
-    "prime_cpu_percent",
-    "system_snapshot",
 ]
 
 _PACKAGES = ("pytest-aide", "pytest", "pytest-asyncio", "psutil", "memray", "pytest-benchmark")
@@ -89,45 +88,42 @@ BUSY_CPU_PERCENT = 50.0
 """System CPU % before measuring above which the summary warns that figures may be slow."""
 
 
-_LAST: list[float] = []
-
-
-def _cpu_counters() -> list[float]:
+def _cpu_counters() -> tuple[float, float, float]:
     import psutil
 
     system = psutil.cpu_times()
     idle = system.idle + getattr(system, "iowait", 0.0)
     own = psutil.Process().cpu_times()
-    return [sum(system) - idle, sum(system), own.user + own.system]
+    return sum(system) - idle, sum(system), own.user + own.system
 
 
-def prime_cpu_percent() -> None:
-    """Start the interval that the next :func:`system_snapshot` measures CPU % over."""
-    _LAST[:] = _cpu_counters()
+class SystemMeter:
+    """Snapshots of the machine; each one's CPU % covers the time since the one before."""
 
+    def __init__(self) -> None:
+        self._last = _cpu_counters()
 
-def system_snapshot() -> dict[str, float]:
-    """Other processes' CPU %, memory %, disk % and 1-minute load of this machine.
+    def snapshot(self) -> dict[str, float]:
+        """Other processes' CPU %, memory %, disk % and 1-minute load of this machine.
 
-    ``cpu_percent`` is the machine's busy time since :func:`prime_cpu_percent` (or
-    the previous snapshot) minus this process's own, as a share of all cores: the
-    load that competes with the measurements. Taking a snapshot never sleeps.
-    """
-    import psutil
+        ``cpu_percent`` is the machine's busy time since this meter was made (or
+        since the previous snapshot) minus this process's own, as a share of all
+        cores: the load that competes with the measurements. Never sleeps.
+        """
+        import psutil
 
-    now = _cpu_counters()
-    before = _LAST or now
-    busy, total, own = (a - b for a, b in zip(now, before, strict=True))
-    _LAST[:] = now
-    others = 100.0 * max(busy - own, 0.0) / total if total > 0 else 0.0
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return {
-        "cpu_percent": others,
-        "memory_percent": float(psutil.virtual_memory().percent),
-        "disk_percent": float(psutil.disk_usage(os.path.abspath(os.sep)).percent),
-        "load_1min": float(load),
-        "cpus": float(os.cpu_count() or 1),
-    }
+        now = _cpu_counters()
+        busy, total, own = (a - b for a, b in zip(now, self._last, strict=True))
+        self._last = now
+        others = 100.0 * max(busy - own, 0.0) / total if total > 0 else 0.0
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        return {
+            "cpu_percent": others,
+            "memory_percent": float(psutil.virtual_memory().percent),
+            "disk_percent": float(psutil.disk_usage(os.path.abspath(os.sep)).percent),
+            "load_1min": float(load),
+            "cpus": float(os.cpu_count() or 1),
+        }
 
 
 def busy_warning(snapshot: dict[str, float]) -> str | None:

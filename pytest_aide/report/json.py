@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.check import Check
+from pytest_aide.check import Check, totals
 
 __all__ = [
     "REPORT_SCHEMA",
@@ -28,20 +28,13 @@ def build_report(
     checks: Sequence[Check], *, profile: str, machine: dict[str, Any]
 ) -> dict[str, Any]:
     """The report as plain data."""
-    counted = [c for c in checks if c.status != "SKIP"]
-    passed = sum(1 for c in counted if c.status in ("PASS", "IMPROVED"))
     return {
         "schema": REPORT_SCHEMA,
         "kind": "pytest-aide-report",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "profile": profile,
         "machine": machine,
-        "totals": {
-            "checks": len(counted),
-            "passed": passed,
-            "failed": len(counted) - passed,
-            "success_rate": passed / len(counted) if counted else 1.0,
-        },
+        "totals": totals(checks),
         "checks": [check.to_dict() for check in checks],
     }
 

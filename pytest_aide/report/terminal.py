@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pytest_aide.check import Check
+from pytest_aide.check import Check, totals
 from pytest_aide.results import LoadResult, SweepResult, TimingResult
 from pytest_aide.units import format_duration
 
@@ -85,9 +85,7 @@ def render_summary(checks: Sequence[Check]) -> list[str]:
     """Table rows, one per result, then totals and the success rate."""
     table = [_HEADER] + [row for check in checks for row in _rows(check)]
     lines = _layout(table, _NUMERIC)
-    counted = [c for c in checks if c.status != "SKIP"]
-    passed = sum(1 for c in counted if c.status in ("PASS", "IMPROVED"))
-    rate = 100.0 * passed / len(counted) if counted else 100.0
+    counts = totals(checks)
     others = [r for c in checks for r in c.results if not isinstance(r, TimingResult)]
     for result in others:
         if isinstance(result, SweepResult):
@@ -98,7 +96,7 @@ def render_summary(checks: Sequence[Check]) -> list[str]:
     lines.extend(f"note: {note}" for note in notes)
     lines.append("")
     lines.append(
-        f"checks: {len(counted)}, passed: {passed}, failed: {len(counted) - passed}, "
-        f"success rate: {rate:.1f}%"
+        f"checks: {counts['checks']}, passed: {counts['passed']}, failed: {counts['failed']}, "
+        f"success rate: {100 * counts['success_rate']:.1f}%"
     )
     return lines
