@@ -81,7 +81,7 @@ def _check_files(root: Path, seen: dict[str, int]) -> None:
 
 
 def test_sigkill_while_saving_never_tears_a_file(tmp_path: Path) -> None:
-    seed = random.randrange(2**32)
+    seed = 20261126  # fixed: a failure replays the same kill moments
     rng = random.Random(seed)
     first = _writer("loop", tmp_path, 1)
     assert first.stdout is not None

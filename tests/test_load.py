@@ -42,7 +42,7 @@ def test_threads(aide_load):
     result = aide_load(sleepy, concurrency=10, requests=60)
     assert result.completed == 60 and result.errors == 0 and result.error_rate == 0
     assert len(result.latencies) == 60
-    assert 0.02 <= result.p50 <= result.p95 <= result.p99 <= result.max < 2
+    assert 0.02 <= result.p50 <= result.p95 <= result.p99 <= result.max < 30
     assert result.throughput <= 10 / 0.02 * 1.01  # ten workers cannot beat 500 req/s
     assert result.concurrency == 10 and result.mode == "thread"
 
@@ -78,13 +78,13 @@ def test_timeouts_are_errors(pytester: pytest.Pytester) -> None:
         COMMON
         + """
 async def slow():
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(60.0)
 
 def test_async_timeout(aide_load):
     started = time.perf_counter()
     result = aide_load(slow, concurrency=5, requests=10, mode="async", timeout=0.05)
     assert result.error_types == {"TimeoutError": 10} and result.completed == 0
-    assert time.perf_counter() - started < 1.0  # cancelled, not waited for
+    assert time.perf_counter() - started < 20  # cancelled, not waited for (2 x 60 s)
 
 def test_thread_timeout(aide_load):
     result = aide_load(time.sleep, 0.1, concurrency=2, requests=4, timeout=0.05)
@@ -120,7 +120,7 @@ def test_duration_limits_the_run(pytester: pytest.Pytester) -> None:
         + """
 def test_duration(aide_load):
     result = aide_load(sleepy, concurrency=4, duration=0.3)
-    assert 0.3 <= result.wall_time < 3
+    assert 0.3 <= result.wall_time < 30
     assert result.completed <= 4 * (0.3 / 0.02 + 1)
 """
     )
