@@ -8,7 +8,7 @@ from typing import Any
 
 from pytest_aide.results import Result, TimingResult, result_from_dict
 from pytest_aide.stats import RatioEstimate
-from pytest_aide.verdict import Breach, Comparison, Threshold, Verdict, judge
+from pytest_aide.verdict import Breach, Comparison, Evidence, Threshold, Verdict, decide
 
 __all__ = ["Check", "totals"]
 
@@ -54,7 +54,7 @@ class Check:
 
     def judge(self) -> Verdict:
         """Judge the results against the thresholds and remember the verdict."""
-        self.verdict = judge(self.name, self.results, self.thresholds)
+        self.verdict = decide(Evidence(self.name, self.results, self.thresholds))
         return self.verdict
 
     @property

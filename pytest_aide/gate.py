@@ -21,7 +21,14 @@ from pytest_aide.check import Check
 from pytest_aide.config import display_path
 from pytest_aide.results import TimingResult
 from pytest_aide.stats import DEFAULT_DRIFT
-from pytest_aide.verdict import Comparison, Verdict, compare, tolerance_for
+from pytest_aide.verdict import (
+    Comparison,
+    Evidence,
+    Verdict,
+    compare,
+    decide,
+    tolerance_for,
+)
 
 __all__ = ["Gate"]
 
@@ -49,28 +56,32 @@ class Gate:
     dirty: bool = False
     """Tracked files differ from ``commit``."""
 
-    def evaluate(self, check: Check) -> Verdict:
-        """Judge ``check``: thresholds, then its baseline; save a new baseline if asked."""
-        verdict = check.judge()
+    def evaluate(self, check: Check, unmeasured: str | None = None) -> Verdict:
+        """Judge ``check`` on its thresholds and its baseline; save a new baseline if asked.
+
+        Reads and writes the files; :func:`~pytest_aide.verdict.decide` judges.
+        """
+        evidence = Evidence(check.name, check.results, check.thresholds, unmeasured=unmeasured)
         measured = [r for r in check.timings if r.mode == "perf"]
         if self.against is not None:
-            verdict.comparisons += [
+            evidence.comparisons += [
                 Comparison(name, estimate, self._tolerance(check), "", True, self.against)
                 for name, estimate in check.paired.items()
             ]
-            verdict.problems += check.pair_problems
-            verdict.notes += check.pair_notes
+            evidence.problems += check.pair_problems
+            evidence.notes += check.pair_notes
         elif self.compare and measured:
-            self._compare(check, verdict)
+            self._compare(check, evidence)
         if self.save and measured:
-            self._save(check, verdict)
-        return verdict
+            self._save(check, evidence)
+        check.verdict = decide(evidence)
+        return check.verdict
 
     def _tolerance(self, check: Check) -> float:
         own = check.thresholds.get("regression_max")
         return tolerance_for(self.tolerance, own.limit if own is not None else None)
 
-    def _compare(self, check: Check, verdict: Verdict) -> None:
+    def _compare(self, check: Check, verdict: Evidence) -> None:
         path, same_machine = find_baseline(self.baseline_dir, self.slug, check.nodeid)
         if path is None:
             return
@@ -112,7 +123,7 @@ class Gate:
             if comparison.undecided:
                 verdict.notes.append(f"{result.name}: {comparison.undecided}")
 
-    def _save(self, check: Check, verdict: Verdict) -> None:
+    def _save(self, check: Check, verdict: Evidence) -> None:
         path = self.baseline_dir / self.slug / baseline_relpath(check.nodeid)
         shown = display_path(path, self.rootdir)
         baseline = Baseline(

@@ -48,7 +48,7 @@ from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.results import TimingResult
 from pytest_aide.units import UnitError, format_duration, parse_timeout
-from pytest_aide.verdict import Threshold, ThresholdError, Verdict, parse_thresholds
+from pytest_aide.verdict import Evidence, Threshold, ThresholdError, decide, parse_thresholds
 
 __all__ = ["SESSION_KEY", "SESSION_NAME", "AideSession", "AsyncioLoops"]
 
@@ -495,7 +495,9 @@ class AideSession:
                 f"(timeout from {origin})"
             )
             report.longrepr = line
-            check.verdict = Verdict(problems=[line])
+            check.verdict = decide(
+                Evidence(check.name, check.results, check.thresholds, timed_out=line)
+            )
             check.outcome = "failed"
         elif report.skipped:
             check.outcome = "skipped"
@@ -508,10 +510,8 @@ class AideSession:
                     check.results.append(adopted)
                 if self.revision is not None:
                     self._attach_pairs(item, check)
-                verdict = self.gate.evaluate(check)
                 disabled = _benchmark_disabled(item) if adopted is None else None
-                if disabled and not check.results:
-                    verdict.problems.insert(0, disabled)
+                verdict = self.gate.evaluate(check, unmeasured=disabled)
                 if not verdict.passed:
                     report.outcome = "failed"
                     report.longrepr = "\n".join(verdict.lines())

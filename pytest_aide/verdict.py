@@ -29,11 +29,13 @@ __all__ = [
     "THRESHOLD_KEYS",
     "Breach",
     "Comparison",
+    "Evidence",
     "Measured",
     "Threshold",
     "ThresholdError",
     "Verdict",
     "compare",
+    "decide",
     "judge",
     "parse_thresholds",
     "tolerance_for",
@@ -377,6 +379,42 @@ class Verdict:
             + list(self.problems)
             + [c.line() for c in self.regressions]
         )
+
+
+@dataclass
+class Evidence:
+    """Everything a check is judged on, as plain data gathered before judging."""
+
+    name: str
+    results: Sequence[Measured]
+    thresholds: Mapping[str, Threshold]
+    comparisons: list[Comparison] = field(default_factory=list)
+    """Against the stored baseline, or against the revision measured in the same job."""
+    problems: list[str] = field(default_factory=list)
+    """What stopped a judgement outside the thresholds (a bad baseline, a pairing)."""
+    notes: list[str] = field(default_factory=list)
+    unmeasured: str | None = None
+    """Why the test measured nothing (pytest-benchmark disabled, say), if so."""
+    timed_out: str | None = None
+    """The line of a check stopped by its timeout; nothing else is judged then."""
+
+
+def decide(evidence: Evidence) -> Verdict:
+    """The verdict of one check: the only place pass or fail is decided.
+
+    A timeout fails the check alone. Otherwise every threshold is checked
+    against the results, then the problems, comparisons and notes gathered
+    for the check join in (why nothing was measured comes first).
+    """
+    if evidence.timed_out is not None:
+        return Verdict(problems=[evidence.timed_out])
+    verdict = judge(evidence.name, evidence.results, evidence.thresholds)
+    if evidence.unmeasured is not None and not evidence.results:
+        verdict.problems.insert(0, evidence.unmeasured)
+    verdict.problems += evidence.problems
+    verdict.comparisons += evidence.comparisons
+    verdict.notes += evidence.notes
+    return verdict
 
 
 def judge(check: str, results: Sequence[Measured], thresholds: Mapping[str, Threshold]) -> Verdict:

@@ -7,7 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_aide.results import TimingResult
-from pytest_aide.verdict import THRESHOLD_KEYS, ThresholdError, judge, parse_thresholds
+from pytest_aide.verdict import (
+    THRESHOLD_KEYS,
+    Evidence,
+    ThresholdError,
+    compare,
+    decide,
+    judge,
+    parse_thresholds,
+)
 
 
 def test_broken_limit_gives_one_readable_line() -> None:
@@ -122,3 +130,31 @@ def test_regression_max_is_a_percentage_key() -> None:
     thresholds = parse_thresholds({"regression_max": "15%"})
     assert thresholds["regression_max"].limit == pytest.approx(0.15)
     assert judge("x", [], thresholds).passed  # tunes the comparison, bounds no metric
+
+
+def _evidence(**extra: object) -> Evidence:
+    result = TimingResult("diag", [1.0, 1.2, 1.4])
+    return Evidence("diag", [result], parse_thresholds({"mean": "1s"}), **extra)  # type: ignore[arg-type]
+
+
+def test_decide_is_the_thresholds_then_the_gathered_evidence() -> None:
+    slower = compare("diag", [1.0] * 20, [1.5] * 20, tolerance=0.1, runs=[1.0, 1.01, 0.99])
+    verdict = decide(
+        _evidence(comparisons=[slower], problems=["diag: bad baseline"], notes=["diag: fyi"])
+    )
+    lines = verdict.lines()
+    assert lines[:2] == ["diag: mean 1.20 s > 1.00 s", "diag: bad baseline"]
+    assert len(lines) == 3 and lines[2].startswith("diag: regressed +50.0 % (95 % CI")
+    assert verdict.notes == ["diag: fyi"] and verdict.status == "FAIL"
+
+
+def test_decide_a_timeout_alone_fails_the_check() -> None:
+    verdict = decide(_evidence(timed_out="diag: timed out", problems=["other"]))
+    assert verdict.problems == ["diag: timed out"] and not verdict.breaches
+
+
+def test_decide_names_why_nothing_was_measured_first() -> None:
+    evidence = Evidence("b", [], {}, problems=["b: later"], unmeasured="b: benchmark disabled")
+    assert decide(evidence).problems == ["b: benchmark disabled", "b: later"]
+    measured = _evidence(unmeasured="never shown")
+    assert "never shown" not in decide(measured).problems
