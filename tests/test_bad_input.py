@@ -182,13 +182,30 @@ SCENARIO_CASES = {
         "key 'timeout': invalid timeout 0: expected a duration of more than 0, e.g. '30s'",
         "x",
     ),
+    "wrong-type-warmup": (
+        'warmup = "two"',
+        "key 'warmup': expected a whole number, got 'two'",
+        "x",
+    ),
+    "missing-target": (
+        "[scenarios.x]\niterations = 3\n",
+        "key 'target' is missing ('package.module:callable')",
+        "x-whole-file",
+    ),
+    "target-without-colon": (
+        '[scenarios.x]\ntarget = "mod.work"\n',
+        "key 'target': expected 'package.module:callable', got 'mod.work'",
+        "x-whole-file",
+    ),
+    "scenario-not-table": ("[scenarios]\nx = 3\n", "expected a table, got int 3", "x-whole-file"),
 }
 
 
 @pytest.mark.parametrize("case", list(SCENARIO_CASES))
 def test_bad_scenario_file(project: pytest.Pytester, case: str) -> None:
     body, message, item = SCENARIO_CASES[case]
-    text = body if item == "file" else f'[scenarios.x]\ntarget = "mod:work"\n{body}\n'
+    whole = item in ("file", "x-whole-file")
+    text = body if whole else f'[scenarios.x]\ntarget = "mod:work"\n{body}\n'
     (project.path / "scenarios" / "bad.toml").write_text(text)
     for mode in ((), ("--aide-perf",)):
         result = _session(project, *mode)
@@ -416,8 +433,34 @@ def test_read_only_report_dir(project: pytest.Pytester) -> None:
             "error: argument --aide-tolerance: invalid tolerance 'fast': "
             "expected a percentage like '10%' or 10",
         ),
+        (
+            ("--aide-iterations", "0"),
+            {},
+            "error: argument --aide-iterations: invalid count '0': expected a whole number >= 1",
+        ),
+        (
+            ("--aide-warmup", "-1"),
+            {},
+            "error: argument --aide-warmup: invalid count '-1': expected a whole number >= 0",
+        ),
+        (
+            ("--aide-drift", "lots"),
+            {},
+            "error: argument --aide-drift: invalid drift 'lots': "
+            "expected a percentage like '10%' or 10",
+        ),
     ],
-    ids=["aide-env", "profile-option", "against-no-compare", "against-any-machine", "ini", "tol"],
+    ids=[
+        "aide-env",
+        "profile-option",
+        "against-no-compare",
+        "against-any-machine",
+        "ini",
+        "tol",
+        "zero-iterations",
+        "negative-warmup",
+        "drift",
+    ],
 )
 def test_bad_options(
     project: pytest.Pytester,
@@ -448,14 +491,25 @@ def test_bad_options(
             "threshold 'mean': invalid duration -1: expected a number of seconds or a "
             "string like '80us', '250ms', '2s', '1.5min' (finite, not negative)",
         ),
+        (
+            "mean='fast'",
+            "threshold 'mean': invalid duration 'fast': expected a number of seconds or a "
+            "string like '80us', '250ms', '2s', '1.5min'",
+        ),
+        (
+            "throughput_min='many'",
+            "threshold 'throughput_min': invalid number 'many': expected a number",
+        ),
+        ("name=3", "name must be a string, got 3"),
     ],
-    ids=["unknown-key", "positional", "negative"],
+    ids=["unknown-key", "positional", "negative", "word", "not-a-number", "name"],
 )
 def test_bad_marker(project: pytest.Pytester, marker: str, message: str) -> None:
     project.makepyfile(
         test_marked=f"import pytest\n\n@pytest.mark.aide({marker})\ndef test_m():\n    pass\n"
     )
-    result = _session(project, "--aide-perf")
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=2, errors=1)
-    _one_line(result, f"test_marked.py::test_m: @pytest.mark.aide: {message}")
+    for mode in ((), ("--aide-perf",)):
+        result = _session(project, *mode)
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.assert_outcomes(passed=2, errors=1)
+        _one_line(result, f"test_marked.py::test_m: @pytest.mark.aide: {message}")

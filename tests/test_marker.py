@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_aide.verdict import THRESHOLD_KEYS
-
 TESTS = """
 import pytest
 
@@ -49,59 +47,6 @@ def test_thresholds_are_not_enforced_without_perf(pytester: pytest.Pytester) -> 
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.aide(name=None, **thresholds)*"])
-
-
-@pytest.mark.parametrize("perf", [[], ["--aide-perf"]])
-def test_unknown_key_lists_the_known_ones_in_both_modes(
-    pytester: pytest.Pytester, perf: list[str]
-) -> None:
-    pytester.makepyfile(
-        """
-import pytest
-
-@pytest.mark.aide(p96="1s")
-def test_typo(aide_timer):
-    aide_timer(len, "x")
-
-def test_other():
-    pass
-"""
-    )
-    result = pytester.runpytest(*perf)
-    result.assert_outcomes(passed=1, errors=1)
-    known = ", ".join(THRESHOLD_KEYS)
-    result.stdout.fnmatch_lines(
-        [
-            "*test_unknown_key_lists_the_known_ones_in_both_modes.py::test_typo: "
-            f"@pytest.mark.aide: unknown threshold key 'p96' (known: {known})"
-        ]
-    )
-    assert "pytest_aide" not in result.stdout.str().replace("pytest_aide-", "")
-
-
-@pytest.mark.parametrize(
-    ("marker", "message"),
-    [
-        ('mean="fast"', "threshold 'mean': invalid duration 'fast': expected a number of seconds"),
-        ('p95="-5ms"', "threshold 'p95': invalid duration '-5ms'"),
-        ('throughput_min="many"', "threshold 'throughput_min': invalid number 'many'"),
-        ('"2s"', "takes keyword arguments only"),
-        ("name=3", "name must be a string, got 3"),
-    ],
-)
-def test_bad_marker_values(pytester: pytest.Pytester, marker: str, message: str) -> None:
-    pytester.makepyfile(
-        f"""
-import pytest
-
-@pytest.mark.aide({marker})
-def test_bad():
-    pass
-"""
-    )
-    result = pytester.runpytest("--aide-perf")
-    result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"*::test_bad: @pytest.mark.aide: {message}*"])
 
 
 def test_marker_without_measurement_fails_under_perf(pytester: pytest.Pytester) -> None:
