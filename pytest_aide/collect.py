@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
 
@@ -14,16 +12,13 @@ import pytest
 import pytest_aide
 from pytest_aide.check import Check
 from pytest_aide.config import Settings, display_path
-from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
-from pytest_aide.measure.load import Progress, apply_load, smoke_load
-from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
-from pytest_aide.measure.timer import LoopFactory, TimingPlan, measure
+from pytest_aide.measure.load import Progress, smoke_load
+from pytest_aide.measure.timer import LoopFactory, TimingPlan
 from pytest_aide.pairworker import PairServer
-from pytest_aide.results import LoadResult, Result, SweepResult, TimingResult
+from pytest_aide.runner import CheckRun, Load, RunError, RunSkipped, run_check
 from pytest_aide.scenarios import (
     Scenario,
     ScenarioError,
-    ScenarioLoad,
     load_scenario_file,
     resolve_target,
 )
@@ -120,69 +115,38 @@ class ScenarioItem(pytest.Item):
         except ScenarioError as exc:
             self._fail(exc)
         plan = session.plan(scenario.iterations, scenario.warmup)
-        args, kwargs = tuple(scenario.args), scenario.kwargs
-        run: Callable[[], Result]
+        load = None
         if scenario.load is not None:
-            run = functools.partial(self._load, target, scenario.load, session, plan.smoke)
-        elif session.pair_server is not None:
-            value = session.pair_server.serve(
-                self.nodeid, scenario.name, target, args, kwargs, session.loop_factory
-            )
-            check.results.append(TimingResult(scenario.name, [0.0], mode="smoke", value=value))
-            return
-        else:
-            run = functools.partial(measure, target, args, kwargs, name=scenario.name, plan=plan)
-        if plan.smoke or scenario.cpu is None:
-            check.results.append(run())
-        else:
-            try:
-                with CpuTrace(scenario.name, interval=scenario.cpu) as cpu:
-                    measured = run()
-            except CpuUnavailable as exc:
-                self._fail(exc)
-            check.results += [measured, cpu.result]
-        if scenario.memory is not None and not plan.smoke:
-            # One more call, traced on its own: memray would distort the timings.
-            try:
-                with MemoryTrace(
-                    scenario.name, keep_dir=session.trace_dir, **scenario.memory
-                ) as memory:
-                    measure(
-                        target, args, kwargs, name=scenario.name, plan=replace(plan, smoke=True)
-                    )
-            except MemoryUnavailable as exc:
-                pytest.skip(f"{self.display_path}: scenario {scenario.name!r}: {exc}")
-            except MemoryConflict as exc:
-                self._fail(exc)
-            assert memory.result is not None
-            check.results.append(memory.result)
+            load_plan, mode, levels = scenario.load.plan, scenario.load.mode, scenario.load.levels
+            if plan.smoke:
+                load_plan, mode, levels = smoke_load(load_plan, mode, levels)
+            load = Load(load_plan, mode, levels, (scenario.target, str(self.config.rootpath)))
+        run = CheckRun(
+            scenario.name,
+            target,
+            tuple(scenario.args),
+            dict(scenario.kwargs),
+            plan,
+            load=load,
+            cpu_interval=scenario.cpu,
+            memory=scenario.memory,
+            trace_dir=session.trace_dir,
+            loop_factory=session.loop_factory,
+            progress=session.progress,
+            server=session.pair_server,
+            nodeid=self.nodeid,
+        )
+        try:
+            check.results += run_check(run)
+        except RunSkipped as exc:
+            pytest.skip(f"{self.display_path}: scenario {scenario.name!r}: {exc}")
+        except RunError as exc:
+            self._fail(exc)
 
     def _fail(self, problem: object) -> NoReturn:
         assert self.scenario is not None
         pytest.fail(
             f"{self.display_path}: scenario {self.scenario.name!r}: {problem}", pytrace=False
-        )
-
-    def _load(
-        self, target: Callable[..., Any], load: ScenarioLoad, session: Host, smoke: bool
-    ) -> LoadResult | SweepResult:
-        """Apply the scenario's load (one request at concurrency 1 without ``--aide-perf``)."""
-        scenario = self.scenario
-        assert scenario is not None
-        plan, mode, levels = load.plan, load.mode, load.levels
-        if smoke:
-            plan, mode, levels = smoke_load(plan, mode, levels)
-        return apply_load(
-            target,
-            tuple(scenario.args),
-            scenario.kwargs,
-            name=scenario.name,
-            plan=plan,
-            mode=mode,
-            levels=levels,
-            spec=(scenario.target, str(self.config.rootpath)),
-            loop_factory=session.loop_factory,
-            progress=session.progress,
         )
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:

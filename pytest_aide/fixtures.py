@@ -16,7 +16,6 @@ from pytest_aide.measure.load import (
     LOAD_MODES,
     LoadPlan,
     Progress,
-    apply_load,
     level_plans,
     run_load_async,
     smoke_load,
@@ -26,11 +25,11 @@ from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavai
 from pytest_aide.measure.timer import (
     LoopFactory,
     TimingPlan,
-    measure,
     measure_async,
 )
 from pytest_aide.pairworker import PairServer
 from pytest_aide.results import LoadResult, SweepResult, TimingResult
+from pytest_aide.runner import CheckRun, Load, run_check, served
 
 __all__ = ["AideCpu", "AideLoad", "AideMemory", "AideTimer"]
 
@@ -77,14 +76,19 @@ class AideTimer:
     ) -> TimingResult:
         """Time ``fn(*args, **kwargs)``; coroutine functions run on a new event loop."""
         plan, label = self._prepare(iterations, warmup, name, gc)
-        if self._server is not None:
-            value = self._server.serve(
-                self._check.nodeid, label, fn, args, kwargs, self._loop_factory
-            )
-            return self._record(_served(label, value))
-        return self._record(
-            measure(fn, args, kwargs, name=label, plan=plan, loop_factory=self._loop_factory)
+        run = CheckRun(
+            label,
+            fn,
+            args,
+            kwargs,
+            plan,
+            loop_factory=self._loop_factory,
+            server=self._server,
+            nodeid=self._check.nodeid,
         )
+        (result,) = run_check(run)
+        assert isinstance(result, TimingResult)
+        return self._record(result)
 
     async def async_(
         self,
@@ -100,13 +104,8 @@ class AideTimer:
         plan, label = self._prepare(iterations, warmup, name, gc)
         if self._server is not None:
             value = await self._server.aserve(self._check.nodeid, label, fn, args, kwargs)
-            return self._record(_served(label, value))
+            return self._record(served(label, value))
         return self._record(await measure_async(fn, args, kwargs, name=label, plan=plan))
-
-
-def _served(name: str, value: Any) -> TimingResult:
-    """What a pair worker's test gets back: the call's value; the timings are the controller's."""
-    return TimingResult(name, [0.0], mode="smoke", value=value)
 
 
 class AideMemory:
@@ -245,18 +244,16 @@ class AideLoad:
         if mode == "process":
             target, root = importable_spec(fn, 'aide_load(mode="process")')
             spec = (target, str(root))
-        result = apply_load(
+        run = CheckRun(
+            label,
             fn,
             args,
             kwargs,
-            name=label,
-            plan=plan,
-            mode=mode,
-            levels=levels,
-            spec=spec,
+            load=Load(plan, mode, levels, spec),
             loop_factory=self._loop_factory,
             progress=self._progress,
         )
+        (result,) = run_check(run)
         self._check.results.append(result)
         return result
 

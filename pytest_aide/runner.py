@@ -1,0 +1,142 @@
+"""Measure a check from its description: the one way scenario items and fixtures measure.
+
+Knows nothing of pytest: a :class:`CheckRun` says what to call and how (timing
+plan, load, CPU sampling, memory tracing, the same-job pair server), and
+:func:`run_check` returns the results. A problem is one line in
+:class:`RunError`; a measure this machine lacks is :class:`RunSkipped`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
+from pytest_aide.measure.load import LoadPlan, Progress, apply_load
+from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
+from pytest_aide.measure.timer import LoopFactory, TimingPlan, measure
+from pytest_aide.results import Result, TimingResult
+
+__all__ = ["CheckRun", "Load", "PairServing", "RunError", "RunSkipped", "run_check", "served"]
+
+
+class RunError(Exception):
+    """The check cannot be measured as described; the message is one line."""
+
+
+class RunSkipped(Exception):
+    """A measure the check asks for is not available here (memray, say)."""
+
+
+class PairServing(Protocol):
+    """A ``--aide-against`` worker's server: the controller times the calls."""
+
+    def serve(
+        self,
+        nodeid: str,
+        label: str,
+        fn: Callable[..., Any],
+        args: tuple,
+        kwargs: dict,
+        loop_factory: Callable[[], Any] | None = None,
+    ) -> Any:
+        """Run ``fn`` as the controller asks; return its value."""
+
+
+@dataclass(frozen=True)
+class Load:
+    """Concurrent load instead of timing: the plan, the mode and sweep levels."""
+
+    plan: LoadPlan
+    mode: str
+    levels: list[int] | None = None
+    spec: tuple[str, str] | None = None
+    """``(module:attr, root)`` for process mode, where workers import the target."""
+
+
+@dataclass
+class CheckRun:
+    """What to measure for one check, and how."""
+
+    name: str
+    target: Callable[..., Any]
+    args: tuple = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    plan: TimingPlan = field(default_factory=TimingPlan)
+    load: Load | None = None
+    cpu_interval: float | None = None
+    """Sample CPU and RSS from a helper process this often around the measurement."""
+    memory: dict[str, Any] | None = None
+    """memray options for one more call traced on its own (timings stay undistorted)."""
+    trace_dir: Path | None = None
+    loop_factory: LoopFactory | None = None
+    progress: Progress | None = None
+    server: PairServing | None = None
+    nodeid: str = ""
+
+
+def served(name: str, value: Any) -> TimingResult:
+    """What a pair worker's test gets back: the call's value; the timings are the controller's."""
+    return TimingResult(name, [0.0], mode="smoke", value=value)
+
+
+def run_check(run: CheckRun) -> list[Result]:
+    """Measure ``run``: timing or load, CPU around it, then memory in one more call."""
+    if run.server is not None and run.load is None:
+        value = run.server.serve(
+            run.nodeid, run.name, run.target, run.args, run.kwargs, run.loop_factory
+        )
+        return [served(run.name, value)]
+    smoke = run.plan.smoke
+    if smoke or run.cpu_interval is None:
+        results = [_measure(run)]
+    else:
+        try:
+            with CpuTrace(run.name, interval=run.cpu_interval) as cpu:
+                measured = _measure(run)
+        except CpuUnavailable as exc:
+            raise RunError(str(exc)) from None
+        results = [measured, cpu.result]
+    if run.memory is not None and not smoke:
+        try:
+            with MemoryTrace(run.name, keep_dir=run.trace_dir, **run.memory) as memory:
+                measure(
+                    run.target,
+                    run.args,
+                    run.kwargs,
+                    name=run.name,
+                    plan=replace(run.plan, smoke=True),
+                )
+        except MemoryUnavailable as exc:
+            raise RunSkipped(str(exc)) from None
+        except MemoryConflict as exc:
+            raise RunError(str(exc)) from None
+        assert memory.result is not None
+        results.append(memory.result)
+    return results
+
+
+def _measure(run: CheckRun) -> Result:
+    if run.load is None:
+        return measure(
+            run.target,
+            run.args,
+            run.kwargs,
+            name=run.name,
+            plan=run.plan,
+            loop_factory=run.loop_factory,
+        )
+    return apply_load(
+        run.target,
+        run.args,
+        run.kwargs,
+        name=run.name,
+        plan=run.load.plan,
+        mode=run.load.mode,
+        levels=run.load.levels,
+        spec=run.load.spec,
+        loop_factory=run.loop_factory,
+        progress=run.progress,
+    )
