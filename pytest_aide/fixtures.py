@@ -16,20 +16,16 @@ from pytest_aide.measure.load import (
     LOAD_MODES,
     LoadPlan,
     Progress,
-    level_plans,
-    run_load_async,
     smoke_load,
-    sweep_result,
 )
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
 from pytest_aide.measure.timer import (
     LoopFactory,
     TimingPlan,
-    measure_async,
 )
 from pytest_aide.pairworker import PairServer
-from pytest_aide.results import LoadResult, SweepResult, TimingResult
-from pytest_aide.runner import CheckRun, Load, run_check, served
+from pytest_aide.results import TimingResult
+from pytest_aide.runner import CheckRun, Load, run_check, run_check_async
 
 __all__ = ["AideCpu", "AideLoad", "AideMemory", "AideTimer"]
 
@@ -102,10 +98,12 @@ class AideTimer:
     ) -> TimingResult:
         """Time ``fn`` on the running loop, from an async test: ``await aide_timer.async_(fn)``."""
         plan, label = self._prepare(iterations, warmup, name, gc)
-        if self._server is not None:
-            value = await self._server.aserve(self._check.nodeid, label, fn, args, kwargs)
-            return self._record(served(label, value))
-        return self._record(await measure_async(fn, args, kwargs, name=label, plan=plan))
+        run = CheckRun(
+            label, fn, args, kwargs, plan, server=self._server, nodeid=self._check.nodeid
+        )
+        result = await run_check_async(run)
+        assert isinstance(result, TimingResult)
+        return self._record(result)
 
 
 class AideMemory:
@@ -272,20 +270,9 @@ class AideLoad:
         """From an async test: ``await aide_load.async_(fn, concurrency=50, requests=250)``."""
         plan, _, levels = self._plan("async", concurrency, requests, duration, rate, timeout)
         label = name or self._check.next_result_name()
-        result: LoadResult | SweepResult
-        if levels is None:
-            result = await run_load_async(
-                fn, args, kwargs, name=label, plan=plan, progress=self._progress
-            )
-        else:
-            result = sweep_result(
-                label,
-                [
-                    await run_load_async(
-                        fn, args, kwargs, name=label, plan=level, progress=self._progress
-                    )
-                    for level in level_plans(plan, levels)
-                ],
-            )
+        run = CheckRun(
+            label, fn, args, kwargs, load=Load(plan, "async", levels), progress=self._progress
+        )
+        result = await run_check_async(run)
         self._check.results.append(result)
         return result

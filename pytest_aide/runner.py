@@ -14,12 +14,28 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
-from pytest_aide.measure.load import LoadPlan, Progress, apply_load
+from pytest_aide.measure.load import (
+    LoadPlan,
+    Progress,
+    apply_load,
+    level_plans,
+    run_load_async,
+    sweep_result,
+)
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
-from pytest_aide.measure.timer import LoopFactory, TimingPlan, measure
+from pytest_aide.measure.timer import LoopFactory, TimingPlan, measure, measure_async
 from pytest_aide.results import Result, TimingResult
 
-__all__ = ["CheckRun", "Load", "PairServing", "RunError", "RunSkipped", "run_check", "served"]
+__all__ = [
+    "CheckRun",
+    "Load",
+    "PairServing",
+    "RunError",
+    "RunSkipped",
+    "run_check",
+    "run_check_async",
+    "served",
+]
 
 
 class RunError(Exception):
@@ -43,6 +59,11 @@ class PairServing(Protocol):
         loop_factory: Callable[[], Any] | None = None,
     ) -> Any:
         """Run ``fn`` as the controller asks; return its value."""
+
+    async def aserve(
+        self, nodeid: str, label: str, fn: Callable[..., Any], args: tuple, kwargs: dict
+    ) -> Any:
+        """The same, on the running event loop of an async test."""
 
 
 @dataclass(frozen=True)
@@ -140,3 +161,22 @@ def _measure(run: CheckRun) -> Result:
         loop_factory=run.loop_factory,
         progress=run.progress,
     )
+
+
+async def run_check_async(run: CheckRun) -> Result:
+    """:func:`run_check` from an async test, on its running loop: timing or async load."""
+    if run.server is not None and run.load is None:
+        value = await run.server.aserve(run.nodeid, run.name, run.target, run.args, run.kwargs)
+        return served(run.name, value)
+    if run.load is None:
+        return await measure_async(run.target, run.args, run.kwargs, name=run.name, plan=run.plan)
+    plans = (
+        [run.load.plan] if run.load.levels is None else level_plans(run.load.plan, run.load.levels)
+    )
+    results = [
+        await run_load_async(
+            run.target, run.args, run.kwargs, name=run.name, plan=plan, progress=run.progress
+        )
+        for plan in plans
+    ]
+    return results[0] if run.load.levels is None else sweep_result(run.name, results)

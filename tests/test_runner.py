@@ -8,8 +8,8 @@ import pytest
 
 from pytest_aide.measure.load import LoadPlan
 from pytest_aide.measure.timer import TimingPlan
-from pytest_aide.results import CpuResult, LoadResult, MemoryResult, TimingResult
-from pytest_aide.runner import CheckRun, Load, run_check
+from pytest_aide.results import CpuResult, LoadResult, MemoryResult, SweepResult, TimingResult
+from pytest_aide.runner import CheckRun, Load, run_check, run_check_async
 
 
 def work(n: int = 2000) -> int:
@@ -71,3 +71,23 @@ def test_the_target_raising_propagates(smoke: bool) -> None:
     run = CheckRun("w", lambda: 1 / 0, plan=TimingPlan(iterations=1, warmup=0, smoke=smoke))
     with pytest.raises(ZeroDivisionError):
         run_check(run)
+
+
+def test_async_timing_and_async_sweep_on_the_running_loop() -> None:
+    import asyncio
+
+    async def nap() -> None:
+        await asyncio.sleep(0.001)
+
+    async def main() -> tuple[Any, Any]:
+        timing = await run_check_async(
+            CheckRun("t", nap, plan=TimingPlan(iterations=2, warmup=0, min_time=0))
+        )
+        sweep = await run_check_async(
+            CheckRun("s", nap, load=Load(LoadPlan(1, requests=4), "async", [1, 2]))
+        )
+        return timing, sweep
+
+    timing, sweep = asyncio.run(main())
+    assert isinstance(timing, TimingResult) and timing.iterations == 2
+    assert isinstance(sweep, SweepResult) and [lv.concurrency for lv in sweep.levels] == [1, 2]
