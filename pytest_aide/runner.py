@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
 from pytest_aide.measure.load import (
@@ -26,10 +26,12 @@ from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavai
 from pytest_aide.measure.timer import LoopFactory, TimingPlan, measure, measure_async
 from pytest_aide.results import Result, TimingResult
 
+if TYPE_CHECKING:  # the server lives in a pytest plugin; the runner only calls it
+    from pytest_aide.pairworker import PairServer
+
 __all__ = [
     "CheckRun",
     "Load",
-    "PairServing",
     "RunError",
     "RunSkipped",
     "run_check",
@@ -44,26 +46,6 @@ class RunError(Exception):
 
 class RunSkipped(Exception):
     """A measure the check asks for is not available here (memray, say)."""
-
-
-class PairServing(Protocol):
-    """A ``--aide-against`` worker's server: the controller times the calls."""
-
-    def serve(
-        self,
-        nodeid: str,
-        label: str,
-        fn: Callable[..., Any],
-        args: tuple,
-        kwargs: dict,
-        loop_factory: Callable[[], Any] | None = None,
-    ) -> Any:
-        """Run ``fn`` as the controller asks; return its value."""
-
-    async def aserve(
-        self, nodeid: str, label: str, fn: Callable[..., Any], args: tuple, kwargs: dict
-    ) -> Any:
-        """The same, on the running event loop of an async test."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +76,7 @@ class CheckRun:
     trace_dir: Path | None = None
     loop_factory: LoopFactory | None = None
     progress: Progress | None = None
-    server: PairServing | None = None
+    server: PairServer | None = None
     nodeid: str = ""
 
 
