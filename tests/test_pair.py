@@ -94,6 +94,30 @@ def test_fast_calls_are_batched_like_the_in_process_timer(tmp_path: Path) -> Non
     assert point.calls >= 20
 
 
+COLD_FIRST_CALL = """\
+import time
+_cold = []
+
+def work(n):
+    if not _cold:
+        _cold.append(1)
+        time.sleep(0.2)
+    return sum(range(n))
+"""
+
+
+def test_a_cold_first_call_does_not_size_the_batches(tmp_path: Path) -> None:
+    # The first call generates code, say, and takes longer than the whole warm-up;
+    # sized on it, every batch would be one call (a cattrs test read -12 % A/A so).
+    a = _tree(tmp_path / "a", "REV", module=COLD_FIRST_CALL)
+    b = _tree(tmp_path / "b", "this tree", module=COLD_FIRST_CALL)
+    plan = PairPlan(min_rounds=2, max_rounds=2, round_time=0.02, warmup_time=0.05)
+    run = pair_items(a, b, _ids("test_benchmark"), lambda tree: ["test_pairs.py"], plan=plan)
+    (point,) = run.points.values()
+    assert point.problem is None, point.problem
+    assert point.calls >= 20
+
+
 def test_items_missing_on_one_side_are_named(tmp_path: Path) -> None:
     a = _tree(tmp_path / "a", "REV", tests=TESTS.replace("def test_closure", "def test_renamed"))
     b = _tree(tmp_path / "b", "this tree")
