@@ -12,6 +12,7 @@ value, so its assertions still run.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -21,18 +22,20 @@ import os
 import sys
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
-from time import thread_time_ns
+from time import perf_counter_ns, thread_time_ns
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from pytest_aide.measure.pair import WORKER_ENV
-from pytest_aide.measure.timer import _abatch, _batch, is_async_callable
+from pytest_aide.measure.timer import Clock, _abatch, _batch, is_async_callable
 
 __all__ = ["PAIR_SERVER", "PairServer", "Redirect"]
 
 _Batch = Callable[[int], tuple[int, Any]]
+_Make = Callable[[Clock, bool], _Batch]
+"""Builds a batch of the measured call timed by a clock, or (True) of a no-op in its place."""
 
 
 class Redirect(importlib.abc.MetaPathFinder):
@@ -123,7 +126,8 @@ class PairServer:
             if getattr(module, "__file__", None) and self._watched(name, module.__file__)
         }
 
-    def _protocol(self, nodeid: str, label: str, fn: Any) -> Generator[int, tuple[int, Any], Any]:
+    def _protocol(self, nodeid: str, label: str, fn: Any) -> Generator[dict, Any, Any]:
+        """Yield the controller's commands for one measured call; return its last value."""
         self.send(
             {
                 "op": "measure",
@@ -139,34 +143,53 @@ class PairServer:
             if command["op"] == "done":
                 return value
             if command["op"] == "skip":
-                _, value = yield 1
-                return value
-            elapsed, value = yield int(command["calls"])
-            self.send({"op": "ran", "ns": elapsed, "cpu": self._cpu})
+                return (yield {"op": "run", "calls": 1})
+            value = yield command
+            if command["op"] == "count":
+                self.send({"op": "counted"})
+            else:
+                self.send({"op": "ran", "ns": self._elapsed, "cpu": self._cpu})
 
     _cpu = 0
     """CPU time of this thread during the last batch, in ns."""
+    _elapsed = 0
+    """Wall time of the last batch's calls, in ns."""
+    _meter: Meter | None = None
 
-    def _timed(self, batch: _Batch, calls: int) -> tuple[int, Any]:
-        start = thread_time_ns()
-        try:
-            return batch(calls)
-        except BaseException as exc:
-            self._failed(exc)
-            raise
-        finally:
-            self._cpu = thread_time_ns() - start
+    def _clock(self, command: dict) -> Clock:
+        if command["op"] != "count":
+            return perf_counter_ns
+        if self._meter is None:
+            self._meter = Meter()
+        gc.collect()
+        return self._meter.switch
+
+    def _ran(self, command: dict, elapsed: int, started: int) -> None:
+        self._cpu = thread_time_ns() - started
+        self._elapsed = elapsed
+        if command["op"] == "count" and self._meter is not None:
+            self._meter.dump(str(command["tag"]))
 
     def _failed(self, exc: BaseException) -> None:
         self.send({"op": "error", "message": f"{type(exc).__name__}: {exc}"})
 
-    def serve_batches(self, nodeid: str, label: str, fn: Any, batch: _Batch) -> Any:
-        """Run ``batch(calls)`` as often as the controller asks; return the last value."""
+    def serve_batches(self, nodeid: str, label: str, fn: Any, make: _Make) -> Any:
+        """Run the batches ``make`` builds while the controller asks; return the last value."""
         protocol = self._protocol(nodeid, label, fn)
         try:
-            calls = next(protocol)
+            command, value = next(protocol), None
             while True:
-                calls = protocol.send(self._timed(batch, calls))
+                clock = self._clock(command)
+                batch = make(clock, bool(command.get("noop")))
+                started = thread_time_ns()
+                try:
+                    elapsed, result = batch(int(command["calls"]))
+                except BaseException as exc:
+                    self._failed(exc)
+                    raise
+                self._ran(command, elapsed, started)
+                value = value if command.get("noop") else result
+                command = protocol.send(value)
         except StopIteration as stop:
             return stop.value
 
@@ -181,14 +204,29 @@ class PairServer:
     ) -> Any:
         """A measured call from synchronous code (coroutine functions get a new loop)."""
         if not is_async_callable(fn):
-            return self.serve_batches(nodeid, label, fn, lambda n: _batch(fn, args, kwargs, n))
+            return self.serve_batches(
+                nodeid,
+                label,
+                fn,
+                lambda clock, noop: (
+                    lambda n: _batch(
+                        _stand_in(args, kwargs) if noop else fn, args, kwargs, n, clock
+                    )
+                ),
+            )
         loop = (loop_factory or asyncio.new_event_loop)()
         try:
             return self.serve_batches(
                 nodeid,
                 label,
                 fn,
-                lambda n: loop.run_until_complete(_abatch(fn, args, kwargs, n)),
+                lambda clock, noop: (
+                    lambda n: loop.run_until_complete(
+                        _abatch(
+                            _stand_in(args, kwargs, True) if noop else fn, args, kwargs, n, clock
+                        )
+                    )
+                ),
             )
         finally:
             loop.close()
@@ -201,19 +239,81 @@ class PairServer:
             return self.serve(nodeid, label, fn, args, kwargs)
         protocol = self._protocol(nodeid, label, fn)
         try:
-            calls = next(protocol)
+            command, value = next(protocol), None
             while True:
-                start = thread_time_ns()
+                clock = self._clock(command)
+                target = _stand_in(args, kwargs, True) if command.get("noop") else fn
+                started = thread_time_ns()
                 try:
-                    result = await _abatch(fn, args, kwargs, calls)
+                    elapsed, result = await _abatch(
+                        target, args, kwargs, int(command["calls"]), clock
+                    )
                 except BaseException as exc:
                     self._failed(exc)
                     raise
-                finally:
-                    self._cpu = thread_time_ns() - start
-                calls = protocol.send(result)
+                self._ran(command, elapsed, started)
+                value = value if command.get("noop") else result
+                command = protocol.send(value)
         except StopIteration as stop:
             return stop.value
+
+
+def _noop(*args: Any, **kwargs: Any) -> None:
+    """Called in place of the measured callable to count what calling costs."""
+
+
+def _noop0() -> None:
+    """:func:`_noop` for calls without arguments (packing none costs instructions too)."""
+
+
+async def _anoop(*args: Any, **kwargs: Any) -> None:
+    """The coroutine twin of :func:`_noop`."""
+
+
+async def _anoop0() -> None:
+    """The coroutine twin of :func:`_noop0`."""
+
+
+def _stand_in(args: tuple, kwargs: dict | None, coroutine: bool = False) -> Callable[..., Any]:
+    """The no-op called in place of a callable called with ``args`` and ``kwargs``."""
+    if coroutine:
+        return _anoop if args or kwargs else _anoop0
+    return _noop if args or kwargs else _noop0
+
+
+class Meter:
+    """Turns valgrind's counting on and off around measured calls (a worker under callgrind).
+
+    pytest-codspeed's compiled module issues callgrind's client requests;
+    outside valgrind they do nothing. Each count ends with a dump of what was
+    counted since the last one, tagged so the controller can find it.
+    """
+
+    def __init__(self) -> None:
+        from pytest_codspeed.instruments.hooks import dist_instrument_hooks as hooks
+
+        self._hooks = hooks
+        self._instance = hooks.instrument_hooks_init()
+        self._start = hooks.callgrind_start_instrumentation
+        self._stop = hooks.callgrind_stop_instrumentation
+        self._on = False
+
+    def switch(self) -> int:
+        """Turn counting on, or off if it is on; a batch calls this before and after its calls."""
+        if self._on:
+            self._stop()
+        else:
+            self._start()
+        self._on = not self._on
+        return 0
+
+    def dump(self, tag: str) -> None:
+        """Write what was counted since the last dump, tagged ``tag``, and zero it."""
+        if self._on:
+            self.switch()
+        self._hooks.instrument_hooks_set_executed_benchmark(
+            self._instance, os.getpid(), tag.encode("ascii", "replace")
+        )
 
 
 PAIR_SERVER = pytest.StashKey[PairServer]()
@@ -226,28 +326,33 @@ def _pedantic_batch(
     kwargs: dict | None,
     setup: Callable[[], Any] | None,
     teardown: Callable[..., Any] | None,
-) -> _Batch:
+) -> _Make:
     """pytest-benchmark's ``pedantic`` semantics: setup and teardown run outside the timing."""
-    from time import perf_counter_ns
 
-    def batch(calls: int) -> tuple[int, Any]:
-        total, value = 0, None
-        for _ in range(calls):
-            call_args, call_kwargs = args, kwargs or {}
-            if setup is not None:
-                made = setup()
-                if made is not None:
-                    call_args, call_kwargs = made
-            start = perf_counter_ns()
-            value = target(*call_args, **call_kwargs)
-            total += perf_counter_ns() - start
-            if teardown is not None:
-                teardown(*call_args, **call_kwargs)
-        return total, value
+    def make(clock: Clock, noop: bool) -> _Batch:
+        if setup is None and teardown is None:
+            fn = _stand_in(args, kwargs) if noop else target
+            return lambda calls: _batch(fn, tuple(args), kwargs or {}, calls, clock)
 
-    if setup is None and teardown is None:
-        return lambda calls: _batch(target, tuple(args), kwargs or {}, calls)
-    return batch
+        def batch(calls: int) -> tuple[int, Any]:
+            total, value = 0, None
+            for _ in range(calls):
+                call_args, call_kwargs = args, kwargs or {}
+                if setup is not None:
+                    made = setup()
+                    if made is not None:
+                        call_args, call_kwargs = made
+                call = _stand_in(call_args, call_kwargs) if noop else target
+                start = clock()
+                value = call(*call_args, **call_kwargs)
+                total += clock() - start
+                if teardown is not None:
+                    teardown(*call_args, **call_kwargs)
+            return total, value
+
+        return batch
+
+    return make
 
 
 def _patch_benchmark(server: PairServer, label_for: Callable[[Any], str]) -> None:
@@ -260,8 +365,8 @@ def _patch_benchmark(server: PairServer, label_for: Callable[[Any], str]) -> Non
     def call(
         self: Any, function_to_benchmark: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> Any:
-        batch = _pedantic_batch(function_to_benchmark, args, kwargs, None, None)
-        return server.serve_batches(self.fullname, label_for(self), function_to_benchmark, batch)
+        make = _pedantic_batch(function_to_benchmark, args, kwargs, None, None)
+        return server.serve_batches(self.fullname, label_for(self), function_to_benchmark, make)
 
     def pedantic(
         self: Any,
@@ -274,8 +379,8 @@ def _patch_benchmark(server: PairServer, label_for: Callable[[Any], str]) -> Non
         warmup_rounds: int = 0,
         iterations: int = 1,
     ) -> Any:
-        batch = _pedantic_batch(target, args, kwargs, setup, teardown)
-        return server.serve_batches(self.fullname, label_for(self), target, batch)
+        make = _pedantic_batch(target, args, kwargs, setup, teardown)
+        return server.serve_batches(self.fullname, label_for(self), target, make)
 
     BenchmarkFixture.__call__ = call  # type: ignore[method-assign]
     BenchmarkFixture.pedantic = pedantic  # type: ignore[method-assign]

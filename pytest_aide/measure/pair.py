@@ -191,6 +191,8 @@ class _Worker:
         cpu: int | None,
         watch: Sequence[str],
         changed: Sequence[str],
+        prefix: Sequence[str] = (),
+        env: dict[str, str] | None = None,
     ) -> None:
         self.tree = tree
         to_child, from_parent = os.pipe()
@@ -204,7 +206,7 @@ class _Worker:
             "cpu": cpu,
         }
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
-        command = [sys.executable, "-m", "pytest", "-p", "pytest_aide.pairworker"]
+        command = [*prefix, sys.executable, "-m", "pytest", "-p", "pytest_aide.pairworker"]
         command += ["-q", "-p", "no:cacheprovider", "--rootdir", str(tree.rootdir)]
         if tree.inifile is not None:
             command += ["-c", str(tree.inifile)]
@@ -216,7 +218,12 @@ class _Worker:
                 stdout=self.log,
                 stderr=subprocess.STDOUT,
                 pass_fds=(to_child, from_child),
-                env={**os.environ, WORKER_ENV: json.dumps(spec), "PYTHONDONTWRITEBYTECODE": "1"},
+                env={
+                    **os.environ,
+                    WORKER_ENV: json.dumps(spec),
+                    "PYTHONDONTWRITEBYTECODE": "1",
+                    **(env or {}),
+                },
             )
         finally:
             os.close(to_child)

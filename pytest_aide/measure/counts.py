@@ -1,0 +1,299 @@
+"""Instruction counts: the measured calls of pytest items, counted by valgrind.
+
+One worker pytest session of this tree (see :mod:`pytest_aide.pairworker`)
+runs under ``valgrind --tool=callgrind --instr-atstart=no``, so nothing is
+counted until asked. At each measured call the worker warms the call up
+uncounted, then counts a batch of calls with counting switched on only around
+them (pytest-codspeed's compiled module issues callgrind's client requests),
+dumps what it counted, and counts a batch of a no-op called the same way: the
+difference, per call, is the call's own cost. Interpreter start-up, imports,
+pytest, the warm-up and the loop are never counted.
+
+A count is the same from run to run whatever else the machine is doing, as
+long as the code and its inputs are: the worker pins ``PYTHONHASHSEED`` and
+collects garbage before each count.
+
+With ``cycles``, valgrind also simulates the caches, and the estimate is
+``L1 hits + 5 × LL hits + 35 × RAM accesses`` (the weights of iai and
+iai-callgrind; KCachegrind's own estimate uses 10 and 100).
+
+This module knows nothing of pytest: it starts a process and reads pipes and files.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_aide.measure.pair import Tree, WorkerError, _CallFailed, _Worker
+
+__all__ = [
+    "CYCLE_WEIGHTS",
+    "MEASURES",
+    "Count",
+    "CountError",
+    "CountRun",
+    "Valgrind",
+    "count_items",
+    "estimate_cycles",
+    "find_valgrind",
+    "read_dump",
+]
+
+MEASURES = ("time", "instructions", "cycles")
+"""What a check's gate measures: wall time, or a count valgrind makes."""
+CYCLE_WEIGHTS = {"l1": 1, "ll": 5, "ram": 35}
+"""Cycles per access that hits L1, hits the last-level cache, or goes to RAM."""
+BINDING = "pytest_codspeed.instruments.hooks.dist_instrument_hooks"
+"""The compiled module that switches callgrind's counting on and off."""
+MIN_VERSION = (3, 13)
+"""Oldest valgrind whose callgrind client requests and dump names this relies on."""
+BUDGET = 4_000_000
+"""Instructions a count aims at: a batch of calls is sized from one counted call."""
+MAX_CALLS = 1024
+WARM_CALLS = 16
+"""Uncounted calls before counting (Python specialises a function after a few calls)."""
+WARM_SECONDS = 2.0
+
+
+class CountError(Exception):
+    """Counting cannot be done here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Valgrind:
+    """A valgrind that can count: its path and version."""
+
+    path: str
+    version: str
+
+    @property
+    def major(self) -> str:
+        """``valgrind-3``: counts compare across machines of one valgrind major version."""
+        return f"valgrind-{self.version.split('.')[0]}"
+
+
+def find_valgrind(name: str = "valgrind") -> Valgrind:
+    """The valgrind named ``name`` (a path or a command), checked; CountError if unusable."""
+    path = shutil.which(name)
+    if path is None:
+        raise CountError(
+            f"valgrind not found ({name}): install it (apt-get install valgrind) "
+            "or measure time (--aide-measure time)"
+        )
+    try:
+        done = subprocess.run(
+            [path, "--version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise CountError(f"valgrind at {path} does not run: {exc}") from None
+    found = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", done.stdout)
+    if done.returncode != 0 or found is None:
+        raise CountError(f"valgrind at {path} does not run: {done.stderr.strip()[:200]}")
+    version = found.group(0)
+    if (int(found.group(1)), int(found.group(2))) < MIN_VERSION:
+        raise CountError(
+            f"valgrind {version} at {path} is too old: {'.'.join(map(str, MIN_VERSION))} "
+            "or newer counts"
+        )
+    if importlib.util.find_spec(BINDING.rpartition(".")[0]) is None:
+        raise CountError(
+            "counting needs pytest-codspeed's compiled hooks: "
+            "pip install 'pytest-aide[instructions]'"
+        )
+    return Valgrind(path, version)
+
+
+def read_dump(path: Path) -> tuple[str, dict[str, int]]:
+    """A callgrind dump's tag (the client request's text) and its event totals."""
+    tag, events, totals = "", [], []
+    with path.open(encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            if line.startswith("desc: Trigger: Client Request: "):
+                tag = line.split(": ", 3)[3].strip()
+            elif line.startswith("events:"):
+                events = line.split()[1:]
+            elif line.startswith(("totals:", "summary:")):
+                totals = [int(v) for v in line.split()[1:]]
+                if line.startswith("totals:"):
+                    break
+    return tag, dict(zip(events, totals + [0] * (len(events) - len(totals)), strict=True))
+
+
+def estimate_cycles(events: dict[str, float]) -> float:
+    """Estimated cycles from callgrind's cache simulation (see :data:`CYCLE_WEIGHTS`)."""
+    accesses = events.get("Ir", 0) + events.get("Dr", 0) + events.get("Dw", 0)
+    ram = events.get("ILmr", 0) + events.get("DLmr", 0) + events.get("DLmw", 0)
+    l1_misses = events.get("I1mr", 0) + events.get("D1mr", 0) + events.get("D1mw", 0)
+    ll_hits = max(0.0, l1_misses - ram)
+    l1_hits = max(0.0, accesses - l1_misses)
+    return (
+        CYCLE_WEIGHTS["l1"] * l1_hits + CYCLE_WEIGHTS["ll"] * ll_hits + CYCLE_WEIGHTS["ram"] * ram
+    )
+
+
+@dataclass
+class Count:
+    """One measured call of one item, counted."""
+
+    nodeid: str
+    label: str
+    calls: int = 0
+    """Calls counted (the no-op was counted as often)."""
+    events: dict[str, float] = field(default_factory=dict)
+    """Per call, the no-op's cost taken off: ``Ir`` (instructions) and, with the cache
+    simulation, reads, writes and misses."""
+    trace: str | None = None
+    """The callgrind dump of the counted calls."""
+    problem: str | None = None
+
+    @property
+    def instructions(self) -> float:
+        """Instructions per call."""
+        return self.events.get("Ir", 0.0)
+
+    @property
+    def cycles(self) -> float | None:
+        """Estimated cycles per call, when the caches were simulated."""
+        return estimate_cycles(self.events) if "D1mr" in self.events else None
+
+
+@dataclass
+class CountRun:
+    """Every counted call of one session."""
+
+    counts: dict[tuple[str, str], Count] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    """Items that were not counted, and why."""
+    elapsed: float = 0.0
+
+    def for_item(self, nodeid: str) -> list[Count]:
+        """The counted calls of one item, in the order the test made them."""
+        return [c for (n, _), c in self.counts.items() if n == nodeid]
+
+
+class _Counter:
+    """The controller's side of one counting worker."""
+
+    def __init__(self, worker: _Worker, out_dir: Path) -> None:
+        self.worker, self.out_dir = worker, out_dir
+        self.dumps = 0
+
+    def count(self, calls: int, noop: bool, tag: str) -> tuple[Path, dict[str, int]]:
+        self.worker.send({"op": "count", "calls": calls, "noop": noop, "tag": tag})
+        reply = self.worker.receive()
+        if reply["op"] == "error":
+            raise _CallFailed(reply["message"])
+        self.dumps += 1
+        path = self.out_dir / f"callgrind.out.{self.worker.process.pid}.{self.dumps}"
+        if not path.exists():
+            raise WorkerError(f"valgrind wrote no count to {path} (is the worker under callgrind?)")
+        found, events = read_dump(path)
+        if found != tag:
+            raise WorkerError(f"{path}: expected the count {tag!r}, found {found!r}")
+        return path, events
+
+    def warm(self) -> None:
+        started, calls, done = time.perf_counter(), 1, 0
+        while done < WARM_CALLS and time.perf_counter() - started < WARM_SECONDS:
+            self.worker.run(calls)
+            done += calls
+            calls *= 2
+
+    def measure(self, count: Count, index: int) -> None:
+        self.warm()
+        path, one = self.count(1, False, f"aide-{index}-probe")
+        path.unlink()
+        calls = 2 ** int(math.log2(max(1.0, BUDGET / max(one.get("Ir", 1), 1))))
+        calls = min(MAX_CALLS, calls)
+        path, noop = self.count(calls, True, f"aide-{index}-noop")
+        path.unlink()
+        path, full = self.count(calls, False, f"aide-{index}")
+        count.calls = calls
+        count.events = {e: max(0.0, (full[e] - noop.get(e, 0)) / calls) for e in full}
+        count.trace = str(path)
+
+
+Progress = Callable[[str], None]
+
+
+def count_items(
+    tree: Tree,
+    nodeids: Sequence[str],
+    args: Sequence[str],
+    *,
+    valgrind: Valgrind,
+    out_dir: Path,
+    cycles: bool = False,
+    progress: Progress | None = None,
+) -> CountRun:
+    """Run ``nodeids`` in one worker session under callgrind; count every measured call.
+
+    ``args`` are the worker's pytest arguments (paths, options). Dumps of the
+    counted calls are left in ``out_dir`` (the caller keeps or removes them).
+    """
+    started = time.perf_counter()
+    run = CountRun()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prefix = [
+        valgrind.path,
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out_dir / 'callgrind.out.%p'}",
+        f"--cache-sim={'yes' if cycles else 'no'}",
+    ]
+    try:
+        worker = _Worker(tree, args, None, (), (), prefix=prefix, env={"PYTHONHASHSEED": "0"})
+    except OSError as exc:
+        for nodeid in nodeids:
+            run.missing[nodeid] = f"the counting worker did not start: {exc}"
+        return run
+    counter = _Counter(worker, out_dir)
+    try:
+        _play(run, counter, list(nodeids), progress)
+    except WorkerError as exc:
+        for nodeid in nodeids:
+            if not run.for_item(nodeid):
+                run.missing.setdefault(nodeid, str(exc))
+    finally:
+        worker.close()
+        if progress is not None:
+            progress("")
+    run.elapsed = time.perf_counter() - started
+    return run
+
+
+def _play(run: CountRun, counter: _Counter, nodeids: list[str], progress: Progress | None) -> None:
+    worker = counter.worker
+    have = set(worker.receive()["items"])
+    keep = [n for n in nodeids if n in have]
+    for nodeid in nodeids:
+        if nodeid not in have:
+            run.missing[nodeid] = "not collected in the counting session"
+    worker.send({"op": "keep", "items": keep})
+    message: dict[str, Any] = worker.receive()
+    while message["op"] != "finish":
+        if message["op"] == "measure":
+            key = (message["item"], message["label"])
+            count = run.counts.setdefault(key, Count(*key))
+            if progress is not None:
+                progress(f"aide: counting {message['label']} under valgrind ({len(run.counts)})")
+            try:
+                counter.measure(count, len(run.counts))
+            except _CallFailed as exc:
+                count.problem = f"raised while counted: {exc}"
+                message = worker.receive()
+                continue
+            worker.send({"op": "done"})
+        message = worker.receive()
+    for nodeid in keep:
+        if not run.for_item(nodeid):
+            run.missing.setdefault(nodeid, "made no measured call in the counting session")

@@ -1,0 +1,170 @@
+"""Instruction counts: measured calls of real pytest items, counted under real valgrind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pytest_aide.measure.counts import (
+    CountError,
+    count_items,
+    estimate_cycles,
+    find_valgrind,
+    read_dump,
+)
+from pytest_aide.measure.pair import Tree
+
+MODULE = """\
+def unit():
+    total = 0
+    for i in range(2000):
+        total += i * i
+    return total
+
+def work(k):
+    for _ in range(k):
+        unit()
+
+def noop():
+    pass
+
+def broken():
+    raise KeyError("gone")
+"""
+
+TESTS = """\
+import pytest
+from count_mod import broken, noop, unit, work
+
+def test_unit(aide_timer):
+    aide_timer(unit)
+
+def test_one_unit(aide_timer):
+    aide_timer(work, 1)
+
+def test_ten_units(aide_timer):
+    aide_timer(work, 10)
+
+def test_noop(benchmark):
+    benchmark(noop)
+
+def test_setup_is_not_counted(benchmark):
+    benchmark.pedantic(work, setup=lambda: (work(50), ((1,), {}))[1], rounds=3)
+
+@pytest.mark.asyncio
+async def test_async(aide_timer):
+    async def job():
+        return unit()
+    assert (await aide_timer.async_(job)).value == sum(i * i for i in range(2000))
+
+def test_closure(aide_timer):
+    units = 3
+    aide_timer(lambda: work(units))
+
+def test_raises(aide_timer):
+    aide_timer(broken)
+"""
+
+
+def _valgrind():
+    try:
+        return find_valgrind()
+    except CountError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have valgrind (.ci/run installs it): {exc}")
+        pytest.skip(str(exc))
+
+
+def _tree(root: Path) -> Tree:
+    root.mkdir()
+    (root / "count_mod.py").write_text(MODULE)
+    (root / "test_counts.py").write_text(TESTS)
+    (root / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+    return Tree("this tree", root, root / "pytest.ini")
+
+
+def _count(tmp_path: Path, names: list[str], cycles: bool = False, run: str = "a"):
+    tree = _tree(tmp_path / run)
+    ids = [f"test_counts.py::{name}" for name in names]
+    result = count_items(
+        tree,
+        ids,
+        ["-p", "no:randomly", "-p", "no:cacheprovider", "test_counts.py"],
+        valgrind=_valgrind(),
+        out_dir=tmp_path / f"{run}-dumps",
+        cycles=cycles,
+    )
+    return {c.label: c for c in result.counts.values()}, result
+
+
+def test_only_the_measured_calls_are_counted(tmp_path: Path) -> None:
+    names = ["test_unit", "test_one_unit", "test_ten_units", "test_noop"]
+    names += ["test_setup_is_not_counted", "test_async"]
+    counts, run = _count(tmp_path, names)
+    assert run.missing == {}
+    for count in counts.values():
+        assert count.problem is None, count.problem
+        assert count.calls >= 1
+    unit = counts["test_unit"].instructions
+    assert unit > 10_000
+    # Ten units read ten times one unit: start-up, pytest, warm-up and the loop are not counted.
+    one = counts["test_one_unit"].instructions
+    ten = counts["test_ten_units"].instructions
+    assert ten / one == pytest.approx(10, rel=0.005), (unit, one, ten)
+    assert counts["test_noop"].instructions < 0.001 * unit
+    # pedantic's setup (50 units) runs between counted calls of one unit.
+    assert counts["test_setup_is_not_counted"].instructions / unit == pytest.approx(1, rel=0.02)
+    assert counts["test_async"].instructions / unit == pytest.approx(1, rel=0.05)
+    tag, events = read_dump(Path(counts["test_unit"].trace))
+    assert tag.startswith("aide-") and events["Ir"] > unit
+
+
+def test_counts_repeat_and_cycles_add_the_caches(tmp_path: Path) -> None:
+    names = ["test_unit", "test_closure"]
+    first, _ = _count(tmp_path, names, run="a")
+    second, _ = _count(tmp_path, names, run="b")
+    for name in names:
+        spread = abs(first[name].instructions / second[name].instructions - 1)
+        assert spread <= 0.001, (name, first[name].instructions, second[name].instructions)
+        assert first[name].cycles is None
+    assert first["test_closure"].instructions / first["test_unit"].instructions == pytest.approx(
+        3, rel=0.01
+    )
+    cached, _ = _count(tmp_path, ["test_unit"], cycles=True, run="c")
+    unit = cached["test_unit"]
+    assert unit.cycles is not None and unit.cycles >= unit.instructions
+    assert {"Dr", "Dw", "I1mr", "D1mr", "DLmr"} <= set(unit.events)
+
+
+def test_a_call_that_raises_while_counted_is_a_problem(tmp_path: Path) -> None:
+    counts, _ = _count(tmp_path, ["test_raises", "test_unit"])
+    assert "KeyError" in (counts["test_raises"].problem or "")
+    assert counts["test_unit"].problem is None and counts["test_unit"].instructions > 0
+
+
+def test_items_not_collected_are_named(tmp_path: Path) -> None:
+    _, run = _count(tmp_path, ["test_unit", "test_gone"])
+    assert run.missing == {"test_counts.py::test_gone": "not collected in the counting session"}
+
+
+def test_a_missing_valgrind_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(CountError) as missing:
+        find_valgrind(str(tmp_path / "no-such-valgrind"))
+    assert str(missing.value) == (
+        f"valgrind not found ({tmp_path / 'no-such-valgrind'}): install it "
+        "(apt-get install valgrind) or measure time (--aide-measure time)"
+    )
+    fake = tmp_path / "valgrind"
+    fake.write_text("#!/bin/sh\necho 'valgrind-3.9.0'\n")
+    fake.chmod(0o755)
+    with pytest.raises(CountError, match=r"valgrind 3\.9\.0 at .* is too old"):
+        find_valgrind(str(fake))
+
+
+def test_cycle_estimate_weights() -> None:
+    events = {"Ir": 100, "Dr": 40, "Dw": 20, "I1mr": 4, "D1mr": 6, "D1mw": 2, "ILmr": 1}
+    events |= {"DLmr": 2, "DLmw": 0}
+    # 160 accesses: 12 miss L1, of which 3 go to RAM: 148 + 5 * 9 + 35 * 3.
+    assert estimate_cycles(events) == 148 + 45 + 105
