@@ -12,6 +12,7 @@ value, so its assertions still run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import importlib.abc
 import importlib.machinery
@@ -20,7 +21,7 @@ import inspect
 import json
 import os
 import sys
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from time import perf_counter_ns, thread_time_ns
 from types import ModuleType
@@ -143,20 +144,23 @@ class PairServer:
             if command["op"] == "done":
                 return value
             if command["op"] == "skip":
-                return (yield {"op": "run", "calls": 1})
-            value = yield command
+                _, result = yield {"op": "run", "calls": 1}
+                return result
+            started = thread_time_ns()
+            elapsed, result = yield command
+            cpu = thread_time_ns() - started
             if command["op"] == "count":
+                assert self._meter is not None
+                self._meter.dump(str(command["tag"]))
                 self.send({"op": "counted"})
             else:
-                self.send({"op": "ran", "ns": self._elapsed, "cpu": self._cpu})
+                self.send({"op": "ran", "ns": elapsed, "cpu": cpu})
+            value = value if command.get("noop") else result
 
-    _cpu = 0
-    """CPU time of this thread during the last batch, in ns."""
-    _elapsed = 0
-    """Wall time of the last batch's calls, in ns."""
     _meter: Meter | None = None
 
     def _clock(self, command: dict) -> Clock:
+        """The clock of the batch ``command`` asks for: valgrind's switch when counting."""
         if command["op"] != "count":
             return perf_counter_ns
         if self._meter is None:
@@ -164,32 +168,25 @@ class PairServer:
         gc.collect()
         return self._meter.switch
 
-    def _ran(self, command: dict, elapsed: int, started: int) -> None:
-        self._cpu = thread_time_ns() - started
-        self._elapsed = elapsed
-        if command["op"] == "count" and self._meter is not None:
-            self._meter.dump(str(command["tag"]))
-
-    def _failed(self, exc: BaseException) -> None:
-        self.send({"op": "error", "message": f"{type(exc).__name__}: {exc}"})
+    @contextlib.contextmanager
+    def _telling_errors(self) -> Iterator[None]:
+        """An exception from the measured call goes to the controller, then on to the test."""
+        try:
+            yield
+        except BaseException as exc:
+            self.send({"op": "error", "message": f"{type(exc).__name__}: {exc}"})
+            raise
 
     def serve_batches(self, nodeid: str, label: str, fn: Any, make: _Make) -> Any:
         """Run the batches ``make`` builds while the controller asks; return the last value."""
         protocol = self._protocol(nodeid, label, fn)
         try:
-            command, value = next(protocol), None
+            command = next(protocol)
             while True:
-                clock = self._clock(command)
-                batch = make(clock, bool(command.get("noop")))
-                started = thread_time_ns()
-                try:
-                    elapsed, result = batch(int(command["calls"]))
-                except BaseException as exc:
-                    self._failed(exc)
-                    raise
-                self._ran(command, elapsed, started)
-                value = value if command.get("noop") else result
-                command = protocol.send(value)
+                batch = make(self._clock(command), bool(command.get("noop")))
+                with self._telling_errors():
+                    outcome = batch(int(command["calls"]))
+                command = protocol.send(outcome)
         except StopIteration as stop:
             return stop.value
 
@@ -239,21 +236,13 @@ class PairServer:
             return self.serve(nodeid, label, fn, args, kwargs)
         protocol = self._protocol(nodeid, label, fn)
         try:
-            command, value = next(protocol), None
+            command = next(protocol)
             while True:
                 clock = self._clock(command)
                 target = _stand_in(args, kwargs, True) if command.get("noop") else fn
-                started = thread_time_ns()
-                try:
-                    elapsed, result = await _abatch(
-                        target, args, kwargs, int(command["calls"]), clock
-                    )
-                except BaseException as exc:
-                    self._failed(exc)
-                    raise
-                self._ran(command, elapsed, started)
-                value = value if command.get("noop") else result
-                command = protocol.send(value)
+                with self._telling_errors():
+                    outcome = await _abatch(target, args, kwargs, int(command["calls"]), clock)
+                command = protocol.send(outcome)
         except StopIteration as stop:
             return stop.value
 
