@@ -36,6 +36,8 @@ class Check:
     """Under ``--aide-against``: results that could not be compared, and why."""
     pair_problems: list[str] = field(default_factory=list)
     """Under ``--aide-against``: why a comparison would be false (both sides ran one file)."""
+    count_notes: list[str] = field(default_factory=list)
+    """Measured calls the check asked to count that were not counted, and why."""
 
     def next_result_name(self) -> str:
         """Name for the next unnamed result: the check name, then ``name#2``, ..."""

@@ -270,6 +270,10 @@ class Settings:
     """``--aide-benchmark-json``: also write timings in pytest-benchmark's JSON format."""
     timeout: float | None = None
     """``--aide-timeout``: seconds a check may run unless it sets its own ``timeout``."""
+    measure: str = "time"
+    """``--aide-measure``: what checks measure unless they say: time, instructions, cycles."""
+    valgrind: str = "valgrind"
+    """``--aide-valgrind``: the valgrind command or path that counts."""
 
 
 def option_conflict(settings: Settings) -> str | None:

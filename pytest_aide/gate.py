@@ -19,7 +19,7 @@ from pytest_aide.baselines import (
 )
 from pytest_aide.check import Check
 from pytest_aide.config import display_path
-from pytest_aide.results import TimingResult
+from pytest_aide.results import COUNT_METRICS, TimingResult
 from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.verdict import (
     Comparison,
@@ -61,7 +61,13 @@ class Gate:
 
         Reads and writes the files; :func:`~pytest_aide.verdict.decide` judges.
         """
-        evidence = Evidence(check.name, check.results, check.thresholds, unmeasured=unmeasured)
+        thresholds = dict(check.thresholds)
+        if check.count_notes:
+            for key in [k for k, t in thresholds.items() if t.metric in COUNT_METRICS]:
+                del thresholds[key]
+                check.count_notes.append(f"{check.name}: {key} not checked: not counted")
+        evidence = Evidence(check.name, check.results, thresholds, unmeasured=unmeasured)
+        evidence.notes += check.count_notes
         measured = [r for r in check.timings if r.mode == "perf"]
         if self.against is not None:
             evidence.comparisons += [

@@ -23,6 +23,7 @@ from pytest_aide.config import (
     select_profile,
     timeout_option,
 )
+from pytest_aide.measure.counts import MEASURES
 from pytest_aide.measure.timer import LOOPS
 from pytest_aide.stats import DEFAULT_DRIFT
 
@@ -40,6 +41,14 @@ def _loop_name(text: str) -> str:
     if text not in LOOPS:
         raise argparse.ArgumentTypeError(
             f"invalid event loop {text!r} (choose from {', '.join(LOOPS)})"
+        )
+    return text
+
+
+def _measure_name(text: str) -> str:
+    if text not in MEASURES:
+        raise argparse.ArgumentTypeError(
+            f"invalid measure {text!r} (choose from {', '.join(MEASURES)})"
         )
     return text
 
@@ -203,6 +212,23 @@ OPTIONS: tuple[Option, ...] = (
         "benchmark_json",
         kind="path",
         metavar="PATH",
+    ),
+    Option(
+        "measure",
+        "what the gate measures: time (wall clock), instructions (valgrind's count per "
+        "call) or cycles (estimated from valgrind's cache simulation); a check's marker "
+        "keyword or scenario key measure= overrides it (default: time)",
+        "measure",
+        parse=_measure_name,
+        choices=MEASURES,
+        default="time",
+    ),
+    Option(
+        "valgrind",
+        "the valgrind that counts instructions: a command or a path (default: valgrind)",
+        "valgrind",
+        metavar="PATH",
+        default="valgrind",
     ),
     Option(
         "timeout",

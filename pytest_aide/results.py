@@ -13,12 +13,14 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 import pytest_aide.stats as stats
-from pytest_aide.units import format_duration, format_size
+from pytest_aide.units import format_count, format_duration, format_size
 
 __all__ = [
+    "COUNT_METRICS",
     "KNEE_FRACTION",
     "MAX_STORED_SAMPLES",
     "RESULT_SCHEMA",
+    "CountResult",
     "CpuResult",
     "LoadResult",
     "MemoryResult",
@@ -526,11 +528,93 @@ class SweepResult:
         return cls(str(data["name"]), [LoadResult.from_dict(d) for d in data["levels"]])
 
 
-Result = TimingResult | MemoryResult | CpuResult | LoadResult | SweepResult
+COUNT_METRICS = ("instructions", "cycles")
+"""Metrics only a :class:`CountResult` has."""
+
+
+@dataclass
+class CountResult:
+    """What valgrind counted for one measured call, per call."""
+
+    kind: ClassVar[str] = "count"
+
+    name: str
+    measure: str
+    """What the gate reads: ``instructions``, or ``cycles`` (estimated from the cache
+    simulation)."""
+    instructions: float
+    """Instructions per call, the cost of calling a no-op taken off."""
+    calls: int
+    """Calls counted."""
+    cycles: float | None = None
+    """Estimated cycles per call (with the cache simulation only)."""
+    events: dict[str, float] = field(default_factory=dict)
+    """Every event callgrind counted, per call (``Ir``; with the caches ``Dr``, ``D1mr``...)."""
+    valgrind: str = ""
+    """The valgrind version that counted."""
+    trace_path: str | None = None
+    """The callgrind output of the counted calls, when kept (``--aide-keep-traces``)."""
+
+    @property
+    def value(self) -> float:
+        """The gated figure: instructions or estimated cycles per call."""
+        if self.measure == "cycles" and self.cycles is not None:
+            return self.cycles
+        return self.instructions
+
+    def metrics(self) -> dict[str, float]:
+        """Figures that thresholds can bound, by metric name."""
+        found = {"instructions": self.instructions}
+        if self.cycles is not None:
+            found["cycles"] = self.cycles
+        return found
+
+    def summary(self) -> str:
+        """One line: instructions (and cycles) per call, and the calls counted."""
+        text = f"{format_count(self.instructions)} per call"
+        if self.cycles is not None:
+            text += f", {format_count(self.cycles, 'cycles')} estimated"
+        version = f" {self.valgrind}" if self.valgrind else ""
+        calls = f"{self.calls:,} call" + ("s" if self.calls != 1 else "")
+        return f"{text} ({calls} counted by valgrind{version})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict."""
+        return {
+            "kind": self.kind,
+            "schema": RESULT_SCHEMA,
+            "name": self.name,
+            "measure": self.measure,
+            "instructions": self.instructions,
+            "cycles": self.cycles,
+            "calls": self.calls,
+            "events": dict(self.events),
+            "valgrind": self.valgrind,
+            "trace_path": self.trace_path,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CountResult:
+        """Rebuild a result written by :meth:`to_dict`."""
+        cycles = data.get("cycles")
+        return cls(
+            name=str(data["name"]),
+            measure=str(data.get("measure", "instructions")),
+            instructions=float(data["instructions"]),
+            calls=int(data["calls"]),
+            cycles=None if cycles is None else float(cycles),
+            events={str(k): float(v) for k, v in (data.get("events") or {}).items()},
+            valgrind=str(data.get("valgrind", "")),
+            trace_path=data.get("trace_path"),
+        )
+
+
+Result = TimingResult | MemoryResult | CpuResult | LoadResult | SweepResult | CountResult
 """Any measurement result."""
 
 _RESULT_TYPES: dict[str, Any] = {
-    cls.kind: cls for cls in (TimingResult, MemoryResult, CpuResult, LoadResult, SweepResult)
+    cls.kind: cls
+    for cls in (TimingResult, MemoryResult, CpuResult, LoadResult, SweepResult, CountResult)
 }
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.config import ProfileError, parse_profiles
+from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.load import LOAD_MODES, LoadPlan
 from pytest_aide.targets import TargetError, import_target
 from pytest_aide.units import UnitError, parse_duration, parse_timeout
@@ -46,6 +47,7 @@ SCENARIO_KEYS = (
     "cpu",
     "load",
     "timeout",
+    "measure",
     "description",
 )
 """Keys a ``[scenarios.NAME]`` table may hold."""
@@ -93,6 +95,8 @@ class Scenario:
     """Concurrent load to apply instead of timing calls one at a time."""
     timeout: float | None = None
     """Seconds after which the scenario is stopped and fails (None: the session default)."""
+    measure: str | None = None
+    """What the gate measures (``time``, ``instructions``, ``cycles``); None: the session's."""
 
     def thresholds_for(self, profile: str) -> dict[str, Threshold]:
         """The scenario's thresholds with ``profile``'s overrides merged over them."""
@@ -272,7 +276,20 @@ def _scenario(name: str, table: object) -> Scenario:
         cpu=_cpu(table.get("cpu", False)),
         load=_load(table.get("load")),
         timeout=_timeout(table.get("timeout")),
+        measure=_measure(table.get("measure"), "load" in table),
     )
+
+
+def _measure(value: object, load: bool) -> str | None:
+    if value is None:
+        return None
+    try:
+        measure = measure_name(value)
+    except ValueError as exc:
+        raise ScenarioError(f"key 'measure': {exc}") from None
+    if load and measure != "time":
+        raise ScenarioError(f"key 'measure': a load scenario is timed, it cannot measure {measure}")
+    return measure
 
 
 def _timeout(value: object) -> float | None:

@@ -31,7 +31,9 @@ from pytest_aide.config import (
     pyproject_checks,
     pyproject_profiles,
 )
+from pytest_aide.counting import COUNTED, Counting
 from pytest_aide.gate import Gate
+from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.deadline import CheckTimeout, deadline
 from pytest_aide.measure.load import Progress
 from pytest_aide.measure.pair import PairPlan, PairRun, Tree, pair_items
@@ -75,7 +77,7 @@ class AsyncioLoops:
 
 def _marker_limits(
     marker: pytest.Mark,
-) -> tuple[str | None, dict[str, Threshold], float | None]:
+) -> tuple[str | None, dict[str, Threshold], float | None, str | None]:
     if marker.args:
         raise ThresholdError(
             "takes keyword arguments only, e.g. @pytest.mark.aide(name='x', mean='2s')"
@@ -90,7 +92,13 @@ def _marker_limits(
             timeout = parse_timeout(timeout)
         except UnitError as exc:
             raise ThresholdError(f"timeout: {exc}") from None
-    return name, parse_thresholds(kwargs), timeout
+    measure = kwargs.pop("measure", None)
+    if measure is not None:
+        try:
+            measure = measure_name(measure)
+        except ValueError as exc:
+            raise ThresholdError(f"measure: {exc}") from None
+    return name, parse_thresholds(kwargs), timeout, measure
 
 
 def _benchmark_disabled(item: pytest.Item) -> str | None:
@@ -162,6 +170,9 @@ class AideSession:
         self.pairs = PairRun()
         """Under ``--aide-against``: every paired call so far."""
         self.paired_items = 0
+        keep = settings.report_dir / "traces" if settings.keep_traces else None
+        self.counting = Counting(settings.valgrind, keep)
+        """Instruction counts of the checks that measure them."""
         self.benchmark_tests = 0
         """Collected tests that use pytest-benchmark's ``benchmark`` fixture."""
         self._check_patterns: CheckPatterns = []
@@ -262,13 +273,9 @@ class AideSession:
             if isinstance(item, ScenarioItem) and item.scenario is not None
         ]
         a, b = self.revision.trees(config.rootpath, config.inipath, extra)
-        files = sorted({item.path.resolve().relative_to(config.rootpath) for item in items})
-        options = ["--continue-on-collection-errors", "-p", "no:randomly"]
-        if config.pluginmanager.has_plugin("xdist"):
-            options += ["-n", "0"]
 
         def args_for(tree: Tree) -> list[str]:
-            return [*options, *(str(f) for f in files if (tree.rootdir / f).exists())]
+            return self._worker_args(items, tree.rootdir)
 
         run = pair_items(
             a,
@@ -286,17 +293,55 @@ class AideSession:
         self.pairs.elapsed += run.elapsed
         self.paired_items += len(items)
 
+    def _worker_args(self, items: list[pytest.Item], rootdir: Path) -> list[str]:
+        """pytest arguments of a worker session (pair or count) that runs ``items``."""
+        config = self.config
+        files = sorted({item.path.resolve().relative_to(config.rootpath) for item in items})
+        options = ["--continue-on-collection-errors", "-p", "no:randomly"]
+        if config.pluginmanager.has_plugin("xdist"):
+            options += ["-n", "0"]
+        return [*options, *(str(f) for f in files if (rootdir / f).exists())]
+
+    def _measure_of(self, item: pytest.Item) -> str:
+        """What ``item``'s check measures: its marker's, its scenario's, else the session's.
+
+        An invalid marker keyword is reported when the test runs.
+        """
+        if isinstance(item, ScenarioItem) and item.scenario and item.scenario.measure:
+            return item.scenario.measure
+        marker = item.get_closest_marker("aide")
+        measure = marker.kwargs.get("measure") if marker is not None else None
+        return measure if isinstance(measure, str) else self.settings.measure
+
+    def _count(self, items: list[pytest.Item]) -> None:
+        """Count the measured calls of the items whose checks measure a count."""
+        wanted = {i.nodeid: self._measure_of(i) for i in items if self._pairable(i)}
+        wanted = {nodeid: m for nodeid, m in wanted.items() if m in COUNTED}
+        if not wanted:
+            return
+        config = self.config
+        tree = Tree("this tree", config.rootpath, config.inipath)
+        counted = [item for item in items if item.nodeid in wanted]
+        args = [*self._worker_args(counted, config.rootpath), "-p", "no:codspeed"]
+        self.counting.count(tree, wanted, args, self.progress)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
-        """Under ``--aide-against`` (serial runs), pair every timed check before the tests run."""
+        """Before the tests (serial runs): pair, and count, the checks that ask for it.
+
+        Under ``--aide-against`` every timed check runs in both trees; checks
+        that measure instructions or cycles run once more under valgrind.
+        """
         if (
-            self.revision is not None
-            and self.workerinput is None
+            self.workerinput is None
+            and self.settings.perf
             and not session.config.option.collectonly
         ):
-            items = [item for item in session.items if self._pairable(item)]
-            if items:
-                self._pair(items)
+            if self.revision is not None:
+                items = [item for item in session.items if self._pairable(item)]
+                if items:
+                    self._pair(items)
+            self._count(list(session.items))
         return (yield)
 
     def _attach_pairs(self, item: pytest.Item, check: Check) -> None:
@@ -448,7 +493,7 @@ class AideSession:
                 self.check_for(item, None, configured)
             return
         try:
-            name, thresholds, timeout = _marker_limits(marker)
+            name, thresholds, timeout, _ = _marker_limits(marker)
         except ThresholdError as exc:
             self.check_for(item)
             pytest.fail(f"{item.nodeid}: @pytest.mark.aide: {exc}", pytrace=False)
@@ -510,6 +555,9 @@ class AideSession:
                     check.results.append(adopted)
                 if self.revision is not None:
                     self._attach_pairs(item, check)
+                if self.workerinput is not None and item.nodeid not in self.counting.measures:
+                    self._count([item])  # an xdist worker counts each item as it comes
+                check.count_notes += self.counting.attach(item.nodeid, check)
                 disabled = _benchmark_disabled(item) if adopted is None else None
                 verdict = self.gate.evaluate(check, unmeasured=disabled)
                 if not verdict.passed:

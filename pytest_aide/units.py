@@ -1,4 +1,4 @@
-"""Parsing and formatting of durations, sizes and percentages.
+"""Parsing and formatting of durations, sizes, counts and percentages.
 
 Durations are returned in seconds, sizes in bytes, percentages as fractions
 (``"10%"`` -> ``0.10``). Every parser raises :class:`UnitError` with a message
@@ -12,8 +12,10 @@ import re
 
 __all__ = [
     "UnitError",
+    "format_count",
     "format_duration",
     "format_size",
+    "parse_count",
     "parse_duration",
     "parse_percent",
     "parse_size",
@@ -52,6 +54,8 @@ _SIZE_UNITS: dict[str, float] = {
 _SCALED_RE = re.compile(rf"^\s*{_NUMBER}\s*([a-zµμ]*)\s*$", re.IGNORECASE)
 _PERCENT_RE = re.compile(rf"^\s*{_NUMBER}\s*(%?)\s*$")
 
+_COUNT_UNITS: dict[str, float] = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}
+COUNT_HELP = "a number or a string like '900k', '2.5M', '1.2G'"
 DURATION_HELP = "a number of seconds or a string like '80us', '250ms', '2s', '1.5min'"
 SIZE_HELP = "a number of bytes or a string like '512KiB', '200MB', '1.5GiB'"
 PERCENT_HELP = "a percentage like '10%' or 10"
@@ -106,6 +110,19 @@ def parse_timeout(value: object) -> float:
 def parse_size(value: object) -> float:
     """Parse a size (``1024``, ``"200MB"``, ``"1.5GiB"``) into bytes."""
     return _parse_scaled(value, "size", _SIZE_UNITS, 1, SIZE_HELP)
+
+
+def parse_count(value: object) -> float:
+    """Parse a count (``1200``, ``"900k"``, ``"2.5M"``) into a number."""
+    return _parse_scaled(value, "count", _COUNT_UNITS, 1, COUNT_HELP)
+
+
+def format_count(count: float, unit: str = "instr") -> str:
+    """A count for people: ``1.23 M instr``, ``912 k instr``, ``87 instr``."""
+    for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(count) >= scale:
+            return f"{count / scale:.3g} {prefix} {unit}"
+    return f"{count:.0f} {unit}"
 
 
 def parse_percent(value: object) -> float:

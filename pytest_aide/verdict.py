@@ -18,8 +18,10 @@ from pytest_aide.stats import (
 )
 from pytest_aide.units import (
     UnitError,
+    format_count,
     format_duration,
     format_size,
+    parse_count,
     parse_duration,
     parse_percent,
     parse_size,
@@ -98,6 +100,10 @@ def _format_bytes(value: float, like: float | None = None) -> str:
     return format_size(value)
 
 
+def _format_instructions(value: float, like: float | None = None) -> str:
+    return format_count(value)
+
+
 @dataclass(frozen=True)
 class _Spec:
     metric: str | None
@@ -122,6 +128,7 @@ THRESHOLD_KEYS: dict[str, _Spec] = {
     "memory_peak_max": _Spec("memory_peak", True, parse_size, _format_bytes),
     "leaked_max": _Spec("leaked", True, parse_size, _format_bytes),
     "regression_max": _Spec(None, True, parse_percent, _format_percent),
+    "instructions_max": _Spec("instructions", True, parse_count, _format_instructions),
 }
 """Every threshold key, with the metric it bounds and how its value is read."""
 

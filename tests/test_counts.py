@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from pytest_aide.measure.counts import (
@@ -66,6 +68,12 @@ def test_closure(aide_timer):
 def test_raises(aide_timer):
     aide_timer(broken)
 """
+
+
+@pytest.fixture(autouse=True)
+def _not_an_xdist_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    # pytest-benchmark switches itself off in a session that looks like an xdist worker.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
 
 
 def _valgrind():
@@ -169,3 +177,105 @@ def test_cycle_estimate_weights() -> None:
     events |= {"DLmr": 2, "DLmw": 0}
     # 160 accesses: 12 miss L1, of which 3 go to RAM: 148 + 5 * 9 + 35 * 3.
     assert estimate_cycles(events) == 148 + 45 + 105
+
+
+SESSION_TESTS = """
+import pytest
+
+def work(n):
+    return sum(i * i for i in range(n))
+
+@pytest.mark.aide(measure="instructions", instructions_max="1k")
+def test_over_its_count(aide_timer):
+    aide_timer(work, 2000)
+
+@pytest.mark.aide(measure="instructions", instructions_max="100M")
+def test_within_its_count(benchmark):
+    benchmark(work, 2000)
+
+def test_timed_only(aide_timer):
+    aide_timer(work, 10, iterations=3)
+"""
+
+
+def test_a_session_counts_the_checks_that_ask(pytester: pytest.Pytester) -> None:
+    _valgrind()
+    pytester.makepyfile(test_session=SESSION_TESTS)
+    result = pytester.runpytest("--aide-perf", "-p", "no:randomly", "--aide-report-dir=out")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.re_match_lines(
+        [r"test_over_its_count: instructions \d+(\.\d+)? [kM] instr > 1 k instr"]
+    )
+    report = json.loads((pytester.path / "out" / "report.json").read_text())
+    schema = Path(__file__).parents[1] / "pytest_aide" / "report" / "report.schema.json"
+    jsonschema.validate(report, json.loads(schema.read_text()))
+    kinds = {c["name"]: [r["kind"] for r in c["results"]] for c in report["checks"]}
+    assert kinds == {
+        "test_over_its_count": ["timing", "count"],
+        "test_within_its_count": ["timing", "count"],
+        "test_timed_only": ["timing"],
+    }
+    count = report["checks"][1]["results"][1]
+    assert count["measure"] == "instructions" and count["calls"] >= 1
+    assert count["instructions"] > 10_000 and count["valgrind"]
+
+
+def test_without_valgrind_each_counted_check_says_so_and_is_timed(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_session=SESSION_TESTS.replace('instructions_max="1k"', ""))
+    missing = pytester.path / "no-valgrind"
+    result = pytester.runpytest(
+        "--aide-perf", "--aide-measure=cycles", f"--aide-valgrind={missing}", "-p", "no:randomly"
+    )
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            f"*test_timed_only: not counted (valgrind not found ({missing}): install it "
+            "(apt-get install valgrind) or measure time (--aide-measure time)); judged on wall time"
+        ]
+    )
+    assert result.stdout.str().count("not counted (valgrind not found") == 3
+    result.stdout.fnmatch_lines(
+        ["*test_within_its_count: instructions_max not checked: not counted"]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_bad_measure_is_one_line_in_marker_option_and_scenario(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_bad="""
+import pytest
+
+@pytest.mark.aide(measure="instrs")
+def test_bad(aide_timer):
+    aide_timer(sum, [1, 2])
+"""
+    )
+    pytester.makefile(
+        ".toml",
+        **{
+            "scenarios/bad": """
+[scenarios.counted_load]
+target = "builtins:sum"
+args = [[1, 2]]
+measure = "instructions"
+load = { concurrency = 2, requests = 4 }
+"""
+        },
+    )
+    result = pytester.runpytest("--aide-perf", "-p", "no:randomly")
+    result.stdout.fnmatch_lines(
+        [
+            "*test_bad.py::test_bad: @pytest.mark.aide: measure: unknown measure 'instrs' "
+            "(known: time, instructions, cycles)",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*scenario 'counted_load': key 'measure': a load scenario is timed, it cannot measure "
+            "instructions*"
+        ]
+    )
+    option = pytester.runpytest("--aide-measure=fast")
+    option.stderr.fnmatch_lines(["*--aide-measure: invalid choice: 'fast'*"])

@@ -45,6 +45,7 @@ __all__ = [
     "count_items",
     "estimate_cycles",
     "find_valgrind",
+    "measure_name",
     "read_dump",
 ]
 
@@ -66,6 +67,13 @@ WARM_SECONDS = 2.0
 
 class CountError(Exception):
     """Counting cannot be done here; the message says why and what to do."""
+
+
+def measure_name(value: object) -> str:
+    """``value`` if it names a measure; ValueError (one line) if not."""
+    if not isinstance(value, str) or value not in MEASURES:
+        raise ValueError(f"unknown measure {value!r} (known: {', '.join(MEASURES)})")
+    return value
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,122 @@
+"""The session's instruction counts: which checks are counted, the worker runs, the results.
+
+A check measures ``time`` unless its marker keyword or scenario key
+``measure``, or ``--aide-measure``, says ``instructions`` or ``cycles``. The
+counted checks run once more, before the tests, in a worker session under
+valgrind (:func:`pytest_aide.measure.counts.count_items`); each check's
+timings then get a :class:`~pytest_aide.results.CountResult` beside them.
+Knows nothing of pytest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pytest_aide.check import Check
+from pytest_aide.measure.counts import CountError, CountRun, count_items, find_valgrind
+from pytest_aide.measure.pair import Tree
+from pytest_aide.results import CountResult
+
+__all__ = ["COUNTED", "Counting"]
+
+COUNTED = ("instructions", "cycles")
+"""Measures that valgrind counts."""
+
+
+class Counting:
+    """Counts of this session's counted checks, by node id and measured call."""
+
+    def __init__(self, valgrind: str, keep_dir: Path | None) -> None:
+        self.valgrind_name = valgrind
+        self.keep_dir = keep_dir
+        """Where callgrind outputs are kept (``--aide-keep-traces``), else None."""
+        self.runs: dict[str, CountRun] = {}
+        self.measures: dict[str, str] = {}
+        """Node id -> the measure its check asked for."""
+        self.problem: str | None = None
+        self.version = ""
+        self.elapsed = 0.0
+
+    def count(
+        self,
+        tree: Tree,
+        wanted: dict[str, str],
+        args: Sequence[str],
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        """Count the measured calls of ``wanted`` (node id -> measure) in one worker per measure."""
+        self.measures.update(wanted)
+        try:
+            valgrind = find_valgrind(self.valgrind_name)
+        except CountError as exc:
+            self.problem = str(exc)
+            return
+        self.version = valgrind.version
+        for measure in COUNTED:
+            nodeids = [n for n, m in wanted.items() if m == measure]
+            if not nodeids:
+                continue
+            scratch = Path(tempfile.mkdtemp(prefix="aide-counts-"))
+            try:
+                run = count_items(
+                    tree,
+                    nodeids,
+                    args,
+                    valgrind=valgrind,
+                    out_dir=scratch,
+                    cycles=measure == "cycles",
+                    progress=progress,
+                )
+                self._keep(run)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+            self.elapsed += run.elapsed
+            for nodeid in nodeids:
+                self.runs[nodeid] = run
+
+    def _keep(self, run: CountRun) -> None:
+        for count in run.counts.values():
+            if count.trace is None:
+                continue
+            if self.keep_dir is None:
+                count.trace = None
+                continue
+            self.keep_dir.mkdir(parents=True, exist_ok=True)
+            safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in count.label)
+            kept = self.keep_dir / f"callgrind.{safe}.out"
+            shutil.move(count.trace, kept)
+            count.trace = str(kept)
+
+    def attach(self, nodeid: str, check: Check) -> list[str]:
+        """Give ``check`` a count beside each timing; the lines saying what was not counted."""
+        measure = self.measures.get(nodeid)
+        if measure is None:
+            return []
+        if self.problem is not None:
+            return [f"{check.name}: not counted ({self.problem}); judged on wall time"]
+        run = self.runs.get(nodeid)
+        counts = {c.label: c for c in run.for_item(nodeid)} if run else {}
+        why = run.missing.get(nodeid) if run else "not counted"
+        lines = []
+        for timing in check.timings:
+            count = counts.get(timing.name)
+            if count is None or count.problem is not None:
+                reason = count.problem if count is not None else why
+                lines.append(f"{timing.name}: not counted ({reason}); judged on wall time")
+                continue
+            check.results.append(
+                CountResult(
+                    name=timing.name,
+                    measure=measure,
+                    instructions=count.instructions,
+                    calls=count.calls,
+                    cycles=count.cycles,
+                    events=dict(count.events),
+                    valgrind=self.version,
+                    trace_path=count.trace,
+                )
+            )
+        return lines
