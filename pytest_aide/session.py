@@ -10,7 +10,7 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -49,7 +49,7 @@ from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.results import TimingResult
-from pytest_aide.units import UnitError, format_duration, parse_timeout
+from pytest_aide.units import format_duration, parse_timeout
 from pytest_aide.verdict import Evidence, Threshold, ThresholdError, decide, parse_thresholds
 
 __all__ = ["SESSION_KEY", "SESSION_NAME", "AideSession", "AsyncioLoops"]
@@ -86,19 +86,20 @@ def _marker_limits(
     name = kwargs.pop("name", None)
     if name is not None and not isinstance(name, str):
         raise ThresholdError(f"name must be a string, got {name!r}")
-    timeout = kwargs.pop("timeout", None)
-    if timeout is not None:
-        try:
-            timeout = parse_timeout(timeout)
-        except UnitError as exc:
-            raise ThresholdError(f"timeout: {exc}") from None
-    measure = kwargs.pop("measure", None)
-    if measure is not None:
-        try:
-            measure = measure_name(measure)
-        except ValueError as exc:
-            raise ThresholdError(f"measure: {exc}") from None
+    timeout = _keyword(kwargs, "timeout", parse_timeout)
+    measure = _keyword(kwargs, "measure", measure_name)
     return name, parse_thresholds(kwargs), timeout, measure
+
+
+def _keyword(kwargs: dict[str, Any], key: str, parse: Callable[[Any], Any]) -> Any:
+    """Pop and parse a marker keyword that is not a threshold; None when absent."""
+    value = kwargs.pop(key, None)
+    if value is None:
+        return None
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ThresholdError(f"{key}: {exc}") from None
 
 
 def _benchmark_disabled(item: pytest.Item) -> str | None:
