@@ -220,7 +220,7 @@ OPTIONS: tuple[Option, ...] = (
         "keyword or scenario key measure= overrides it (default: time)",
         "measure",
         parse=_measure_name,
-        choices=MEASURES,
+        metavar="{" + ",".join(MEASURES) + "}",
         default="time",
     ),
     Option(

@@ -144,13 +144,30 @@ SCENARIO_CASES = {
     "unknown-key": (
         "iteration = 5",
         "unknown key 'iteration' (known: target, args, kwargs, iterations, warmup, thresholds, "
-        "memory, cpu, load, timeout, description)",
+        "memory, cpu, load, timeout, measure, description)",
         "x",
     ),
     "unknown-threshold-key": (
         'thresholds = { p96 = "1s" }',
         "unknown threshold key 'p96' (known: mean, median, min, max, p95, p99, throughput_min, "
-        "error_rate_max, cpu_percent_max, memory_peak_max, leaked_max, regression_max)",
+        "error_rate_max, cpu_percent_max, memory_peak_max, leaked_max, regression_max, "
+        "instructions_max)",
+        "x",
+    ),
+    "unknown-measure": (
+        'measure = "fast"',
+        "key 'measure': unknown measure 'fast' (known: time, instructions, cycles)",
+        "x",
+    ),
+    "counted-load": (
+        'measure = "instructions"\nload = { concurrency = 2, requests = 4 }',
+        "key 'measure': a load scenario is timed, it cannot measure instructions",
+        "x",
+    ),
+    "bad-count": (
+        'thresholds = { instructions_max = "lots" }',
+        "threshold 'instructions_max': invalid count 'lots': expected a number or a string "
+        "like '900k', '2.5M', '1.2G'",
         "x",
     ),
     "negative-duration": (
@@ -449,6 +466,18 @@ def test_read_only_report_dir(project: pytest.Pytester) -> None:
             "error: argument --aide-drift: invalid drift 'lots': "
             "expected a percentage like '10%' or 10",
         ),
+        (
+            ("--aide-measure", "fast"),
+            {},
+            "error: argument --aide-measure: invalid measure 'fast' (choose from time, "
+            "instructions, cycles)",
+        ),
+        (
+            ("-o", "aide_measure=fast"),
+            {},
+            "ERROR: ini option 'aide_measure': invalid measure 'fast' (choose from time, "
+            "instructions, cycles)",
+        ),
     ],
     ids=[
         "aide-env",
@@ -460,6 +489,8 @@ def test_read_only_report_dir(project: pytest.Pytester) -> None:
         "zero-iterations",
         "negative-warmup",
         "drift",
+        "measure",
+        "measure-ini",
     ],
 )
 def test_bad_options(
@@ -483,7 +514,7 @@ def test_bad_options(
             "p96='1s'",
             "unknown threshold key 'p96' (known: mean, median, min, max, p95, p99, "
             "throughput_min, error_rate_max, cpu_percent_max, memory_peak_max, leaked_max, "
-            "regression_max)",
+            "regression_max, instructions_max)",
         ),
         ("'2s'", "takes keyword arguments only, e.g. @pytest.mark.aide(name='x', mean='2s')"),
         (
@@ -501,8 +532,12 @@ def test_bad_options(
             "threshold 'throughput_min': invalid number 'many': expected a number",
         ),
         ("name=3", "name must be a string, got 3"),
+        (
+            "measure='instrs'",
+            "measure: unknown measure 'instrs' (known: time, instructions, cycles)",
+        ),
     ],
-    ids=["unknown-key", "positional", "negative", "word", "not-a-number", "name"],
+    ids=["unknown-key", "positional", "negative", "word", "not-a-number", "name", "measure"],
 )
 def test_bad_marker(project: pytest.Pytester, marker: str, message: str) -> None:
     project.makepyfile(

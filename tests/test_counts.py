@@ -137,10 +137,8 @@ def test_counts_repeat_and_cycles_add_the_caches(tmp_path: Path) -> None:
         spread = abs(first[name].instructions / second[name].instructions - 1)
         assert spread <= 0.001, (name, first[name].instructions, second[name].instructions)
         assert first[name].cycles is None
-    # Between items the allocator's state differs (a count moved 2 % with the item's place
-    # in the session), so across items only the order of magnitude is exact.
     ratio = first["test_closure"].instructions / first["test_unit"].instructions
-    assert ratio == pytest.approx(3, rel=0.05)
+    assert ratio == pytest.approx(3, rel=0.01)
     cached, _ = _count(tmp_path, ["test_unit"], cycles=True, run="c")
     unit = cached["test_unit"]
     assert unit.cycles is not None and unit.cycles >= unit.instructions
@@ -240,42 +238,3 @@ def test_without_valgrind_each_counted_check_says_so_and_is_timed(
         ["*test_within_its_count: instructions_max not checked: not counted"]
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
-
-
-def test_a_bad_measure_is_one_line_in_marker_option_and_scenario(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(
-        test_bad="""
-import pytest
-
-@pytest.mark.aide(measure="instrs")
-def test_bad(aide_timer):
-    aide_timer(sum, [1, 2])
-"""
-    )
-    pytester.makefile(
-        ".toml",
-        **{
-            "scenarios/bad": """
-[scenarios.counted_load]
-target = "builtins:sum"
-args = [[1, 2]]
-measure = "instructions"
-load = { concurrency = 2, requests = 4 }
-"""
-        },
-    )
-    result = pytester.runpytest("--aide-perf", "-p", "no:randomly")
-    result.stdout.fnmatch_lines(
-        [
-            "*test_bad.py::test_bad: @pytest.mark.aide: measure: unknown measure 'instrs' "
-            "(known: time, instructions, cycles)",
-        ]
-    )
-    result.stdout.fnmatch_lines(
-        [
-            "*scenario 'counted_load': key 'measure': a load scenario is timed, it cannot measure "
-            "instructions*"
-        ]
-    )
-    option = pytester.runpytest("--aide-measure=fast")
-    option.stderr.fnmatch_lines(["*--aide-measure: invalid choice: 'fast'*"])
