@@ -16,7 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from pytest_aide.check import Check
-from pytest_aide.measure.counts import CountError, CountRun, count_items, find_valgrind
+from pytest_aide.measure.counts import (
+    CountError,
+    CountRun,
+    Valgrind,
+    count_items,
+    find_valgrind,
+)
 from pytest_aide.measure.pair import Tree
 from pytest_aide.results import CountResult
 
@@ -37,8 +43,13 @@ class Counting:
         self.measures: dict[str, str] = {}
         """Node id -> the measure its check asked for."""
         self.problem: str | None = None
-        self.version = ""
+        self._valgrind: Valgrind | None = None
         self.elapsed = 0.0
+
+    @property
+    def version(self) -> str:
+        """The version of the valgrind that counted ("" before it was found)."""
+        return self._valgrind.version if self._valgrind else ""
 
     def count(
         self,
@@ -49,12 +60,13 @@ class Counting:
     ) -> None:
         """Count the measured calls of ``wanted`` (node id -> measure) in one worker per measure."""
         self.measures.update(wanted)
+        if self.problem is not None:
+            return
         try:
-            valgrind = find_valgrind(self.valgrind_name)
+            valgrind = self._valgrind = self._valgrind or find_valgrind(self.valgrind_name)
         except CountError as exc:
             self.problem = str(exc)
             return
-        self.version = valgrind.version
         for measure in COUNTED:
             nodeids = [n for n, m in wanted.items() if m == measure]
             if not nodeids:

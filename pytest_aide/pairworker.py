@@ -166,7 +166,7 @@ class PairServer:
         if self._meter is None:
             self._meter = Meter()
         gc.collect()
-        return self._meter.switch
+        return self._meter.ready()
 
     @contextlib.contextmanager
     def _telling_errors(self) -> Iterator[None]:
@@ -287,6 +287,12 @@ class Meter:
         self._stop = hooks.callgrind_stop_instrumentation
         self._on = False
 
+    def ready(self) -> Clock:
+        """The switch for the next batch, counting off (a batch that raised left it on)."""
+        if self._on:
+            self.switch()
+        return self.switch
+
     def switch(self) -> int:
         """Turn counting on, or off if it is on; a batch calls this before and after its calls."""
         if self._on:
@@ -298,8 +304,6 @@ class Meter:
 
     def dump(self, tag: str) -> None:
         """Write what was counted since the last dump, tagged ``tag``, and zero it."""
-        if self._on:
-            self.switch()
         self._hooks.instrument_hooks_set_executed_benchmark(
             self._instance, os.getpid(), tag.encode("ascii", "replace")
         )

@@ -34,11 +34,18 @@ def noop():
 
 def broken():
     raise KeyError("gone")
+
+_calls = []
+
+def late():
+    _calls.append(1)
+    if len(_calls) > 40:  # after the warm-up and the probe: inside the counted batch
+        raise KeyError("late")
 """
 
 TESTS = """\
 import pytest
-from count_mod import broken, noop, unit, work
+from count_mod import broken, late, noop, unit, work
 
 def test_unit(aide_timer):
     aide_timer(unit)
@@ -67,6 +74,9 @@ def test_closure(aide_timer):
 
 def test_raises(aide_timer):
     aide_timer(broken)
+
+def test_raises_while_counted(aide_timer):
+    aide_timer(late)
 """
 
 
@@ -149,6 +159,11 @@ def test_a_call_that_raises_while_counted_is_a_problem(tmp_path: Path) -> None:
     counts, _ = _count(tmp_path, ["test_raises", "test_unit"])
     assert "KeyError" in (counts["test_raises"].problem or "")
     assert counts["test_unit"].problem is None and counts["test_unit"].instructions > 0
+    # A batch that raised while counting was on leaves the next count as exact as ever.
+    after, _ = _count(tmp_path, ["test_raises_while_counted", "test_unit"], run="b")
+    assert "KeyError: 'late'" in (after["test_raises_while_counted"].problem or "")
+    spread = after["test_unit"].instructions / counts["test_unit"].instructions - 1
+    assert abs(spread) <= 0.001, (after["test_unit"].instructions, counts["test_unit"].instructions)
 
 
 def test_items_not_collected_are_named(tmp_path: Path) -> None:
