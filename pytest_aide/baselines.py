@@ -21,16 +21,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.results import MAX_STORED_SAMPLES, TimingResult, result_from_dict
+from pytest_aide.results import MAX_STORED_SAMPLES, CountResult, TimingResult, result_from_dict
 
 __all__ = [
     "BASELINE_SCHEMA",
+    "COUNT_FAMILIES",
     "MAX_RUNS",
     "MAX_SAMPLES",
     "STALE_TEMP_SECONDS",
     "Baseline",
     "BaselineError",
     "atomic_write_text",
+    "baseline_family",
     "baseline_relpath",
     "code_version",
     "find_baseline",
@@ -64,7 +66,7 @@ class Baseline:
 
     id: str
     """pytest node id of the check."""
-    results: list[TimingResult]
+    results: list[TimingResult | CountResult]
     machine: dict[str, Any]
     profile: str = "default"
     created: str = field(
@@ -90,7 +92,7 @@ class Baseline:
         """This baseline's own results as one run entry."""
         return {
             "created": self.created,
-            "medians": {r.name: r.median for r in self.results},
+            "medians": {r.name: r.median for r in self.results if isinstance(r, TimingResult)},
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -228,7 +230,7 @@ def load_baseline(path: Path, expected_id: str | None = None, shown: str | None 
         )
     try:
         results = [result_from_dict(r) for r in data["results"]]
-        results = [r for r in results if isinstance(r, TimingResult)]
+        results = [r for r in results if isinstance(r, (TimingResult, CountResult))]
         machine = dict(data["machine"])
     except (KeyError, TypeError, ValueError) as exc:
         detail = f"field {exc.args[0]!r} missing" if isinstance(exc, KeyError) else str(exc)
@@ -312,16 +314,33 @@ def code_version(rootdir: Path, ignore: list[Path]) -> tuple[str | None, bool]:
     return commit.strip(), bool(status and status.strip())
 
 
+COUNT_FAMILIES = ("instructions", "cycles")
+"""Machine directories of count baselines start with their measure: ``instructions-...``."""
+
+
+def baseline_family(dirname: str) -> str:
+    """What the baselines in a machine directory measured: ``time`` or a count's measure."""
+    head = dirname.partition("-")[0]
+    return head if head in COUNT_FAMILIES else "time"
+
+
 def find_baseline(root: Path, slug: str, nodeid: str) -> tuple[Path | None, bool]:
     """The baseline file for ``nodeid``: this machine's, else the newest of another's.
 
-    Returns the path (or None) and whether it belongs to this machine.
+    Only directories of the same family as ``slug`` (wall time, or one count
+    measure) are looked at. Returns the path (or None) and whether it belongs
+    to this machine.
     """
     relative = baseline_relpath(nodeid)
     own = root / slug / relative
     if own.exists():
         return own, True
-    others = [p / relative for p in sorted(root.glob("*")) if p.is_dir() and p.name != slug]
+    family = baseline_family(slug)
+    others = [
+        p / relative
+        for p in sorted(root.glob("*"))
+        if p.is_dir() and p.name != slug and baseline_family(p.name) == family
+    ]
     others = [p for p in others if p.exists()]
     if not others:
         return None, False

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from pytest_aide.check import Check
 from pytest_aide.measure.counts import (
@@ -24,6 +25,7 @@ from pytest_aide.measure.counts import (
     find_valgrind,
 )
 from pytest_aide.measure.pair import Tree
+from pytest_aide.measure.system import count_slug
 from pytest_aide.results import CountResult
 
 __all__ = ["COUNTED", "Counting"]
@@ -50,6 +52,12 @@ class Counting:
     def version(self) -> str:
         """The version of the valgrind that counted ("" before it was found)."""
         return self._valgrind.version if self._valgrind else ""
+
+    def slugs(self, machine: dict[str, Any]) -> dict[str, str]:
+        """Measure -> the directory of this machine's count baselines (none before counting)."""
+        if self._valgrind is None:
+            return {}
+        return {m: count_slug(machine, m, self._valgrind.major) for m in COUNTED}
 
     def count(
         self,

@@ -5,7 +5,7 @@ Reads and writes baseline files, never the clock; knows nothing of pytest.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +19,23 @@ from pytest_aide.baselines import (
 )
 from pytest_aide.check import Check
 from pytest_aide.config import display_path
-from pytest_aide.results import COUNT_METRICS, TimingResult
+from pytest_aide.results import COUNT_METRICS, CountResult, TimingResult
 from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.verdict import (
     Comparison,
     Evidence,
     Verdict,
     compare,
+    compare_counts,
     decide,
     tolerance_for,
 )
 
-__all__ = ["Gate"]
+__all__ = ["COUNT_TOLERANCE", "Gate"]
+
+COUNT_TOLERANCE = 0.01
+"""Allowed growth of a count per call before it is a regression, unless the check sets
+``regression_max``: a count does not move on unchanged code, so 1 % is a real change."""
 
 
 @dataclass
@@ -53,6 +58,9 @@ class Gate:
     """Label of the revision measured in the same job; replaces the stored baseline."""
     commit: str | None = None
     """Git commit of the code measured (saved into baselines); None outside git."""
+    count_slugs: dict[str, str] = field(default_factory=dict)
+    """Measure -> the directory of count baselines this machine shares with others of its
+    architecture, Python build and valgrind major version (empty when nothing was counted)."""
     dirty: bool = False
     """Tracked files differ from ``commit``."""
 
@@ -69,6 +77,12 @@ class Gate:
         evidence = Evidence(check.name, check.results, thresholds, unmeasured=unmeasured)
         evidence.notes += check.count_notes
         measured = [r for r in check.timings if r.mode == "perf"]
+        counts = [r for r in check.results if isinstance(r, CountResult)]
+        if counts and self.against is None:
+            if self.compare:
+                self._compare_counts(check, evidence, counts)
+            if self.save:
+                self._save(check, evidence, counts, self.count_slugs[counts[0].measure])
         if self.against is not None:
             evidence.comparisons += [
                 Comparison(name, estimate, self._tolerance(check), "", True, self.against)
@@ -77,9 +91,9 @@ class Gate:
             evidence.problems += check.pair_problems
             evidence.notes += check.pair_notes
         elif self.compare and measured:
-            self._compare(check, evidence)
+            self._compare(check, evidence, counted=bool(counts))
         if self.save and measured:
-            self._save(check, evidence)
+            self._save(check, evidence, measured, self.slug)
         check.verdict = decide(evidence)
         return check.verdict
 
@@ -87,10 +101,11 @@ class Gate:
         own = check.thresholds.get("regression_max")
         return tolerance_for(self.tolerance, own.limit if own is not None else None)
 
-    def _compare(self, check: Check, verdict: Evidence) -> None:
-        path, same_machine = find_baseline(self.baseline_dir, self.slug, check.nodeid)
+    def _baseline(self, check: Check, verdict: Evidence, slug: str) -> tuple[Baseline, bool] | None:
+        """The stored baseline ``check`` is compared with, and whether it gates."""
+        path, same_machine = find_baseline(self.baseline_dir, slug, check.nodeid)
         if path is None:
-            return
+            return None
         shown = display_path(path, self.rootdir)
         try:
             baseline = load_baseline(path, check.nodeid, shown)
@@ -98,7 +113,7 @@ class Gate:
             # When saving, the bad file is about to be replaced (or refused) by _save.
             if not self.save:
                 verdict.problems.append(f"{check.name}: {exc}")
-            return
+            return None
         gating = (same_machine or self.any_machine) and not self.save
         if not same_machine:
             other = path.relative_to(self.baseline_dir).parts[0]
@@ -110,6 +125,39 @@ class Gate:
                     else "reported only (use --aide-compare-any-machine to gate on it)"
                 )
             )
+        return baseline, gating
+
+    def _compare_counts(self, check: Check, verdict: Evidence, counts: list[CountResult]) -> None:
+        found = self._baseline(check, verdict, self.count_slugs[counts[0].measure])
+        if found is None:
+            return
+        baseline, gating = found
+        old = {r.name: r for r in baseline.results if isinstance(r, CountResult)}
+        own = check.thresholds.get("regression_max")
+        for count in counts:
+            before = old.get(count.name)
+            if before is None or before.measure != count.measure:
+                continue
+            verdict.comparisons.append(
+                compare_counts(
+                    count.name,
+                    before.value,
+                    count.value,
+                    count.measure,
+                    tolerance=own.limit if own is not None else COUNT_TOLERANCE,
+                    baseline_date=baseline.date,
+                    gating=gating,
+                    calls=(before.calls, count.calls),
+                )
+            )
+
+    def _compare(self, check: Check, verdict: Evidence, counted: bool = False) -> None:
+        found = self._baseline(check, verdict, self.slug)
+        if found is None:
+            return
+        baseline, gating = found
+        # A counted check is gated on its count; its wall time is only reported.
+        gating = gating and not counted
         old = {r.name: r for r in baseline.results if isinstance(r, TimingResult)}
         for result in check.timings:
             before = old.get(result.name)
@@ -129,12 +177,12 @@ class Gate:
             if comparison.undecided:
                 verdict.notes.append(f"{result.name}: {comparison.undecided}")
 
-    def _save(self, check: Check, verdict: Evidence) -> None:
-        path = self.baseline_dir / self.slug / baseline_relpath(check.nodeid)
+    def _save(self, check: Check, verdict: Evidence, results: list[Any], slug: str) -> None:
+        path = self.baseline_dir / slug / baseline_relpath(check.nodeid)
         shown = display_path(path, self.rootdir)
         baseline = Baseline(
             id=check.nodeid,
-            results=[r for r in check.timings if r.mode == "perf"],
+            results=results,
             machine=self.machine,
             profile=self.profile,
             commit=self.commit,

@@ -555,6 +555,13 @@ class CountResult:
     trace_path: str | None = None
     """The callgrind output of the counted calls, when kept (``--aide-keep-traces``)."""
 
+    @property
+    def value(self) -> float:
+        """The gated figure per call: estimated cycles when measuring cycles, else instructions."""
+        if self.measure == "cycles" and self.cycles is not None:
+            return self.cycles
+        return self.instructions
+
     def metrics(self) -> dict[str, float]:
         """Figures that thresholds can bound, by metric name."""
         found = {"instructions": self.instructions}

@@ -559,6 +559,7 @@ class AideSession:
                 if self.workerinput is not None and item.nodeid not in self.counting.measures:
                     self._count([item])  # an xdist worker counts each item as it comes
                 check.count_notes += self.counting.attach(item.nodeid, check)
+                self.gate.count_slugs.update(self.counting.slugs(self.gate.machine))
                 disabled = _benchmark_disabled(item) if adopted is None else None
                 verdict = self.gate.evaluate(check, unmeasured=disabled)
                 if not verdict.passed:

@@ -37,6 +37,7 @@ __all__ = [
     "ThresholdError",
     "Verdict",
     "compare",
+    "compare_counts",
     "decide",
     "judge",
     "parse_thresholds",
@@ -219,6 +220,9 @@ class Comparison:
     """Why no verdict can be given (e.g. ``not enough samples to compare (1 vs 1)``)."""
     baseline_runs: int = 1
     """Saved runs the stored baseline pooled (its spread widens the interval)."""
+    measure: str = "time"
+    """What was compared: ``time`` (an interval from samples), or an exact count
+    (``instructions``, ``cycles``), whose ratio has no interval."""
 
     @property
     def status(self) -> str:
@@ -255,6 +259,7 @@ class Comparison:
             "against": self.against,
             "gating": self.gating,
             "undecided": self.undecided,
+            "measure": self.measure,
         }
 
     @classmethod
@@ -277,11 +282,17 @@ class Comparison:
             against=data["against"],
             undecided=data.get("undecided"),
             baseline_runs=int(data.get("baseline_runs", 1)),
+            measure=str(data.get("measure", "time")),
         )
 
     def change(self) -> str:
-        """The change with its interval, e.g. ``+23.5 % (95 % CI +18.1..+29.0 %)``."""
+        """The change: with its interval for time, exact for a count.
+
+        For example ``+23.5 % (95 % CI +18.1..+29.0 %)`` or ``+2.1 % instructions``.
+        """
         e = self.estimate
+        if self.measure != "time":
+            return f"{_signed(e.percent)} % {self.measure}"
         return (
             f"{_signed(e.percent)} % ({e.confidence * 100:g} % CI "
             f"{_signed((e.low - 1) * 100)}..{_signed((e.high - 1) * 100)} %)"
@@ -308,6 +319,26 @@ def tolerance_for(default: float, *own: float | None) -> float:
     the baseline's); the first one given wins over ``default``.
     """
     return next((value for value in own if value is not None), default)
+
+
+def compare_counts(
+    subject: str,
+    old: float,
+    new: float,
+    measure: str,
+    *,
+    tolerance: float,
+    baseline_date: str,
+    gating: bool = True,
+    calls: tuple[int, int] = (1, 1),
+) -> Comparison:
+    """Compare two exact counts per call: the ratio is the change, with no interval."""
+    ratio = new / old if old > 0 else 1.0
+    estimate = RatioEstimate(ratio, ratio, ratio, 1.0, calls[0], calls[1])
+    undecided = None if old > 0 else f"the baseline counted no {measure} per call"
+    return Comparison(
+        subject, estimate, tolerance, baseline_date, gating, undecided=undecided, measure=measure
+    )
 
 
 def compare(

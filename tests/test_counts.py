@@ -253,3 +253,60 @@ def test_without_valgrind_each_counted_check_says_so_and_is_timed(
         ["*test_within_its_count: instructions_max not checked: not counted"]
     )
     assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+GATED = """
+import pytest
+from gated_mod import work
+
+@pytest.mark.aide(measure="instructions")
+def test_counted(aide_timer):
+    aide_timer(work)
+
+@pytest.mark.aide(measure="instructions", regression_max="5%")
+def test_counted_loosely(aide_timer):
+    aide_timer(work)
+"""
+
+
+def _gated(pytester: pytest.Pytester, size: int) -> None:
+    pytester.makepyfile(
+        gated_mod=f"def work():\n    return sum(i * i for i in range({size}))\n",
+        test_gated=GATED,
+    )
+
+
+def test_counts_are_saved_beside_wall_time_and_gate_at_one_percent(
+    pytester: pytest.Pytester,
+) -> None:
+    valgrind = _valgrind()
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    _gated(pytester, 3000)
+    saved = pytester.runpytest("--aide-perf", "--aide-save-baseline", "-p", "no:randomly")
+    saved.assert_outcomes(passed=2)
+    dirs = sorted(p.name for p in (pytester.path / "baselines").iterdir())
+    assert len(dirs) == 2, dirs
+    counted = next(d for d in dirs if d.startswith("instructions-"))
+    assert counted.endswith(f"-valgrind-{valgrind.version.split('.')[0]}")
+    assert "cpython" in counted and "cpu" not in counted.split("-")  # no core count, no CPU model
+    for root in dirs:
+        assert (pytester.path / "baselines" / root / "test_gated.py" / "test_counted.json").exists()
+
+    same = pytester.runpytest("--aide-perf", "-p", "no:randomly")
+    same.assert_outcomes(passed=2)
+    same.stdout.re_match_lines([r"test_counted .* \+0\.00% instructions .* PASS"])
+    report = json.loads((pytester.path / ".aide" / "report.json").read_text())
+    schema = Path(__file__).parents[1] / "pytest_aide" / "report" / "report.schema.json"
+    jsonschema.validate(report, json.loads(schema.read_text()))
+    first = report["checks"][0]["comparisons"]
+    by_measure = {c["measure"]: c for c in first}
+    assert by_measure["instructions"]["gating"] and by_measure["instructions"]["ratio"] == 1.0
+    assert not by_measure["time"]["gating"]  # a counted check's wall time is only reported
+
+    _gated(pytester, 3090)  # 3 % more work: beyond 1 %, within the loose check's 5 %
+    grown = pytester.runpytest("--aide-perf", "-p", "no:randomly")
+    grown.assert_outcomes(passed=1, failed=1)
+    grown.stdout.re_match_lines(
+        [r"test_counted: regressed \+[23]\.\d % instructions vs baseline of \S+, tolerance 1 %"]
+    )
+    grown.stdout.re_match_lines([r"test_counted_loosely .* \+[23]\.\d\d% instructions .* PASS"])

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "SystemMeter",
     "busy_warning",
+    "count_slug",
     "fingerprint",
     "machine_info",
     "machine_slug",
@@ -80,6 +81,22 @@ def machine_slug(info: dict[str, Any]) -> str:
         f"{info.get('cores', 0)}cpu",
         f"{str(info.get('implementation', '')).lower()}{info.get('python_minor', '')}",
         fingerprint(info)[:8],
+    )
+    return re.sub(r"[^a-z0-9._-]+", "_", "-".join(parts))
+
+
+def count_slug(info: dict[str, Any], measure: str, valgrind_major: str) -> str:
+    """Directory name for count baselines: ``instructions-linux-x86_64-cpython3.11.7-valgrind-3``.
+
+    A count does not depend on the CPU model or the cores, only on the code
+    executed: the architecture, the Python build's version and valgrind's.
+    """
+    parts = (
+        measure,
+        str(info.get("os", "")).lower(),
+        str(info.get("arch", "")).lower(),
+        f"{str(info.get('implementation', '')).lower()}{info.get('python', '')}",
+        valgrind_major,
     )
     return re.sub(r"[^a-z0-9._-]+", "_", "-".join(parts))
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pytest_aide.check import Check, totals
 from pytest_aide.results import LoadResult, SweepResult, TimingResult
 from pytest_aide.units import format_duration
+from pytest_aide.verdict import Comparison
 
 __all__ = ["render_summary"]
 
@@ -47,14 +48,21 @@ def _rows(check: Check) -> list[tuple[str, ...]]:
     ]
     if not measured:
         return [(check.name, *("-",) * 7, limits, check.status)]
-    comparisons = {c.subject: c for c in (check.verdict.comparisons if check.verdict else [])}
+    comparisons: dict[str, Comparison] = {}
+    for c in check.verdict.comparisons if check.verdict else []:
+        # A counted result shows its count's comparison, which gates, not its time's.
+        if c.subject not in comparisons or comparisons[c.subject].measure == "time":
+            comparisons[c.subject] = c
     rows = []
     for result in measured:
         comparison = comparisons.get(result.name)
         change = "-"
         if comparison is not None:
             e = comparison.estimate
-            change = f"{e.percent:+.1f}% [{(e.low - 1) * 100:+.1f}, {(e.high - 1) * 100:+.1f}]"
+            if comparison.measure == "time":
+                change = f"{e.percent:+.1f}% [{(e.low - 1) * 100:+.1f}, {(e.high - 1) * 100:+.1f}]"
+            else:
+                change = f"{e.percent:+.2f}% {comparison.measure}"
             change += "" if comparison.gating else " (info)"
             if comparison.undecided:
                 change = f"n/a ({e.n_old} vs {e.n_new})"
