@@ -116,7 +116,7 @@ class Counting:
         if measure is None:
             return []
         if self.problem is not None:
-            return [f"{check.name}: not counted ({self.problem}); judged on wall time"]
+            return [f"{check.name}: not counted ({self.problem}); wall-time limits only"]
         run = self.runs.get(nodeid)
         counts = {c.label: c for c in run.for_item(nodeid)} if run else {}
         why = run.missing.get(nodeid) if run else "not counted"
@@ -125,7 +125,7 @@ class Counting:
             count = counts.get(timing.name)
             if count is None or count.problem is not None:
                 reason = count.problem if count is not None else why
-                lines.append(f"{timing.name}: not counted ({reason}); judged on wall time")
+                lines.append(f"{timing.name}: not counted ({reason}); wall-time limits only")
                 continue
             check.results.append(
                 CountResult(

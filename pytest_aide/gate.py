@@ -91,7 +91,7 @@ class Gate:
             evidence.problems += check.pair_problems
             evidence.notes += check.pair_notes
         elif self.compare and measured:
-            self._compare(check, evidence, counted=bool(counts))
+            self._compare(check, evidence, counted=bool(counts or check.count_notes))
         if self.save and measured:
             self._save(check, evidence, measured, self.slug)
         check.verdict = decide(evidence)
@@ -156,7 +156,7 @@ class Gate:
         if found is None:
             return
         baseline, gating = found
-        # A counted check is gated on its count; its wall time is only reported.
+        # A check that asked for a count is gated on it; its wall time is only reported.
         gating = gating and not counted
         old = {r.name: r for r in baseline.results if isinstance(r, TimingResult)}
         for result in check.timings:

@@ -245,7 +245,8 @@ def test_without_valgrind_each_counted_check_says_so_and_is_timed(
     result.stdout.fnmatch_lines(
         [
             f"*test_timed_only: not counted (valgrind not found ({missing}): install it "
-            "(apt-get install valgrind) or measure time (--aide-measure time)); judged on wall time"
+            "(apt-get install valgrind) or measure time (--aide-measure time)); "
+            "wall-time limits only"
         ]
     )
     assert result.stdout.str().count("not counted (valgrind not found") == 3
@@ -310,3 +311,11 @@ def test_counts_are_saved_beside_wall_time_and_gate_at_one_percent(
         [r"test_counted: regressed \+[23]\.\d % instructions vs baseline of \S+, tolerance 1 %"]
     )
     grown.stdout.re_match_lines([r"test_counted_loosely .* \+[23]\.\d\d% instructions .* PASS"])
+
+    # Without valgrind the counted checks keep their time limits; their stored wall-time
+    # comparison, with a tolerance meant for counts, is shown but does not gate.
+    missing = pytester.runpytest("--aide-perf", "-p", "no:randomly", "--aide-valgrind=none/x")
+    missing.assert_outcomes(passed=2)
+    report = json.loads((pytester.path / ".aide" / "report.json").read_text())
+    compared = [(c["measure"], c["gating"]) for c in report["checks"][0]["comparisons"]]
+    assert compared == [("time", False)]
