@@ -33,9 +33,11 @@ from pytest_aide.verdict import (
 
 __all__ = ["COUNT_TOLERANCE", "Gate"]
 
-COUNT_TOLERANCE = 0.01
+COUNT_TOLERANCE = 0.03
 """Allowed growth of a count per call before it is a regression, unless the check sets
-``regression_max``: a count does not move on unchanged code, so 1 % is a real change."""
+``regression_max``. Counts of unchanged code are exact on a quiet machine, but with
+three busy loops on two cores an A/A comparison moved by up to 1.6 % (cause not yet
+found), so 1 % would cry wolf there."""
 
 
 @dataclass
