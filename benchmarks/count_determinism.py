@@ -5,8 +5,11 @@
 Counts the same checks in ``--runs`` fresh counting sessions (each one a new
 pytest session under valgrind) while ``--stress`` processes busy-loop beside
 them, and times the same callables in as many fresh processes with aide's
-in-process timer. Prints, per check, the spread (max / min - 1) of the counts
-per call and of the wall-time medians, side by side.
+in-process timer. Each run counts the checks twice, in the order written and
+reversed, and once per allocator (``PYTHONMALLOC=malloc``, aide's default,
+and pymalloc). Prints, per check, the spread (max / min - 1) of the counts
+per call over all runs and both orders, per allocator, beside the spread of
+the wall-time medians.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.stress import spin
-from pytest_aide.measure.counts import count_items, find_valgrind
+from pytest_aide.measure.counts import ALLOCATORS, count_items, find_valgrind
 from pytest_aide.measure.pair import Tree
 
 MODULE = '''\
@@ -100,26 +103,29 @@ def main() -> None:
     loops = [multiprocessing.Process(target=spin, daemon=True) for _ in range(options.stress)]
     for loop in loops:
         loop.start()
-    counts: dict[str, list[float]] = {name: [] for name in LABELS.values()}
+    counts = {(a, name): [] for a in ALLOCATORS for name in LABELS.values()}
     medians: dict[str, list[float]] = {name: [] for name in LABELS.values()}
     seconds = []
     try:
         for index in range(options.runs):
-            started = time.perf_counter()
-            run = count_items(
-                tree,
-                ids,
-                ["-p", "no:randomly", "-p", "no:cacheprovider", "test_work.py"],
-                valgrind=valgrind,
-                out_dir=root / f"dumps-{index}",
-                cycles=options.cycles,
-            )
-            seconds.append(time.perf_counter() - started)
-            for count in run.counts.values():
-                if count.problem:
-                    sys.exit(f"{count.label}: {count.problem}")
-                value = count.cycles if options.cycles else count.instructions
-                counts[LABELS[count.label]].append(float(value or 0))
+            for allocator in ALLOCATORS:
+                for order in (ids, ids[::-1]):
+                    started = time.perf_counter()
+                    run = count_items(
+                        tree,
+                        order,
+                        ["-p", "no:randomly", "-p", "no:cacheprovider", "test_work.py"],
+                        valgrind=valgrind,
+                        out_dir=root / f"dumps-{index}",
+                        cycles=options.cycles,
+                        allocator=allocator,
+                    )
+                    seconds.append(time.perf_counter() - started)
+                    for count in run.counts.values():
+                        if count.problem:
+                            sys.exit(f"{count.label}: {count.problem}")
+                        value = count.cycles if options.cycles else count.instructions
+                        counts[allocator, LABELS[count.label]].append(float(value or 0))
             timed = subprocess.run(
                 [sys.executable, "-c", TIMER, str(root)], capture_output=True, text=True, check=True
             )
@@ -135,13 +141,17 @@ def main() -> None:
         f"valgrind {valgrind.version}; counting session {sum(seconds) / len(seconds):.1f} s "
         f"for {len(ids)} checks"
     )
-    print(f"{'check':<18} {unit + ' per call':>22} {'count spread':>13} {'time spread':>12}")
+    print(
+        f"{'check':<16} {'allocator':<9} {unit + ' per call':>23} {'count spread':>13} "
+        f"{'time spread':>12}"
+    )
     for name in LABELS.values():
-        low, high = min(counts[name]), max(counts[name])
-        print(
-            f"{name:<18} {low:>10,.0f}..{high:<10,.0f} {spread(counts[name]):>12.4f}% "
-            f"{spread(medians[name]):>11.1f}%"
-        )
+        for allocator in ALLOCATORS:
+            values = counts[allocator, name]
+            print(
+                f"{name:<16} {allocator:<9} {min(values):>11,.0f}..{max(values):<11,.0f} "
+                f"{spread(values):>12.4f}% {spread(medians[name]):>11.1f}%"
+            )
 
 
 if __name__ == "__main__":
