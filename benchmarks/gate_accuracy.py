@@ -10,16 +10,26 @@ measurement and comparison code, in two modes:
 - ``paired``: both sides measured in one job, interleaved, in two worker
   pytest sessions pinned to one CPU (``--aide-against``: a ``benchmark`` test
   in two checkouts); judged by the paired ratio over rounds.
+- ``instructions`` / ``cycles``: the ``benchmark`` test counted under valgrind
+  in fresh counting sessions (``--aide-measure``), judged by the ratio of the
+  counts. Slowdowns are +1 %, +2 % and +5 % here, tolerances 1 % and 3 % (the
+  default). ``--sessions`` fresh sessions count the unchanged test and as many
+  count each slowed one; every pair of two different sessions is one check (a
+  stored baseline against a later run), up to ``--aa`` / ``--ab`` of them.
 
-Cases run in shuffled order so that the machine's slow spells hit all alike.
+Cases run in shuffled order so that the machine's slow spells hit all alike;
+``--stress N`` busy-loops N processes beside the whole run.
 
     python benchmarks/gate_accuracy.py [--aa 200] [--ab 60] [--modes stored,paired]
+    python benchmarks/gate_accuracy.py --modes stored,instructions,cycles --stress 2
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import multiprocessing
 import random
 import shutil
 import statistics
@@ -33,11 +43,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.stress import spin  # noqa: E402
+from pytest_aide.measure.counts import count_items, find_valgrind  # noqa: E402
 from pytest_aide.measure.pair import PairPlan, Tree, pair_items  # noqa: E402
-from pytest_aide.verdict import compare  # noqa: E402
+from pytest_aide.verdict import compare, compare_counts  # noqa: E402
 
 TOLERANCES = (0.05, 0.10)
 SLOWDOWNS = (0.05, 0.10, 0.20)
+COUNT_MODES = ("instructions", "cycles")
+COUNT_TOLERANCES = (0.01, 0.03)
+COUNT_SLOWDOWNS = (0.01, 0.02, 0.05)
 
 _CHILD = """
 import json, sys
@@ -82,6 +97,57 @@ def _trees(scale: float) -> tuple[Tree, Tree]:
     return _TREES[scale]
 
 
+def _counted(scale: float, mode: str, sessions: int) -> tuple[list[float], list[float]]:
+    """Per-call counts of the test at ``scale`` in fresh counting sessions, and their seconds."""
+    tree = _trees(scale)[1]
+    valgrind = find_valgrind()
+    values, seconds = [], []
+    for index in range(sessions):
+        begin = time.perf_counter()
+        run = count_items(
+            tree,
+            ["test_w.py::test_w"],
+            ["-p", "no:randomly", "-p", "no:cacheprovider", "test_w.py"],
+            valgrind=valgrind,
+            out_dir=tree.rootdir / f"dumps-{mode}-{index}",
+            cycles=mode == "cycles",
+        )
+        (count,) = run.counts.values()
+        if count.problem:
+            sys.exit(f"counting failed: {count.problem}")
+        values.append(float(count.cycles if mode == "cycles" else count.instructions))
+        seconds.append(time.perf_counter() - begin)
+    return values, seconds
+
+
+def _count_rows(mode: str, sessions: int, aa: int, ab: int) -> list[str]:
+    """Count fresh sessions of each side; judge pairs of different sessions."""
+    base, base_seconds = _counted(1.0, mode, sessions)
+    rows = []
+    cases = [(0.0, list(itertools.combinations(base, 2))[:aa], base_seconds)]
+    for slowdown in COUNT_SLOWDOWNS:
+        slow, slow_seconds = _counted(1.0 + slowdown, mode, sessions)
+        cases.append((slowdown, list(itertools.product(base, slow))[:ab], slow_seconds))
+    for slowdown, pairs, seconds in cases:
+        flagged = [
+            sum(
+                compare_counts("w", old, new, mode, tolerance=t, baseline_date="").status
+                == "regressed"
+                for old, new in pairs
+            )
+            for t in COUNT_TOLERANCES
+        ]
+        label = "A/A" if slowdown == 0 else f"+{slowdown:.0%}"
+        ratios = [new / old - 1 for old, new in pairs]
+        rates = " ".join(f"{f / len(pairs):>10.1%} ({f:>3})" for f in flagged)
+        rows.append(
+            f"{mode:<12} {label:<6} {len(pairs):>6} {rates} "
+            f"{min(ratios):>+8.3%}..{max(ratios):<+8.3%} "
+            f"{statistics.median(seconds):>8.1f} ({max(seconds):.1f})"
+        )
+    return rows
+
+
 def _paired(scale: float, plan: PairPlan) -> tuple[list[float], list[float]]:
     """What ``--aide-against`` does: the same test in two trees, interleaved, in rounds."""
     a, b = _trees(scale)
@@ -98,8 +164,44 @@ def main() -> None:
     parser.add_argument("--modes", default="stored,paired")
     parser.add_argument("--iterations", type=int, default=30, help="samples per side, stored mode")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--sessions", type=int, default=21, help="fresh counting sessions a side")
+    parser.add_argument("--stress", type=int, default=0, help="busy-looping processes beside")
     args = parser.parse_args()
-    modes = args.modes.split(",")
+    loops = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.stress)]
+    for loop in loops:
+        loop.start()
+    try:
+        _run(args)
+    finally:
+        for loop in loops:
+            loop.terminate()
+
+
+def _run(args: argparse.Namespace) -> None:
+    counted = [m for m in args.modes.split(",") if m in COUNT_MODES]
+    modes = [m for m in args.modes.split(",") if m not in COUNT_MODES]
+    if modes:
+        _wall_clock(args, modes)
+    if not counted:
+        return
+    started = time.perf_counter()
+    print()
+    print(
+        f"{'mode':<12} {'case':<6} {'checks':>6} "
+        + " ".join(f"{f'flagged @{t:.0%} tol':>16}" for t in COUNT_TOLERANCES)
+        + f" {'change seen':>18} {'s/session med (max)':>20}"
+    )
+    for mode in counted:
+        for row in _count_rows(mode, args.sessions, args.aa, args.ab):
+            print(row, flush=True)
+    print(
+        f"(each check: two different fresh counting sessions, {args.sessions} a side; "
+        f"{time.perf_counter() - started:.0f} s)"
+    )
+
+
+def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
+    """The wall-clock modes' table (stored and paired)."""
     cases = [(mode, 0.0) for mode in modes for _ in range(args.aa)]
     cases += [(mode, s) for mode in modes for s in SLOWDOWNS for _ in range(args.ab)]
     random.Random(args.seed).shuffle(cases)
@@ -149,7 +251,8 @@ def main() -> None:
             )
     print(
         f"(A/A rows: false alarms; other rows: detections. {len(cases)} checks in "
-        f"{time.perf_counter() - started:.0f} s; workload: benchmarks/workloads.py:work)"
+        f"{time.perf_counter() - started:.0f} s; workload: benchmarks/workloads.py:work; "
+        f"{args.stress} busy loop(s) beside)"
     )
 
 
