@@ -15,15 +15,16 @@ from typing import Any
 
 from pytest_aide.baselines import BaselineError, atomic_write_text, load_baseline
 from pytest_aide.config import DEFAULT_TOLERANCE
+from pytest_aide.gate import COUNT_TOLERANCE
 from pytest_aide.history import History, HistoryError
 from pytest_aide.options import add_options
 from pytest_aide.report.benchmark_json import is_benchmark_json, read_benchmark_json
 from pytest_aide.report.json import REPORT_SCHEMA, read_report
 from pytest_aide.report.markdown import render_markdown
-from pytest_aide.results import TimingResult, result_from_dict
+from pytest_aide.results import CountResult, TimingResult, result_from_dict
 from pytest_aide.stats import DEFAULT_DRIFT
-from pytest_aide.units import format_duration
-from pytest_aide.verdict import Comparison, compare, tolerance_for
+from pytest_aide.units import format_count, format_duration
+from pytest_aide.verdict import Comparison, compare, compare_counts, tolerance_for
 
 __all__ = ["InputError", "Side", "compare_sides", "load_side", "main"]
 
@@ -43,6 +44,8 @@ class Side:
     """A check's own ``regression_max``, where a report recorded one."""
     runs: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     """Per check and result, the medians of the runs a baseline file pooled."""
+    counts: dict[str, dict[str, CountResult]] = field(default_factory=dict)
+    """Per check, the valgrind counts of its results (counted checks only)."""
 
     def add(self, check_id: str, results: list[Any], date: str, source: str) -> None:
         """Add one check; the same id twice is ambiguous and refused."""
@@ -54,6 +57,7 @@ class Side:
         self.results[check_id] = {
             r.name: r for r in results if isinstance(r, TimingResult) and r.mode == "perf"
         }
+        self.counts[check_id] = {r.name: r for r in results if isinstance(r, CountResult)}
         self.dates[check_id] = date
         self.sources[check_id] = source
 
@@ -124,19 +128,34 @@ def load_side(path: Path) -> Side:
 
 
 def compare_sides(
-    old: Side, new: Side, tolerance: float, drift: float = DEFAULT_DRIFT
+    old: Side,
+    new: Side,
+    tolerance: float,
+    drift: float = DEFAULT_DRIFT,
+    count_tolerance: float = COUNT_TOLERANCE,
 ) -> list[tuple[str, Comparison]]:
     """Compare every result both sides have, as (check id, comparison) pairs.
 
-    A check's own ``regression_max`` (NEW's, else OLD's) wins over ``tolerance``,
-    as it does in the plugin.
+    A check's own ``regression_max`` (NEW's, else OLD's) wins over ``tolerance``
+    and ``count_tolerance``, as it does in the plugin. A check counted on both
+    sides is judged on its counts; its wall-time comparison is only reported.
     """
     rows = []
     for check_id in sorted(set(old.results) & set(new.results)):
         before, after = old.results[check_id], new.results[check_id]
-        allowed = tolerance_for(
-            tolerance, new.tolerances.get(check_id), old.tolerances.get(check_id)
-        )
+        own = new.tolerances.get(check_id, old.tolerances.get(check_id))
+        counted = _count_pairs(old.counts.get(check_id, {}), new.counts.get(check_id, {}))
+        for name, old_count, new_count in counted:
+            comparison = compare_counts(
+                name,
+                old_count.value,
+                new_count.value,
+                new_count.measure,
+                tolerance=own if own is not None else count_tolerance,
+                baseline_date=old.dates[check_id],
+                calls=(old_count.calls, new_count.calls),
+            )
+            rows.append((check_id, comparison))
         pairs = [(name, before[name], after[name]) for name in sorted(set(before) & set(after))]
         if not pairs and len(before) == 1 and len(after) == 1:
             # One timing on each side (a pytest-benchmark test and its aide check): a pair.
@@ -147,38 +166,64 @@ def compare_sides(
                 name,
                 old_result.samples,
                 new_result.samples,
-                tolerance=allowed,
+                tolerance=tolerance_for(tolerance, own),
                 baseline_date=old.dates[check_id],
                 drift=drift,
                 runs=old.runs.get(check_id, {}).get(old_result.name, []),
+                gating=not counted,
             )
             rows.append((check_id, comparison))
     return rows
 
 
-def _only_or_named(results: dict[str, TimingResult], name: str) -> TimingResult:
+def _count_pairs(
+    before: dict[str, CountResult], after: dict[str, CountResult]
+) -> list[tuple[str, CountResult, CountResult]]:
+    """Counts of one measure on both sides, by result name."""
+    return [
+        (name, before[name], after[name])
+        for name in sorted(set(before) & set(after))
+        if before[name].measure == after[name].measure
+    ]
+
+
+def _only_or_named(results: dict[str, Any], name: str) -> Any:
     return results[name] if name in results else next(iter(results.values()))
 
 
 def _table_rows(rows: list[tuple[str, Comparison]], old: Side, new: Side) -> list[tuple[str, ...]]:
     table = []
     for check_id, c in rows:
-        label = check_id if len(old.results[check_id]) == 1 else f"{check_id} ({c.subject})"
         e = c.estimate
+        if c.measure != "time":
+            unit = "cycles" if c.measure == "cycles" else "instr"
+            label = f"{check_id} ({c.measure})"
+            if len(new.counts[check_id]) > 1:
+                label = f"{check_id} ({c.subject}, {c.measure})"
+            before = format_count(old.counts[check_id][c.subject].value, unit)
+            after = format_count(new.counts[check_id][c.subject].value, unit)
+            spread = "exact"
+        else:
+            label = check_id if len(old.results[check_id]) == 1 else f"{check_id} ({c.subject})"
+            before = format_duration(_only_or_named(old.results[check_id], c.subject).median)
+            after = format_duration(new.results[check_id][c.subject].median)
+            spread = f"{(e.low - 1) * 100:+.1f}..{(e.high - 1) * 100:+.1f} %"
+        verdict = c.undecided or c.status
         table.append(
             (
                 label,
-                format_duration(_only_or_named(old.results[check_id], c.subject).median),
-                format_duration(new.results[check_id][c.subject].median),
+                before,
+                after,
                 f"{e.ratio:.3f}",
-                f"{(e.low - 1) * 100:+.1f}..{(e.high - 1) * 100:+.1f} %",
-                c.undecided or c.status,
+                spread,
+                verdict + ("" if c.gating else " (info)"),
             )
         )
     return table
 
 
 _HEADER = ("id", "old median", "new median", "ratio", "95 % CI", "verdict")
+"""A counted check's rows show its count per call under the median columns."""
 
 
 def _render_text(table: list[tuple[str, ...]]) -> list[str]:
@@ -198,11 +243,13 @@ def _render_md(table: list[tuple[str, ...]]) -> list[str]:
 
 def _summary(rows: list[tuple[str, Comparison]], tolerance: float) -> str:
     kinds = ("regressed", "improved", "unchanged", "undecided")
-    counts = {s: sum(1 for _, c in rows if c.status == s) for s in kinds}
+    counts = {s: sum(1 for _, c in rows if c.gating and c.status == s) for s in kinds}
     undecided = f", {counts['undecided']} undecided" if counts["undecided"] else ""
+    counted = any(c.measure != "time" for _, c in rows)
+    of_counts = f", counts {COUNT_TOLERANCE * 100:g} %" if counted else ""
     return (
         f"{counts['regressed']} regressed, {counts['improved']} improved, "
-        f"{counts['unchanged']} unchanged{undecided} (tolerance {tolerance * 100:g} %)"
+        f"{counts['unchanged']} unchanged{undecided} (tolerance {tolerance * 100:g} %{of_counts})"
     )
 
 
@@ -233,7 +280,7 @@ def _compare_command(args: argparse.Namespace) -> int:
         lines += [f"{prefix}only in NEW: {i}" for i in only_new]
         lines.append(_summary(rows, tolerance))
         print("\n".join(lines))
-    return 1 if any(c.status == "regressed" for _, c in rows) else 0
+    return 1 if any(c.gating and c.status == "regressed" for _, c in rows) else 0
 
 
 def _report_command(args: argparse.Namespace) -> int:

@@ -46,6 +46,7 @@ class Counting:
         """Node id -> the measure its check asked for."""
         self.problem: str | None = None
         self._valgrind: Valgrind | None = None
+        self._kept: set[Path] = set()
         self.elapsed = 0.0
 
     @property
@@ -107,6 +108,11 @@ class Counting:
             self.keep_dir.mkdir(parents=True, exist_ok=True)
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in count.label)
             kept = self.keep_dir / f"callgrind.{safe}.out"
+            copies = 1
+            while kept in self._kept:  # two checks of one name in different files
+                copies += 1
+                kept = self.keep_dir / f"callgrind.{safe}-{copies}.out"
+            self._kept.add(kept)
             shutil.move(count.trace, kept)
             count.trace = str(kept)
 

@@ -1,7 +1,8 @@
 """The run history: every ``--aide-perf`` session's figures in one SQLite file.
 
 Each run keeps its totals and, per result, the figures a trend needs (median,
-p95, throughput, memory peak) and the check's status. The store is append-only;
+p95, throughput, memory peak, the count per call of a counted check) and the
+check's status. The store is append-only;
 a file that is not a history database is reported, never replaced.
 """
 
@@ -18,8 +19,8 @@ from pytest_aide.baselines import write_problem
 
 __all__ = ["HISTORY_SCHEMA", "History", "HistoryError", "Point", "Run"]
 
-HISTORY_SCHEMA = 1
-"""Version of the tables below, stored in ``PRAGMA user_version``."""
+HISTORY_SCHEMA = 2
+"""Version of the tables below, stored in ``PRAGMA user_version`` (2 added ``count``)."""
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -40,7 +41,8 @@ CREATE TABLE IF NOT EXISTS points (
     median REAL,
     p95 REAL,
     throughput REAL,
-    memory_peak REAL
+    memory_peak REAL,
+    count REAL
 );
 CREATE INDEX IF NOT EXISTS points_by_check ON points (check_id, run);
 """
@@ -77,6 +79,8 @@ class Point:
     p95: float | None
     throughput: float | None
     memory_peak: float | None
+    count: float | None = None
+    """Instructions (or estimated cycles) per call, for a ``count`` point."""
 
 
 def _figures(result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -91,6 +95,9 @@ def _figures(result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         return result["name"], result.get("stats", {})
     if kind == "memory":
         return result["name"], {"memory_peak": result.get("peak_bytes")}
+    if kind == "count":
+        cycles = result.get("measure") == "cycles" and result.get("cycles") is not None
+        return result["name"], {"count": result["cycles" if cycles else "instructions"]}
     return None
 
 
@@ -123,6 +130,9 @@ class History:
                     )
                 if create and version == 0:
                     connection.executescript(_TABLES)
+                    connection.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
+                elif create and version == 1:
+                    connection.execute("ALTER TABLE points ADD COLUMN count REAL")
                     connection.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
                 yield connection
         except sqlite3.DatabaseError as exc:
@@ -169,9 +179,10 @@ class History:
                             stats.get("p95"),
                             stats.get("throughput"),
                             stats.get("memory_peak"),
+                            stats.get("count"),
                         )
                     )
-            db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             return run
 
     def runs(self, limit: int = 20) -> list[Run]:
@@ -190,9 +201,11 @@ class History:
             return []
         marks = ", ".join("?" * len(check_ids))
         with self._connect(create=False) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
             rows = db.execute(
                 "SELECT p.run, r.created, p.check_id, p.result, p.kind, p.status, p.median, "
-                f"p.p95, p.throughput, p.memory_peak FROM points p JOIN runs r ON r.id = p.run "
+                "p.p95, p.throughput, p.memory_peak, "
+                f"{'p.count' if version > 1 else 'NULL'} FROM points p JOIN runs r ON r.id = p.run "
                 f"WHERE p.check_id IN ({marks}) AND p.run > "
                 "(SELECT COALESCE(MAX(id), 0) FROM runs) - ? ORDER BY p.run",
                 (*check_ids, limit),

@@ -48,7 +48,7 @@ from pytest_aide.pairworker import serving
 from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import render_summary
-from pytest_aide.results import TimingResult
+from pytest_aide.results import CountResult, TimingResult
 from pytest_aide.units import format_duration, parse_timeout
 from pytest_aide.verdict import Evidence, Threshold, ThresholdError, decide, parse_thresholds
 
@@ -660,11 +660,16 @@ class AideSession:
                 "serial run; gate on baselines recorded the same way, or run without -n",
                 yellow=True,
             )
-        kept = [
-            r.trace_path for c in self.checks for r in c.results if getattr(r, "trace_path", None)
-        ]
-        for trace in kept:
-            terminalreporter.write_line(f"memray trace kept: {trace} (memray flamegraph {trace})")
+        for result in (r for c in self.checks for r in c.results):
+            trace = getattr(result, "trace_path", None)
+            if trace and isinstance(result, CountResult):
+                terminalreporter.write_line(
+                    f"callgrind output kept: {trace} (callgrind_annotate {trace}, or KCachegrind)"
+                )
+            elif trace:
+                terminalreporter.write_line(
+                    f"memray trace kept: {trace} (memray flamegraph {trace})"
+                )
         saved = [c.saved_baseline for c in self.checks if c.saved_baseline]
         if saved:
             where = display_path(settings.baseline_dir / self.gate.slug, self.config.rootpath)

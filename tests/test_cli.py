@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 from pytest_aide.baselines import Baseline, save_baseline
 from pytest_aide.cli import main
-from pytest_aide.results import TimingResult
+from pytest_aide.results import CountResult, TimingResult
 
 BASE = [0.010 + i * 1e-5 for i in range(30)]
 
@@ -166,3 +167,38 @@ def test_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("pytest-aide")
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and "compare" in done.stdout
+
+
+def _counted_report(path: Path, instructions: float, factor: float = 1.0) -> Path:
+    count = CountResult("a", "instructions", instructions, calls=8, valgrind="3.19.0")
+    timing = TimingResult("a", [x * factor for x in BASE])
+    checks = [{"id": "t.py::a", "results": [timing.to_dict(), count.to_dict()]}]
+    path.write_text(json.dumps({"schema": 1, "created": "2026-11-20T10:00:00", "checks": checks}))
+    return path
+
+
+def test_counted_checks_are_judged_on_their_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _counted_report(tmp_path / "old.json", 1_000_000)
+    # 2 % more instructions is within 3 %; 30 % more wall time is only reported.
+    same = _counted_report(tmp_path / "same.json", 1_020_000, factor=1.3)
+    assert main(["compare", str(old), str(same)]) == 0
+    out = capsys.readouterr().out
+    rows = [re.split(r"\s{2,}", line) for line in out.splitlines()]
+    assert [
+        "t.py::a (instructions)",
+        "1 M instr",
+        "1.02 M instr",
+        "1.020",
+        "exact",
+        "unchanged",
+    ] in rows
+    assert "regressed (info)" in out
+    assert "(tolerance 10 %, counts 3 %)" in out
+    grown = _counted_report(tmp_path / "grown.json", 1_040_000)
+    assert main(["compare", str(old), str(grown), "--format", "json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    by_measure = {c["measure"]: c for c in payload["comparisons"]}
+    assert by_measure["instructions"]["status"] == "regressed"
+    assert by_measure["instructions"]["gating"] and not by_measure["time"]["gating"]

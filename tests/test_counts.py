@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import subprocess
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from pytest_aide.history import History
 from pytest_aide.measure.counts import (
     CountError,
     count_items,
@@ -216,11 +219,42 @@ def test_timed_only(aide_timer):
 def test_a_session_counts_the_checks_that_ask(pytester: pytest.Pytester) -> None:
     _valgrind()
     pytester.makepyfile(test_session=SESSION_TESTS)
-    result = pytester.runpytest("--aide-perf", "-p", "no:randomly", "--aide-report-dir=out")
+    result = pytester.runpytest(
+        "--aide-perf",
+        "-p",
+        "no:randomly",
+        "--aide-report-dir=out",
+        "--aide-keep-traces",
+        "--aide-benchmark-json=bench.json",
+    )
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.re_match_lines(
         [r"test_over_its_count: instructions \d+(\.\d+)? [kM] instr > 1 k instr"]
     )
+    # Every counted call's callgrind output is kept, listed, and readable by callgrind_annotate.
+    result.stdout.re_match_lines(
+        [r"callgrind output kept: \S+/out/traces/callgrind.test_within_its_count.out "]
+    )
+    trace = pytester.path / "out" / "traces" / "callgrind.test_within_its_count.out"
+    annotated = subprocess.run(["callgrind_annotate", str(trace)], capture_output=True, text=True)
+    assert annotated.returncode == 0 and "PROGRAM TOTALS" in annotated.stdout
+    markdown = (pytester.path / "out" / "report.md").read_text()
+    assert "## Counts (valgrind)" in markdown
+    assert re.search(
+        r"\| `test_within_its_count` \| instructions \| \d+(\.\d+)? [kM] instr per call", markdown
+    )
+    page = (pytester.path / "out" / "report.html").read_text()
+    assert re.search(r"test_over_its_count: \d+(\.\d+)? [kM] instr per call", page)
+    bench = json.loads((pytester.path / "bench.json").read_text())
+    info = {b["name"]: b["extra_info"] for b in bench["benchmarks"]}
+    assert info["test_within_its_count"]["aide_instructions"] > 10_000
+    assert info["test_within_its_count"]["aide_count"].endswith(
+        "counted by valgrind " + _valgrind().version + ")"
+    )
+    assert "aide_instructions" not in info["test_timed_only"]
+    history = History(pytester.path / "out" / "history.sqlite")
+    points = history.points(["test_session.py::test_within_its_count"])
+    assert [p.kind for p in points] == ["timing", "count"] and points[1].count > 10_000
     report = json.loads((pytester.path / "out" / "report.json").read_text())
     schema = Path(__file__).parents[1] / "pytest_aide" / "report" / "report.schema.json"
     jsonschema.validate(report, json.loads(schema.read_text()))

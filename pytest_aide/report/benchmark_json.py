@@ -2,7 +2,9 @@
 
 Writing: aide's timings as a ``--benchmark-json`` file, with the statistics
 computed by pytest-benchmark's own ``Stats``, so its ``compare`` command,
-dashboards and github-action-benchmark read them. Reading: a pytest-benchmark
+dashboards and github-action-benchmark read them. A counted result's count
+goes in ``extra_info`` (``aide_instructions``, ``aide_cycles``, the calls
+counted and ``aide_count``, the figure with its unit). Reading: a pytest-benchmark
 file saved with ``--benchmark-save-data`` becomes timing results aide can
 compare.
 """
@@ -15,7 +17,7 @@ from typing import Any
 from pytest_benchmark import __version__ as benchmark_version
 from pytest_benchmark.stats import Stats
 
-from pytest_aide.results import TimingResult
+from pytest_aide.results import CountResult, TimingResult
 
 __all__ = ["is_benchmark_json", "read_benchmark_json", "to_benchmark_json"]
 
@@ -23,6 +25,23 @@ __all__ = ["is_benchmark_json", "read_benchmark_json", "to_benchmark_json"]
 def is_benchmark_json(data: object) -> bool:
     """True for a file written by pytest-benchmark (or by ``--aide-benchmark-json``)."""
     return isinstance(data, dict) and "benchmarks" in data and "machine_info" in data
+
+
+def _count_info(check: dict[str, Any], name: str) -> dict[str, Any]:
+    """``extra_info`` of a counted result: its valgrind count per call."""
+    for data in check["results"]:
+        if data["kind"] == "count" and data["name"] == name:
+            count = CountResult.from_dict(data)
+            info: dict[str, Any] = {
+                "aide_measure": count.measure,
+                "aide_instructions": count.instructions,
+                "aide_count_calls": count.calls,
+                "aide_count": count.summary(),
+            }
+            if count.cycles is not None:
+                info["aide_cycles"] = count.cycles
+            return info
+    return {}
 
 
 def _entry(check: dict[str, Any], result: dict[str, Any], alone: bool) -> dict[str, Any]:
@@ -39,7 +58,11 @@ def _entry(check: dict[str, Any], result: dict[str, Any], alone: bool) -> dict[s
         "fullname": fullname,
         "params": None,
         "param": None,
-        "extra_info": {"aide_status": check["status"], "aide_check": check["name"]},
+        "extra_info": {
+            "aide_status": check["status"],
+            "aide_check": check["name"],
+            **_count_info(check, result["name"]),
+        },
         "options": {
             "disable_gc": result["gc"] == "disabled",
             "timer": "perf_counter",

@@ -24,7 +24,7 @@ from plotly.subplots import make_subplots
 
 from pytest_aide.history import Point
 from pytest_aide.report.markdown import by_attention
-from pytest_aide.results import thin
+from pytest_aide.results import CountResult, thin
 from pytest_aide.units import format_duration, format_size
 
 __all__ = ["render_html"]
@@ -127,7 +127,10 @@ def _baseline_changes(checks: list[dict[str, Any]]) -> str:
     rows = [(c, comp) for c in checks for comp in c["comparisons"]]
     if not rows:
         return ""
-    names = [comp["result"] for _, comp in rows]
+    names = [
+        comp["result"] + (f" ({comp['measure']})" if comp.get("measure", "time") != "time" else "")
+        for _, comp in rows
+    ]
     change = [(comp["ratio"] - 1) * 100 for _, comp in rows]
     figure = go.Figure(
         go.Bar(
@@ -147,7 +150,7 @@ def _baseline_changes(checks: list[dict[str, Any]]) -> str:
     for _, comp in rows:
         figure.add_vline(x=comp["tolerance"] * 100, line_dash="dot", line_color="#bc4c00")
     figure.update_layout(title="Current against baseline: change with 95 % interval")
-    figure.update_xaxes(title="change in time per call (%); dotted: allowed slowdown")
+    figure.update_xaxes(title="change in time (or count) per call (%); dotted: allowed slowdown")
     return _div(figure, "baseline", 120 + 45 * len(rows))
 
 
@@ -221,7 +224,8 @@ def _memory(checks: list[dict[str, Any]]) -> str:
 def _trends(points: Sequence[Point]) -> str:
     series: dict[str, list[Point]] = {}
     for point in points:
-        series.setdefault(point.result, []).append(point)
+        if point.kind in ("timing", "load"):
+            series.setdefault(point.result, []).append(point)
     if not any(len(s) > 1 for s in series.values()):
         return ""
     figure = go.Figure()
@@ -243,6 +247,31 @@ def _trends(points: Sequence[Point]) -> str:
     return _div(figure, "history", 380)
 
 
+def _count_trends(points: Sequence[Point]) -> str:
+    series: dict[str, list[Point]] = {}
+    for point in points:
+        if point.kind == "count" and point.count is not None:
+            series.setdefault(point.result, []).append(point)
+    if not any(len(s) > 1 for s in series.values()):
+        return ""
+    figure = go.Figure()
+    for name, run in series.items():
+        figure.add_trace(
+            go.Scatter(
+                x=[p.run for p in run],
+                y=[p.count for p in run],
+                name=name,
+                mode="lines+markers",
+                text=[f"{p.created} {p.status}" for p in run],
+                hovertemplate="run %{x}: %{y:.4s}<br>%{text}<extra>" + name + "</extra>",
+            )
+        )
+    figure.update_layout(title="History: count per call (valgrind) per run")
+    figure.update_xaxes(title="run", tickformat="d", dtick=1)
+    figure.update_yaxes(title="instructions (or estimated cycles) per call")
+    return _div(figure, "count-history", 380)
+
+
 def _summary_table(checks: list[dict[str, Any]]) -> str:
     rows = []
     for check in checks:
@@ -254,6 +283,9 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
                 figures += f"knee at concurrency {result['knee']}; "
             elif result["kind"] == "memory":
                 figures += f"peak {format_size(result['peak_bytes'])}; "
+            elif result["kind"] == "count":
+                counted = CountResult.from_dict(result).summary()
+                figures += f"{html.escape(result['name'])}: {html.escape(counted)}; "
             elif stats.get("median") is not None:
                 figures += (
                     f"{html.escape(result['name'])}: median {format_duration(stats['median'])}; "
@@ -286,6 +318,7 @@ def render_html(report: dict[str, Any], history: Sequence[Point] = ()) -> str:
             _sweeps(checks),
             _memory(checks),
             _trends(history),
+            _count_trends(history),
         )
         if part
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_aide.results import CountResult
 from pytest_aide.units import format_duration, format_size
 
 __all__ = ["STATUS_ORDER", "by_attention", "render_markdown"]
@@ -33,11 +34,16 @@ def _status(check: dict[str, Any]) -> str:
 
 
 def _change(check: dict[str, Any], name: str) -> str:
-    for c in check["comparisons"]:
-        if c["result"] == name:
+    found = [c for c in check["comparisons"] if c["result"] == name]
+    # A counted result's count comparison is the one that gates: it comes first.
+    found.sort(key=lambda c: c.get("measure", "time") == "time")
+    for c in found:
+        if c.get("measure", "time") != "time":
+            text = f"{(c['ratio'] - 1) * 100:+.2f} % {c['measure']}"
+        else:
             low, high = (c["ci_low"] - 1) * 100, (c["ci_high"] - 1) * 100
             text = f"{(c['ratio'] - 1) * 100:+.1f} % [{low:+.1f}, {high:+.1f}]"
-            return text if c["gating"] else f"{text} (info)"
+        return text if c["gating"] else f"{text} (info)"
     return "-"
 
 
@@ -133,6 +139,29 @@ def _resource_section(checks: list[dict[str, Any]]) -> list[str]:
     return ["", "## Memory and CPU", "", "| result | kind | figures |", "|---|---|---|", *lines]
 
 
+def _count_section(checks: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for check in checks:
+        for r in check["results"]:
+            if r["kind"] != "count":
+                continue
+            trace = f"`{_cell(r['trace_path'])}`" if r.get("trace_path") else "-"
+            lines.append(
+                f"| `{_cell(r['name'])}` | {r['measure']} | "
+                f"{_cell(CountResult.from_dict(r).summary())} | {trace} |"
+            )
+    if not lines:
+        return []
+    return [
+        "",
+        "## Counts (valgrind)",
+        "",
+        "| result | gated on | per call | callgrind output |",
+        "|---|---|---|---|",
+        *lines,
+    ]
+
+
 def _environment(report: dict[str, Any]) -> list[str]:
     m = report["machine"]
     lines = [
@@ -187,6 +216,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     ]
     for check in checks:
         lines += _main_rows(check)
+    lines += _count_section(checks)
     lines += _load_section(checks)
     lines += _resource_section(checks)
     notes = [note for check in checks for note in check["notes"]]
