@@ -18,9 +18,11 @@ import pytest
 
 from pytest_aide.check import Check
 from pytest_aide.cli import main
+from pytest_aide.history import History
 from pytest_aide.report.json import SCHEMA_FILE, build_report
 from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import (
+    CountResult,
     CpuResult,
     LoadResult,
     MemoryResult,
@@ -246,6 +248,43 @@ def test_future_history_version_is_left_alone(tmp_path: Path) -> None:
     before = path.read_bytes()
     assert main(["history", "--path", str(path)]) == 2
     assert path.read_bytes() == before
+
+
+V1_TABLES = """
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL,
+    profile TEXT NOT NULL, machine TEXT NOT NULL, checks INTEGER NOT NULL,
+    passed INTEGER NOT NULL, failed INTEGER NOT NULL);
+CREATE TABLE points (run INTEGER NOT NULL REFERENCES runs(id), check_id TEXT NOT NULL,
+    result TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, median REAL, p95 REAL,
+    throughput REAL, memory_peak REAL);
+INSERT INTO runs VALUES (1, '2026-11-20T10:00:00', 'default', 'm', 1, 1, 0);
+INSERT INTO points VALUES (1, 't.py::a', 'a', 'timing', 'PASS', 0.01, 0.02, 100.0, NULL);
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_version_1_history_gains_counts_and_keeps_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_TABLES)
+    history = History(path)
+    (old,) = history.points(["t.py::a"])  # read as it is, before any write
+    assert old.median == 0.01 and old.count is None
+    count = CountResult("a", "instructions", 1.5e6, calls=4).to_dict()
+    timing = TimingResult("a", [0.01, 0.011, 0.012]).to_dict()
+    report = {
+        "created": "2026-11-21T10:00:00",
+        "profile": "default",
+        "totals": {"checks": 1, "passed": 1, "failed": 0},
+        "checks": [{"id": "t.py::a", "status": "PASS", "results": [timing, count]}],
+    }
+    history.append(report, "m")
+    points = history.points(["t.py::a"])
+    assert [(p.run, p.kind, p.count) for p in points] == [
+        (1, "timing", None),
+        (2, "timing", None),
+        (2, "count", 1.5e6),
+    ]
 
 
 def test_aide_history_moves_the_store(pytester: pytest.Pytester) -> None:
