@@ -29,7 +29,7 @@ from benchmarks.stress import spin
 from pytest_aide.measure.counts import ALLOCATORS, count_items, find_valgrind
 from pytest_aide.measure.pair import Tree
 
-MODULE = '''\
+MODULE = """\
 import json
 
 DOC = {"items": [{"id": i, "name": f"item {i}", "tags": ["a", "b"] * 3} for i in range(200)]}
@@ -49,9 +49,9 @@ def sort_and_group():
 
 def json_round_trip():
     return json.loads(json.dumps(DOC))
-'''
+"""
 
-TESTS = '''\
+TESTS = """\
 from work import json_round_trip, python_loop, sort_and_group
 
 def test_python_loop(aide_timer):
@@ -62,7 +62,7 @@ def test_sort_and_group(benchmark):
 
 def test_json_round_trip(aide_timer):
     aide_timer(json_round_trip)
-'''
+"""
 
 TIMER = """
 import json, sys
