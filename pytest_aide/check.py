@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_aide.results import Result, TimingResult, result_from_dict
+from pytest_aide.results import CountResult, Result, TimingResult, result_from_dict
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Breach, Comparison, Evidence, Threshold, Verdict, decide
 
@@ -36,6 +36,8 @@ class Check:
     """Under ``--aide-against``: results that could not be compared, and why."""
     pair_problems: list[str] = field(default_factory=list)
     """Under ``--aide-against``: why a comparison would be false (both sides ran one file)."""
+    against_counts: dict[str, CountResult] = field(default_factory=dict)
+    """Under ``--aide-against``: REV's count of each counted result, by result name."""
     count_notes: list[str] = field(default_factory=list)
     """Measured calls the check asked to count that were not counted, and why."""
 

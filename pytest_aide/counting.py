@@ -116,33 +116,56 @@ class Counting:
             shutil.move(count.trace, kept)
             count.trace = str(kept)
 
-    def attach(self, nodeid: str, check: Check) -> list[str]:
-        """Give ``check`` a count beside each timing; the lines saying what was not counted."""
+    def results(
+        self, nodeid: str, names: list[str]
+    ) -> tuple[dict[str, CountResult], dict[str, str]]:
+        """The counts of ``nodeid``'s results called ``names``, and why the others have none."""
         measure = self.measures.get(nodeid)
         if measure is None:
+            return {}, dict.fromkeys(names, "not counted")
+        if self.problem is not None:
+            return {}, dict.fromkeys(names, self.problem)
+        run = self.runs.get(nodeid)
+        counts = {c.label: c for c in run.for_item(nodeid)} if run else {}
+        why = (run.missing.get(nodeid) if run else None) or "not counted"
+        found, missing = {}, {}
+        for name in names:
+            count = counts.get(name)
+            if count is None or count.problem is not None:
+                missing[name] = count.problem if count is not None and count.problem else why
+                continue
+            found[name] = CountResult(
+                name=name,
+                measure=measure,
+                instructions=count.instructions,
+                calls=count.calls,
+                cycles=count.cycles,
+                events=dict(count.events),
+                valgrind=self.version,
+                trace_path=count.trace,
+            )
+        return found, missing
+
+    def attach(self, nodeid: str, check: Check) -> list[str]:
+        """Give ``check`` a count beside each timing; the lines saying what was not counted."""
+        if nodeid not in self.measures:
             return []
         if self.problem is not None:
             return [f"{check.name}: not counted ({self.problem}); wall-time limits only"]
-        run = self.runs.get(nodeid)
-        counts = {c.label: c for c in run.for_item(nodeid)} if run else {}
-        why = run.missing.get(nodeid) if run else "not counted"
-        lines = []
-        for timing in check.timings:
-            count = counts.get(timing.name)
-            if count is None or count.problem is not None:
-                reason = count.problem if count is not None else why
-                lines.append(f"{timing.name}: not counted ({reason}); wall-time limits only")
-                continue
-            check.results.append(
-                CountResult(
-                    name=timing.name,
-                    measure=measure,
-                    instructions=count.instructions,
-                    calls=count.calls,
-                    cycles=count.cycles,
-                    events=dict(count.events),
-                    valgrind=self.version,
-                    trace_path=count.trace,
-                )
-            )
-        return lines
+        found, missing = self.results(nodeid, [t.name for t in check.timings])
+        check.results += found.values()
+        return [
+            f"{name}: not counted ({why}); wall-time limits only" for name, why in missing.items()
+        ]
+
+    def attach_against(self, nodeid: str, check: Check, label: str) -> None:
+        """Give ``check`` REV's count of each counted result (this is REV's counting)."""
+        names = [r.name for r in check.results if isinstance(r, CountResult)]
+        if not names:
+            return
+        found, missing = self.results(nodeid, names)
+        check.against_counts.update(found)
+        check.pair_notes += [
+            f"{name}: not counted in {label} ({why}); its wall time is compared instead"
+            for name, why in missing.items()
+        ]

@@ -174,6 +174,8 @@ class AideSession:
         keep = settings.report_dir / "traces" if settings.keep_traces else None
         self.counting = Counting(settings.valgrind, keep)
         """Instruction counts of the checks that measure them."""
+        self.counting_against = Counting(settings.valgrind, None)
+        """Under ``--aide-against``: the same counts in REV's tree."""
         self.benchmark_tests = 0
         """Collected tests that use pytest-benchmark's ``benchmark`` fixture."""
         self._check_patterns: CheckPatterns = []
@@ -264,16 +266,20 @@ class AideSession:
             return {}
         return matched
 
-    def _pair(self, items: list[pytest.Item]) -> None:
-        """Run ``items`` in REV's worktree and this tree, interleaved; keep the paired calls."""
+    def _trees(self, items: list[pytest.Item]) -> tuple[Tree, Tree]:
+        """REV's tree and this one, importing the project (and ``items``' targets) from each."""
         assert self.revision is not None
-        config = self.config
         extra = [
             item.scenario.target.partition(":")[0]
             for item in items
             if isinstance(item, ScenarioItem) and item.scenario is not None
         ]
-        a, b = self.revision.trees(config.rootpath, config.inipath, extra)
+        return self.revision.trees(self.config.rootpath, self.config.inipath, extra)
+
+    def _pair(self, items: list[pytest.Item]) -> None:
+        """Run ``items`` in REV's worktree and this tree, interleaved; keep the paired calls."""
+        assert self.revision is not None
+        a, b = self._trees(items)
 
         def args_for(tree: Tree) -> list[str]:
             return self._worker_args(items, tree.rootdir)
@@ -325,6 +331,10 @@ class AideSession:
         counted = [item for item in items if item.nodeid in wanted]
         args = [*self._worker_args(counted, config.rootpath), "-p", "no:codspeed"]
         self.counting.count(tree, wanted, args, self.progress)
+        if self.revision is not None:
+            rev, _ = self._trees(counted)
+            args = [*self._worker_args(counted, rev.rootdir), "-p", "no:codspeed"]
+            self.counting_against.count(rev, wanted, args, self.progress)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -559,6 +569,8 @@ class AideSession:
                 if self.workerinput is not None and item.nodeid not in self.counting.measures:
                     self._count([item])  # an xdist worker counts each item as it comes
                 check.count_notes += self.counting.attach(item.nodeid, check)
+                if self.revision is not None:
+                    self.counting_against.attach_against(item.nodeid, check, self.revision.label)
                 self.gate.count_slugs.update(self.counting.slugs(self.gate.machine))
                 disabled = _benchmark_disabled(item) if adopted is None else None
                 verdict = self.gate.evaluate(check, unmeasured=disabled)

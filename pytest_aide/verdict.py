@@ -331,13 +331,24 @@ def compare_counts(
     baseline_date: str,
     gating: bool = True,
     calls: tuple[int, int] = (1, 1),
+    against: str | None = None,
 ) -> Comparison:
-    """Compare two exact counts per call: the ratio is the change, with no interval."""
+    """Compare two exact counts per call: the ratio is the change, with no interval.
+
+    ``against`` labels a revision counted in the same job instead of a stored baseline.
+    """
     ratio = new / old if old > 0 else 1.0
     estimate = RatioEstimate(ratio, ratio, ratio, 1.0, calls[0], calls[1])
     undecided = None if old > 0 else f"the baseline counted no {measure} per call"
     return Comparison(
-        subject, estimate, tolerance, baseline_date, gating, undecided=undecided, measure=measure
+        subject,
+        estimate,
+        tolerance,
+        baseline_date,
+        gating,
+        against,
+        undecided=undecided,
+        measure=measure,
     )
 
 

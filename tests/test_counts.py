@@ -362,3 +362,36 @@ def test_counts_are_saved_beside_wall_time_and_gate_at_three_percent(
     report = json.loads((pytester.path / ".aide" / "report.json").read_text())
     compared = [(c["measure"], c["gating"]) for c in report["checks"][0]["comparisons"]]
     assert compared == [("time", False)]
+
+
+def test_against_a_revision_counts_both_trees_and_gates_on_the_counts(
+    pytester: pytest.Pytester,
+) -> None:
+    _valgrind()
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    _gated(pytester, 3000)
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"]):
+        subprocess.run(
+            ["git", "-c", "user.email=a@b", "-c", "user.name=a", *args],
+            cwd=pytester.path,
+            check=True,
+            capture_output=True,
+        )
+    same = pytester.runpytest("--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly")
+    same.assert_outcomes(passed=2)
+    report = json.loads((pytester.path / ".aide" / "report.json").read_text())
+    comparisons = report["checks"][0]["comparisons"]
+    counted = [c for c in comparisons if c["measure"] == "instructions"]
+    assert len(counted) == 1 and counted[0]["gating"] and counted[0]["against"].startswith("HEAD")
+    assert counted[0]["ratio"] == pytest.approx(1, abs=0.02)
+    assert not any(c["gating"] for c in comparisons if c["measure"] == "time")
+
+    _gated(pytester, 3300)  # 10 % more work in this tree only
+    grown = pytester.runpytest("--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly")
+    grown.assert_outcomes(passed=1, failed=1)
+    grown.stdout.re_match_lines(
+        [
+            r"test_counted: regressed \+\d+\.\d % instructions vs HEAD \(\w+\) \(same job\), "
+            r"tolerance 3 %"
+        ]
+    )
