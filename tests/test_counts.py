@@ -395,3 +395,36 @@ def test_against_a_revision_counts_both_trees_and_gates_on_the_counts(
             r"tolerance 3 %"
         ]
     )
+
+
+CRASHING_VALGRIND = """#!/bin/sh
+if [ "$1" = "--version" ]; then echo valgrind-3.19.0; exit 0; fi
+echo "valgrind: the 'impossible' happened: killed by signal 11" >&2
+kill -SEGV $$
+"""
+
+
+@pytest.mark.parametrize("kind", ["crashes", "too old"])
+def test_a_broken_valgrind_costs_one_line_per_check_and_loses_nothing(
+    pytester: pytest.Pytester, kind: str
+) -> None:
+    fake = pytester.path / "fake-valgrind"
+    if kind == "crashes":
+        fake.write_text(CRASHING_VALGRIND)
+    else:
+        fake.write_text("#!/bin/sh\necho valgrind-3.9.0\n")
+    fake.chmod(0o755)
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    _gated(pytester, 3000)
+    saved = pytester.runpytest("--aide-perf", "--aide-save-baseline", "-p", "no:randomly")
+    saved.assert_outcomes(passed=2)
+    before = {p: p.read_bytes() for p in (pytester.path / "baselines").rglob("*.json")}
+    result = pytester.runpytest("--aide-perf", "-p", "no:randomly", f"--aide-valgrind={fake}")
+    result.assert_outcomes(passed=2)
+    out = result.stdout.str()
+    reason = "valgrind 3.9.0 at" if kind == "too old" else "exited (valgrind: the 'impossible'"
+    notes = [line for line in out.splitlines() if ": not counted (" in line]
+    assert len(notes) == 2 and all(reason in line for line in notes), notes
+    assert all(line.endswith("wall-time limits only") for line in notes)
+    assert "INTERNALERROR" not in out and "pytest_aide/" not in out
+    assert {p: p.read_bytes() for p in (pytester.path / "baselines").rglob("*.json")} == before
