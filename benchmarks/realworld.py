@@ -220,6 +220,8 @@ def main() -> None:
                 runs[kind].append(comparisons(aide_run(project, python, options, *extra)))
                 git(project, "checkout", "-q", "aide-base")
             print(f"  [{mode}] run {index + 1}/{options.runs} done", file=sys.stderr)
+            partial = project.parent / f"runs-{mode}-{saves}.json"
+            partial.write_text(json.dumps(runs))  # what a cut-short run leaves to read
         seconds = (time.perf_counter() - mode_started) / (2 * options.runs)
         title = f"stored, baseline of {saves} save(s)" if mode == "stored" else mode
         if mode in COUNTED:
