@@ -127,7 +127,7 @@ class Counting:
             return {}, dict.fromkeys(names, self.problem)
         run = self.runs.get(nodeid)
         counts = {c.label: c for c in run.for_item(nodeid)} if run else {}
-        why = (run.missing.get(nodeid) if run else None) or "not counted"
+        why = (run.missing.get(nodeid) if run else None) or "the counting session made no such call"
         found, missing = {}, {}
         for name in names:
             count = counts.get(name)

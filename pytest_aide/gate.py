@@ -123,12 +123,10 @@ class Gate:
         return check.verdict
 
     def _count_tolerance(self, check: Check) -> float:
-        own = check.thresholds.get("regression_max")
-        return own.limit if own is not None else COUNT_TOLERANCE
+        return tolerance_for(COUNT_TOLERANCE, _own_tolerance(check))
 
     def _tolerance(self, check: Check) -> float:
-        own = check.thresholds.get("regression_max")
-        return tolerance_for(self.tolerance, own.limit if own is not None else None)
+        return tolerance_for(self.tolerance, _own_tolerance(check))
 
     def _baseline(self, check: Check, verdict: Evidence, slug: str) -> tuple[Baseline, bool] | None:
         """The stored baseline ``check`` is compared with, and whether it gates."""
@@ -224,3 +222,9 @@ class Gate:
         if note:
             verdict.notes.append(f"{check.name}: {note}")
         check.saved_baseline = shown
+
+
+def _own_tolerance(check: Check) -> float | None:
+    """The check's own ``regression_max``, if it sets one."""
+    own = check.thresholds.get("regression_max")
+    return own.limit if own is not None else None
