@@ -24,7 +24,7 @@ from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import CountResult, TimingResult, result_from_dict
 from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.units import format_count, format_duration
-from pytest_aide.verdict import Comparison, compare, compare_counts, tolerance_for
+from pytest_aide.verdict import Comparison, compare, compare_count_results, tolerance_for
 
 __all__ = ["InputError", "Side", "compare_sides", "load_side", "main"]
 
@@ -144,18 +144,13 @@ def compare_sides(
     for check_id in sorted(set(old.results) & set(new.results)):
         before, after = old.results[check_id], new.results[check_id]
         own = new.tolerances.get(check_id, old.tolerances.get(check_id))
-        counted = _count_pairs(old.counts.get(check_id, {}), new.counts.get(check_id, {}))
-        for name, old_count, new_count in counted:
-            comparison = compare_counts(
-                name,
-                old_count.value,
-                new_count.value,
-                new_count.measure,
-                tolerance=own if own is not None else count_tolerance,
-                baseline_date=old.dates[check_id],
-                calls=(old_count.calls, new_count.calls),
-            )
-            rows.append((check_id, comparison))
+        counted = compare_count_results(
+            old.counts.get(check_id, {}),
+            sorted(new.counts.get(check_id, {}).values(), key=lambda r: r.name),
+            tolerance=tolerance_for(count_tolerance, own),
+            baseline_date=old.dates[check_id],
+        )
+        rows += [(check_id, comparison) for comparison in counted]
         pairs = [(name, before[name], after[name]) for name in sorted(set(before) & set(after))]
         if not pairs and len(before) == 1 and len(after) == 1:
             # One timing on each side (a pytest-benchmark test and its aide check): a pair.
@@ -174,17 +169,6 @@ def compare_sides(
             )
             rows.append((check_id, comparison))
     return rows
-
-
-def _count_pairs(
-    before: dict[str, CountResult], after: dict[str, CountResult]
-) -> list[tuple[str, CountResult, CountResult]]:
-    """Counts of one measure on both sides, by result name."""
-    return [
-        (name, before[name], after[name])
-        for name in sorted(set(before) & set(after))
-        if before[name].measure == after[name].measure
-    ]
 
 
 def _only_or_named(results: dict[str, Any], name: str) -> Any:

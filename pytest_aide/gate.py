@@ -26,7 +26,7 @@ from pytest_aide.verdict import (
     Evidence,
     Verdict,
     compare,
-    compare_counts,
+    compare_count_results,
     decide,
     tolerance_for,
 )
@@ -86,21 +86,13 @@ class Gate:
             if self.save:
                 self._save(check, evidence, counts, self.count_slugs[counts[0].measure])
         if self.against is not None:
-            evidence.comparisons += [
-                compare_counts(
-                    now.name,
-                    before.value,
-                    now.value,
-                    now.measure,
-                    tolerance=self._count_tolerance(check),
-                    baseline_date="",
-                    calls=(before.calls, now.calls),
-                    against=self.against,
-                )
-                for now in counts
-                if (before := check.against_counts.get(now.name)) is not None
-                and before.measure == now.measure
-            ]
+            evidence.comparisons += compare_count_results(
+                check.against_counts,
+                counts,
+                tolerance=self._count_tolerance(check),
+                baseline_date="",
+                against=self.against,
+            )
             # A result counted on both sides is gated on its count; its paired time is shown.
             evidence.comparisons += [
                 Comparison(
@@ -160,22 +152,13 @@ class Gate:
             return
         baseline, gating = found
         old = {r.name: r for r in baseline.results if isinstance(r, CountResult)}
-        for count in counts:
-            before = old.get(count.name)
-            if before is None or before.measure != count.measure:
-                continue
-            verdict.comparisons.append(
-                compare_counts(
-                    count.name,
-                    before.value,
-                    count.value,
-                    count.measure,
-                    tolerance=self._count_tolerance(check),
-                    baseline_date=baseline.date,
-                    gating=gating,
-                    calls=(before.calls, count.calls),
-                )
-            )
+        verdict.comparisons += compare_count_results(
+            old,
+            counts,
+            tolerance=self._count_tolerance(check),
+            baseline_date=baseline.date,
+            gating=gating,
+        )
 
     def _compare(self, check: Check, verdict: Evidence, counted: bool = False) -> None:
         found = self._baseline(check, verdict, self.slug)

@@ -37,6 +37,7 @@ __all__ = [
     "ThresholdError",
     "Verdict",
     "compare",
+    "compare_count_results",
     "compare_counts",
     "decide",
     "judge",
@@ -56,6 +57,19 @@ class Measured(Protocol):
 
     def metrics(self) -> dict[str, float]:
         """Figures by metric name."""
+        ...
+
+
+class Counted(Protocol):
+    """What a count comparison needs of a count result."""
+
+    name: str
+    measure: str
+    calls: int
+
+    @property
+    def value(self) -> float:
+        """The gated figure per call."""
         ...
 
 
@@ -350,6 +364,33 @@ def compare_counts(
         undecided=undecided,
         measure=measure,
     )
+
+
+def compare_count_results(
+    old: Mapping[str, Counted],
+    new: Sequence[Counted],
+    *,
+    tolerance: float,
+    baseline_date: str,
+    gating: bool = True,
+    against: str | None = None,
+) -> list[Comparison]:
+    """Compare each count in ``new`` with ``old``'s count of the same name and measure."""
+    return [
+        compare_counts(
+            now.name,
+            before.value,
+            now.value,
+            now.measure,
+            tolerance=tolerance,
+            baseline_date=baseline_date,
+            gating=gating,
+            calls=(before.calls, now.calls),
+            against=against,
+        )
+        for now in new
+        if (before := old.get(now.name)) is not None and before.measure == now.measure
+    ]
 
 
 def compare(
