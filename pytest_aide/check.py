@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pytest_aide.confirm import Confirmation
 from pytest_aide.results import CountResult, Result, TimingResult, result_from_dict
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Breach, Comparison, Evidence, Threshold, Verdict, decide
@@ -40,6 +41,10 @@ class Check:
     """Under ``--aide-against``: REV's count of each counted result, by result name."""
     count_notes: list[str] = field(default_factory=list)
     """Measured calls the check asked to count that were not counted, and why."""
+    confirmation: Confirmation | None = None
+    """How a suspected wall-time failure was measured again (``--aide-confirm``), if it was."""
+    baseline_commit: tuple[str | None, bool] | None = None
+    """The commit (and dirtiness) of the stored wall-time baseline compared with, if any."""
 
     def next_result_name(self) -> str:
         """Name for the next unnamed result: the check name, then ``name#2``, ..."""
@@ -98,6 +103,11 @@ class Check:
             "problems": list(verdict.problems) if verdict else [],
             "saved_baseline": self.saved_baseline,
             "against_sources": self.pair_sources,
+            "confirmation": (
+                {**self.confirmation.to_dict(), "lines": self.confirmation.lines(self.name)}
+                if self.confirmation
+                else None
+            ),
         }
 
     @classmethod
@@ -116,6 +126,9 @@ class Check:
             saved_baseline=data.get("saved_baseline"),
             pair_sources=dict(data.get("against_sources") or {}),
         )
+        confirmation = data.get("confirmation")
+        if confirmation:
+            check.confirmation = Confirmation.from_dict(confirmation)
         if data.get("judged"):
             check.verdict = Verdict(
                 breaches=[
@@ -125,6 +138,7 @@ class Check:
                 problems=list(data["problems"]),
                 comparisons=[Comparison.from_dict(c) for c in data["comparisons"]],
                 notes=list(data["notes"]),
+                confirmation=list((confirmation or {}).get("lines") or []),
             )
         return check
 

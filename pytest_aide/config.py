@@ -20,6 +20,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 __all__ = [
+    "DEFAULT_CONFIRM",
     "DEFAULT_PROFILE",
     "DEFAULT_TOLERANCE",
     "CheckPatterns",
@@ -44,6 +45,8 @@ __all__ = [
 DEFAULT_PROFILE = "default"
 DEFAULT_TOLERANCE = 0.10
 """Allowed slowdown against a baseline, as a fraction."""
+DEFAULT_CONFIRM = 2
+"""Times a suspected wall-time failure is measured again before it fails (``--aide-confirm``)."""
 
 ProfileOverrides = dict[str, dict[str, dict[str, Threshold]]]
 """profile name -> check name -> threshold key -> threshold."""
@@ -274,6 +277,8 @@ class Settings:
     """``--aide-measure``: what checks measure unless they say: time, instructions, cycles."""
     valgrind: str = "valgrind"
     """``--aide-valgrind``: the valgrind command or path that counts."""
+    confirm: int = DEFAULT_CONFIRM
+    """``--aide-confirm``: times a suspected wall-time failure is measured again."""
 
 
 def option_conflict(settings: Settings) -> str | None:

@@ -5,6 +5,7 @@ Reads and writes baseline files, never the clock; knows nothing of pytest.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ class Gate:
                 Comparison(
                     name,
                     estimate,
-                    self._tolerance(check),
+                    self.time_tolerance(check),
                     "",
                     name not in check.against_counts,
                     self.against,
@@ -111,13 +112,47 @@ class Gate:
             self._compare(check, evidence, counted=bool(counts or check.count_notes))
         if self.save and measured:
             self._save(check, evidence, measured, self.slug)
+        self._confirmed(check, evidence)
         check.verdict = decide(evidence)
         return check.verdict
+
+    def preview(self, check: Check) -> Verdict:
+        """Judge ``check``'s wall-time figures alone, saving nothing: is there a suspicion?
+
+        Thresholds and the stored wall-time comparison, as :meth:`evaluate`
+        would judge them; counts and same-job pairs are left out (they are
+        not measured again). Records the stored baseline's commit on ``check``.
+        """
+        thresholds = {k: t for k, t in check.thresholds.items() if t.metric not in COUNT_METRICS}
+        evidence = Evidence(check.name, check.results, thresholds)
+        counted = any(isinstance(r, CountResult) for r in check.results) or bool(check.count_notes)
+        if self.against is None and self.compare and not self.save and check.timings:
+            self._compare(check, evidence, counted=counted)
+        return decide(evidence)
+
+    def _confirmed(self, check: Check, evidence: Evidence) -> None:
+        """Judge on the confirmation, when the check was measured again."""
+        confirmation = check.confirmation
+        if confirmation is None:
+            return
+        if confirmation.kind == "same-job":
+            # The same-job comparison replaces the stored one, which is shown.
+            evidence.comparisons = [
+                dataclasses.replace(c, gating=False)
+                if c.measure == "time" and c.against is None
+                else c
+                for c in evidence.comparisons
+            ]
+            evidence.comparisons += confirmation.paired
+        evidence.confirmed = frozenset(confirmation.confirmed)
+        evidence.confirmation = confirmation.lines(check.name)
+        evidence.notes += confirmation.notes
 
     def _count_tolerance(self, check: Check) -> float:
         return tolerance_for(COUNT_TOLERANCE, _own_tolerance(check))
 
-    def _tolerance(self, check: Check) -> float:
+    def time_tolerance(self, check: Check) -> float:
+        """The wall-time tolerance for ``check``: its ``regression_max``, else the session's."""
         return tolerance_for(self.tolerance, _own_tolerance(check))
 
     def _baseline(self, check: Check, verdict: Evidence, slug: str) -> tuple[Baseline, bool] | None:
@@ -165,6 +200,7 @@ class Gate:
         if found is None:
             return
         baseline, gating = found
+        check.baseline_commit = (baseline.commit, baseline.dirty)
         # A check that asked for a count is gated on it; its wall time is only reported.
         gating = gating and not counted
         old = {r.name: r for r in baseline.results if isinstance(r, TimingResult)}
@@ -176,7 +212,7 @@ class Gate:
                 result.name,
                 before.samples,
                 result.samples,
-                tolerance=self._tolerance(check),
+                tolerance=self.time_tolerance(check),
                 baseline_date=baseline.date,
                 gating=gating,
                 drift=self.drift,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.config import (
+    DEFAULT_CONFIRM,
     DEFAULT_TOLERANCE,
     Settings,
     non_negative_int,
@@ -229,6 +230,19 @@ OPTIONS: tuple[Option, ...] = (
         "valgrind",
         metavar="PATH",
         default="valgrind",
+    ),
+    Option(
+        "confirm",
+        "before a wall-time check fails (a time limit broken, or slower than its stored "
+        "baseline), measure it again up to N more times, with exponential backoff and "
+        "jitter, and fail only if every attempt breaks the same limit; a stored baseline "
+        "whose commit is in this repository is measured beside this tree in the same job "
+        "instead; a check's retry= table overrides it; 0 turns it off "
+        f"(default: {DEFAULT_CONFIRM})",
+        "confirm",
+        parse=non_negative_int,
+        metavar="N",
+        default=DEFAULT_CONFIRM,
     ),
     Option(
         "timeout",

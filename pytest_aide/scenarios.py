@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.config import ProfileError, parse_profiles
+from pytest_aide.confirm import RetryError, RetryPolicy
 from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.load import LOAD_MODES, LoadPlan
 from pytest_aide.targets import TargetError, import_target
@@ -48,6 +49,7 @@ SCENARIO_KEYS = (
     "load",
     "timeout",
     "measure",
+    "retry",
     "description",
 )
 """Keys a ``[scenarios.NAME]`` table may hold."""
@@ -97,6 +99,9 @@ class Scenario:
     """Seconds after which the scenario is stopped and fails (None: the session default)."""
     measure: str | None = None
     """What the gate measures (``time``, ``instructions``, ``cycles``); None: the session's."""
+    retry: dict[str, Any] | None = None
+    """The ``retry`` table (validated): how a suspected failure is confirmed; None: the
+    session's ``--aide-confirm``."""
 
     def thresholds_for(self, profile: str) -> dict[str, Threshold]:
         """The scenario's thresholds with ``profile``'s overrides merged over them."""
@@ -277,6 +282,7 @@ def _scenario(name: str, table: object) -> Scenario:
         load=_load(table.get("load")),
         timeout=_timeout(table.get("timeout")),
         measure=_measure(table.get("measure"), "load" in table),
+        retry=_retry(table.get("retry")),
     )
 
 
@@ -290,6 +296,17 @@ def _measure(value: object, load: bool) -> str | None:
     if load and measure != "time":
         raise ScenarioError(f"key 'measure': a load scenario is timed, it cannot measure {measure}")
     return measure
+
+
+def _retry(value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    try:
+        RetryPolicy.from_mapping(value, RetryPolicy())
+    except RetryError as exc:
+        raise ScenarioError(f"key 'retry': {exc}") from None
+    assert isinstance(value, dict)
+    return value
 
 
 def _timeout(value: object) -> float | None:

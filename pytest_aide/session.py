@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import json
 import os
+import random
 import sys
+import time
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any, TextIO
@@ -31,6 +33,7 @@ from pytest_aide.config import (
     pyproject_checks,
     pyproject_profiles,
 )
+from pytest_aide.confirm import Attempt, Confirmation, Retrying, RetryPolicy
 from pytest_aide.counting import COUNTED, Counting
 from pytest_aide.gate import Gate
 from pytest_aide.measure.counts import measure_name
@@ -50,7 +53,16 @@ from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.results import CountResult, TimingResult
 from pytest_aide.units import format_duration, parse_timeout
-from pytest_aide.verdict import Evidence, Threshold, ThresholdError, decide, parse_thresholds
+from pytest_aide.verdict import (
+    Comparison,
+    Evidence,
+    Threshold,
+    ThresholdError,
+    decide,
+    failure_key,
+    parse_thresholds,
+    suspicions,
+)
 
 __all__ = ["SESSION_KEY", "SESSION_NAME", "AideSession", "AsyncioLoops"]
 
@@ -60,6 +72,8 @@ _AIDE_FIXTURES = ("aide_timer", "aide_memory", "aide_cpu", "aide_load")
 SESSION_KEY = pytest.StashKey["AideSession"]()
 _CHECK_KEY = pytest.StashKey[Check]()
 _TIMEOUT_KEY = pytest.StashKey[tuple[float, str]]()
+_RETRY_KEY = pytest.StashKey[dict[str, Any]]()
+_ADOPTED_KEY = pytest.StashKey[bool]()
 
 
 class AsyncioLoops:
@@ -77,7 +91,7 @@ class AsyncioLoops:
 
 def _marker_limits(
     marker: pytest.Mark,
-) -> tuple[str | None, dict[str, Threshold], float | None, str | None]:
+) -> tuple[str | None, dict[str, Threshold], float | None, str | None, dict[str, Any] | None]:
     if marker.args:
         raise ThresholdError(
             "takes keyword arguments only, e.g. @pytest.mark.aide(name='x', mean='2s')"
@@ -88,7 +102,15 @@ def _marker_limits(
         raise ThresholdError(f"name must be a string, got {name!r}")
     timeout = _keyword(kwargs, "timeout", parse_timeout)
     measure = _keyword(kwargs, "measure", measure_name)
-    return name, parse_thresholds(kwargs), timeout, measure
+    retry = _keyword(kwargs, "retry", _retry_table)
+    return name, parse_thresholds(kwargs), timeout, measure, retry
+
+
+def _retry_table(value: object) -> dict[str, Any]:
+    """A marker's ``retry=`` table, validated (:class:`RetryError` says what is wrong)."""
+    RetryPolicy.from_mapping(value, RetryPolicy())
+    assert isinstance(value, dict)
+    return value
 
 
 def _keyword(kwargs: dict[str, Any], key: str, parse: Callable[[Any], Any]) -> Any:
@@ -118,6 +140,22 @@ def _benchmark_disabled(item: pytest.Item) -> str | None:
         "itself off under pytest-xdist (-n); run this test without -n (or with -p no:xdist), "
         "or measure it with aide_timer, which works under xdist"
     )
+
+
+def _rearm_benchmark(item: pytest.Item) -> None:
+    """Let pytest-benchmark's ``benchmark`` fixture measure once more, for a retry.
+
+    The fixture refuses a second use and lists each use in its own report; the
+    retry's use replaces the first one there.
+    """
+    fixture = getattr(item, "funcargs", {}).get("benchmark")
+    if fixture is None or not hasattr(fixture, "_mode"):
+        return
+    listed = getattr(getattr(fixture, "_add_stats", None), "__self__", None)
+    if isinstance(listed, list) and fixture.stats in listed:
+        listed.remove(fixture.stats)
+    fixture._mode = None
+    fixture.stats = None
 
 
 def _benchmark_timing(item: pytest.Item, name: str) -> TimingResult | None:
@@ -171,6 +209,9 @@ class AideSession:
         self.pairs = PairRun()
         """Under ``--aide-against``: every paired call so far."""
         self.paired_items = 0
+        self._confirm_revisions: dict[str, Revision] = {}
+        """Commits of stored baselines checked out to confirm a suspected regression."""
+        self._random = random.Random()
         keep = settings.report_dir / "traces" if settings.keep_traces else None
         self.counting = Counting(settings.valgrind, keep)
         """Instruction counts of the checks that measure them."""
@@ -266,20 +307,27 @@ class AideSession:
             return {}
         return matched
 
-    def _trees(self, items: list[pytest.Item]) -> tuple[Tree, Tree]:
+    def _trees(
+        self, items: list[pytest.Item], revision: Revision | None = None
+    ) -> tuple[Tree, Tree]:
         """REV's tree and this one, importing the project (and ``items``' targets) from each."""
-        assert self.revision is not None
+        revision = revision or self.revision
+        assert revision is not None
         extra = [
             item.scenario.target.partition(":")[0]
             for item in items
             if isinstance(item, ScenarioItem) and item.scenario is not None
         ]
-        return self.revision.trees(self.config.rootpath, self.config.inipath, extra)
+        return revision.trees(self.config.rootpath, self.config.inipath, extra)
 
-    def _pair(self, items: list[pytest.Item]) -> None:
-        """Run ``items`` in REV's worktree and this tree, interleaved; keep the paired calls."""
-        assert self.revision is not None
-        a, b = self._trees(items)
+    def _pair(self, items: list[pytest.Item], revision: Revision | None = None) -> PairRun:
+        """Run ``items`` in REV's worktree (or ``revision``'s) and this tree, interleaved.
+
+        Under ``--aide-against`` the paired calls are kept for the checks.
+        """
+        revision = revision or self.revision
+        assert revision is not None
+        a, b = self._trees(items, revision)
 
         def args_for(tree: Tree) -> list[str]:
             return self._worker_args(items, tree.rootdir)
@@ -290,15 +338,18 @@ class AideSession:
             [item.nodeid for item in items],
             args_for,
             watch=sorted(b.redirects),
-            changed=self.revision.changed_files(),
+            changed=revision.changed_files(),
             plan=PairPlan(tolerance=self.settings.tolerance),
             progress=self.progress,
         )
+        if revision is not self.revision:
+            return run
         self.pairs.points.update(run.points)
         self.pairs.missing.update(run.missing)
         self.pairs.rounds = max(self.pairs.rounds, run.rounds)
         self.pairs.elapsed += run.elapsed
         self.paired_items += len(items)
+        return run
 
     def _worker_args(self, items: list[pytest.Item], rootdir: Path) -> list[str]:
         """pytest arguments of a worker session (pair or count) that runs ``items``."""
@@ -396,6 +447,9 @@ class AideSession:
         if self.revision is not None:
             self.revision.remove()
             self.revision = None
+        for revision in self._confirm_revisions.values():
+            revision.remove()
+        self._confirm_revisions.clear()
 
     @property
     def trace_dir(self) -> Path | None:
@@ -504,12 +558,14 @@ class AideSession:
                 self.check_for(item, None, configured)
             return
         try:
-            name, thresholds, timeout, _ = _marker_limits(marker)
+            name, thresholds, timeout, _, retry = _marker_limits(marker)
         except ThresholdError as exc:
             self.check_for(item)
             pytest.fail(f"{item.nodeid}: @pytest.mark.aide: {exc}", pytrace=False)
         if timeout is not None:
             item.stash[_TIMEOUT_KEY] = (timeout, "@pytest.mark.aide")
+        if retry is not None:
+            item.stash[_RETRY_KEY] = retry
         self.check_for(item, name, {**(configured or {}), **thresholds})
 
     def _timeout(self, item: pytest.Item) -> tuple[float, str] | None:
@@ -527,13 +583,142 @@ class AideSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
-        """Run the check under its timeout, if it has one."""
+        """Run the check under its timeout, if it has one; confirm a suspected failure."""
         limit = self._timeout(item)
-        if limit is None:
-            return (yield)
-        item.stash[_TIMEOUT_KEY] = limit
-        with deadline(limit[0]):
-            return (yield)
+        if limit is not None:
+            item.stash[_TIMEOUT_KEY] = limit
+        started = time.perf_counter()
+        with deadline(limit[0] if limit else None):
+            result = yield
+        check = item.stash.get(_CHECK_KEY, None)
+        if check is not None and self.settings.perf and self.pair_server is None:
+            self._adopt(item, check)
+            self._confirm(item, check, time.perf_counter() - started)
+        return result
+
+    def _adopt(self, item: pytest.Item, check: Check) -> None:
+        """Take pytest-benchmark's rounds of this test into its check."""
+        adopted = _benchmark_timing(item, check.next_result_name())
+        if adopted is not None:
+            check.results.append(adopted)
+        item.stash[_ADOPTED_KEY] = adopted is not None
+
+    def _retry_policy(self, item: pytest.Item) -> RetryPolicy:
+        """The check's ``retry`` table over ``--aide-confirm``."""
+        default = RetryPolicy(max_attempts=self.settings.confirm + 1)
+        own = item.stash.get(_RETRY_KEY, None)
+        if own is None and isinstance(item, ScenarioItem) and item.scenario is not None:
+            own = item.scenario.retry
+        return RetryPolicy.from_mapping(own, default) if own is not None else default
+
+    def _confirm(self, item: pytest.Item, check: Check, seconds: float) -> None:
+        """Measure a suspected wall-time failure again before it fails (``--aide-confirm``).
+
+        A regression against a stored baseline whose commit is in the repository
+        is measured beside that commit in the same job; anything else suspected
+        is measured again, with backoff, and fails only if every attempt breaks it.
+        """
+        policy = self._retry_policy(item)
+        if policy.max_attempts <= 1:
+            return
+        suspects, hard = suspicions(self.gate.preview(check))
+        if not suspects or hard:
+            return
+        first = Attempt(1, 0.0, seconds, suspects)
+        notes: list[str] = []
+        if all(key.endswith(":regression") for key in suspects):
+            notes = self._confirm_same_job(item, check, first)
+            if not notes:
+                return
+        retrying = Retrying(policy, first)
+        began = time.perf_counter()
+        raised: BaseException | None = None
+        while not retrying.done and raised is None:
+            time.sleep(retrying.next_delay(self._random.random()))
+            attempt, raised = self._attempt(item, check, len(retrying.attempts) + 1)
+            attempt.at = seconds + attempt.at - began
+            retrying.add(attempt)
+        check.confirmation = retrying.result(time.perf_counter() - began)
+        check.confirmation.notes = notes
+        if raised is not None:
+            raise raised
+
+    def _attempt(
+        self, item: pytest.Item, check: Check, number: int
+    ) -> tuple[Attempt, BaseException | None]:
+        """Run the test again and see which wall-time limits it breaks this time.
+
+        Returns the attempt (its ``at`` is the clock at its start) and the
+        exception the test raised, if it did: that is not retried away, it
+        fails the test.
+        """
+        previous = list(check.results)
+        check.results.clear()
+        _rearm_benchmark(item)
+        limit = item.stash.get(_TIMEOUT_KEY, None)
+        started = time.perf_counter()
+        try:
+            with deadline(limit[0] if limit else None):
+                item.runtest()
+        except BaseException as exc:
+            check.results[:] = previous  # the figures of the last attempt that measured
+            return Attempt(number, started, time.perf_counter() - started, raised=repr(exc)), exc
+        seconds = time.perf_counter() - started
+        self._adopt(item, check)
+        suspects, hard = suspicions(self.gate.preview(check))
+        # A failure that cannot be noise ends the confirmation; the gate reports it.
+        return Attempt(number, started, seconds, suspects, hard=hard[0] if hard else None), None
+
+    def _confirm_same_job(self, item: pytest.Item, check: Check, first: Attempt) -> list[str]:
+        """Measure the stored baseline's commit beside this tree; notes if it cannot be done."""
+        commit, dirty = check.baseline_commit or (None, False)
+        if commit is None:
+            return [f"{check.name}: the stored baseline records no commit: measured again instead"]
+        if dirty:
+            return [
+                f"{check.name}: the stored baseline was measured on a modified tree at "
+                f"{commit[:7]}: measured again instead"
+            ]
+        began = time.perf_counter()
+        try:
+            revision = self._confirm_revisions.get(commit)
+            if revision is None:
+                revision = Revision.check_out(commit, self.config.rootpath)
+                revision.name = commit[:7]
+                self._confirm_revisions[commit] = revision
+            run = self._pair([item], revision)
+        except AgainstError as exc:
+            reason = str(exc).split(": ", 1)[-1]
+            return [
+                f"{check.name}: the stored baseline's commit {commit[:7]} cannot be measured "
+                f"here ({reason}): measured again instead"
+            ]
+        tolerance = self.gate.time_tolerance(check)
+        points = {p.label: p for p in run.for_item(item.nodeid)}
+        paired = [
+            Comparison(result.name, point.estimate, tolerance, "", True, revision.label)
+            for result in check.timings
+            if (point := points.get(result.name)) is not None and point.estimate is not None
+        ]
+        if not paired:
+            why = run.missing.get(item.nodeid) or "the worker sessions made no matching call"
+            return [
+                f"{check.name}: same-job confirmation against {commit[:7]} failed ({why}): "
+                "measured again instead"
+            ]
+        confirmed = {
+            failure_key(c.subject, "regression") for c in paired if c.status == "regressed"
+        }
+        check.confirmation = Confirmation(
+            "same-job",
+            dict(first.suspects),
+            confirmed,
+            [first],
+            seconds=time.perf_counter() - began,
+            against=revision.label,
+            paired=paired,
+        )
+        return []
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -561,9 +746,7 @@ class AideSession:
             check.outcome = "error"
         elif report.when == "call":
             if report.passed and self.settings.perf:
-                adopted = _benchmark_timing(item, check.next_result_name())
-                if adopted is not None:
-                    check.results.append(adopted)
+                adopted = item.stash.get(_ADOPTED_KEY, False)
                 if self.revision is not None:
                     self._attach_pairs(item, check)
                 if self.workerinput is not None and item.nodeid not in self.counting.measures:
@@ -572,7 +755,7 @@ class AideSession:
                 if self.revision is not None:
                     self.counting_against.attach_against(item.nodeid, check, self.revision.label)
                 self.gate.count_slugs.update(self.counting.slugs(self.gate.machine))
-                disabled = _benchmark_disabled(item) if adopted is None else None
+                disabled = None if adopted else _benchmark_disabled(item)
                 verdict = self.gate.evaluate(check, unmeasured=disabled)
                 if not verdict.passed:
                     report.outcome = "failed"

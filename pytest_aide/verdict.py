@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -28,6 +29,7 @@ from pytest_aide.units import (
 )
 
 __all__ = [
+    "CONFIRMABLE_METRICS",
     "THRESHOLD_KEYS",
     "Breach",
     "Comparison",
@@ -40,8 +42,10 @@ __all__ = [
     "compare_count_results",
     "compare_counts",
     "decide",
+    "failure_key",
     "judge",
     "parse_thresholds",
+    "suspicions",
     "tolerance_for",
 ]
 
@@ -146,6 +150,8 @@ THRESHOLD_KEYS: dict[str, _Spec] = {
     "instructions_max": _Spec("instructions", True, parse_count, _format_instructions),
 }
 """Every threshold key, with the metric it bounds and how its value is read."""
+CONFIRMABLE_METRICS = frozenset({"mean", "median", "min", "max", "p95", "p99", "throughput"})
+"""Metrics a busy machine moves: a limit on one is measured again before it fails."""
 
 
 @dataclass(frozen=True)
@@ -440,6 +446,8 @@ class Verdict:
     comparisons: list[Comparison] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Things worth saying that do not fail the check (a baseline from another machine)."""
+    confirmation: list[str] = field(default_factory=list)
+    """How a suspected failure was confirmed or cleared by measuring again (``--aide-confirm``)."""
 
     @property
     def regressions(self) -> list[Comparison]:
@@ -463,12 +471,13 @@ class Verdict:
         return "PASS"
 
     def lines(self) -> list[str]:
-        """One line per broken limit, problem and regression."""
-        return (
+        """One line per broken limit, problem and regression; how they were confirmed."""
+        failures = (
             [b.line() for b in self.breaches]
             + list(self.problems)
             + [c.line() for c in self.regressions]
         )
+        return failures + self.confirmation if failures else failures
 
 
 @dataclass
@@ -487,6 +496,12 @@ class Evidence:
     """Why the test measured nothing (pytest-benchmark disabled, say), if so."""
     timed_out: str | None = None
     """The line of a check stopped by its timeout; nothing else is judged then."""
+    confirmed: frozenset[str] | None = None
+    """After measuring a suspected check again: the failure keys (:func:`failure_key`)
+    that held; a wall-time failure outside this set does not fail the check. None
+    when the check was not measured again."""
+    confirmation: list[str] = field(default_factory=list)
+    """How the suspicion was confirmed or cleared, as lines for the reports."""
 
 
 def decide(evidence: Evidence) -> Verdict:
@@ -504,7 +519,55 @@ def decide(evidence: Evidence) -> Verdict:
     verdict.problems += evidence.problems
     verdict.comparisons += evidence.comparisons
     verdict.notes += evidence.notes
+    if evidence.confirmed is not None:
+        _settle(verdict, evidence.confirmed)
+        verdict.confirmation = list(evidence.confirmation)
     return verdict
+
+
+def _settle(verdict: Verdict, confirmed: frozenset[str]) -> None:
+    """Keep only the wall-time failures that every attempt confirmed; the others are notes."""
+    suspects, _ = suspicions(verdict)
+    cleared = set(suspects) - confirmed
+    if not cleared:
+        return
+    verdict.breaches = [
+        b for b in verdict.breaches if failure_key(b.subject, b.threshold.key) not in cleared
+    ]
+    verdict.comparisons = [
+        dataclasses.replace(c, gating=False)
+        if c.gating and failure_key(c.subject, "regression") in cleared
+        else c
+        for c in verdict.comparisons
+    ]
+
+
+def failure_key(subject: str, what: str) -> str:
+    """The name a limit goes by across attempts: ``result:mean``, ``result:regression``."""
+    return f"{subject}:{what}"
+
+
+def suspicions(verdict: Verdict) -> tuple[dict[str, str], list[str]]:
+    """The failures of ``verdict`` that may be the machine's noise, and those that are not.
+
+    Returns ``({key: line}, hard_lines)``. Limits on wall-clock figures
+    (:data:`CONFIRMABLE_METRICS`) and regressions against a stored wall-time
+    baseline may be noise and are measured again; anything else (memory, error
+    rate, counts, a same-job comparison, a problem) is a failure at once.
+    """
+    suspects: dict[str, str] = {}
+    hard: list[str] = list(verdict.problems)
+    for breach in verdict.breaches:
+        if breach.threshold.metric in CONFIRMABLE_METRICS:
+            suspects[failure_key(breach.subject, breach.threshold.key)] = breach.line()
+        else:
+            hard.append(breach.line())
+    for comparison in verdict.regressions:
+        if comparison.measure == "time" and comparison.against is None:
+            suspects[failure_key(comparison.subject, "regression")] = comparison.line()
+        else:
+            hard.append(comparison.line())
+    return suspects, hard
 
 
 def judge(check: str, results: Sequence[Measured], thresholds: Mapping[str, Threshold]) -> Verdict:

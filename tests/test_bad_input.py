@@ -144,7 +144,7 @@ SCENARIO_CASES = {
     "unknown-key": (
         "iteration = 5",
         "unknown key 'iteration' (known: target, args, kwargs, iterations, warmup, thresholds, "
-        "memory, cpu, load, timeout, measure, description)",
+        "memory, cpu, load, timeout, measure, retry, description)",
         "x",
     ),
     "unknown-threshold-key": (

@@ -23,7 +23,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from pytest_aide.history import Point
-from pytest_aide.report.markdown import by_attention
+from pytest_aide.report.markdown import by_attention, confirmation_lines
 from pytest_aide.results import CountResult, thin
 from pytest_aide.units import format_duration, format_size
 
@@ -290,7 +290,8 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
                 figures += (
                     f"{html.escape(result['name'])}: median {format_duration(stats['median'])}; "
                 )
-        why = "".join(f"<li>{html.escape(line)}</li>" for line in check["failures"])
+        shown = check["failures"] or confirmation_lines(check)
+        why = "".join(f"<li>{html.escape(line)}</li>" for line in shown)
         limits = ", ".join(t["text"] for _, t in sorted(check["thresholds"].items())) or "-"
         rows.append(
             f'<tr><td><span class="badge" style="background:{colour}">{check["status"]}</span></td>'

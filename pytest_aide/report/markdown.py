@@ -7,7 +7,14 @@ from typing import Any
 from pytest_aide.results import CountResult
 from pytest_aide.units import format_duration, format_size
 
-__all__ = ["STATUS_ORDER", "by_attention", "render_markdown"]
+__all__ = [
+    "STATUS_ORDER",
+    "attention_lines",
+    "by_attention",
+    "confirmation_lines",
+    "needs_attention",
+    "render_markdown",
+]
 
 STATUS_ORDER = ("ERROR", "FAIL", "REGRESSED", "IMPROVED", "PASS", "SKIP")
 """Checks are listed in this order: what needs attention first."""
@@ -48,9 +55,30 @@ def _change(check: dict[str, Any], name: str) -> str:
 
 
 def by_attention(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Checks in :data:`STATUS_ORDER`: errors and failures first, skips last."""
+    """Checks in :data:`STATUS_ORDER`: errors and failures first, skips last.
+
+    Within a status, checks that had to be measured again come first.
+    """
     rank = {status: i for i, status in enumerate(STATUS_ORDER)}
-    return sorted(checks, key=lambda c: rank.get(c["status"], len(rank)))
+    return sorted(
+        checks, key=lambda c: (rank.get(c["status"], len(rank)), not c.get("confirmation"))
+    )
+
+
+def confirmation_lines(check: dict[str, Any]) -> list[str]:
+    """How a suspected failure of ``check`` was confirmed or cleared (empty if it was not)."""
+    confirmation = check.get("confirmation") or {}
+    return list(confirmation.get("lines") or [])
+
+
+def needs_attention(check: dict[str, Any]) -> bool:
+    """Failed, errored, regressed, or passed only after it was measured again."""
+    return check["status"] in ("ERROR", "FAIL", "REGRESSED") or bool(check.get("confirmation"))
+
+
+def attention_lines(check: dict[str, Any]) -> list[str]:
+    """Why ``check`` needs attention: its failure lines, else how it was confirmed."""
+    return check["failures"] or confirmation_lines(check) or [f"pytest outcome: {check['outcome']}"]
 
 
 def _main_rows(check: dict[str, Any]) -> list[str]:
@@ -200,13 +228,15 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"**{verdict}** · success rate {totals['success_rate']:.1%} · "
         f"profile `{report['profile']}` · {report['created']}",
     ]
-    bad = [c for c in checks if c["status"] in ("ERROR", "FAIL", "REGRESSED")]
+    bad = [c for c in checks if needs_attention(c)]
     if bad:
         lines += ["", "## Needs attention", ""]
         for check in bad:
-            why = check["failures"] or [f"pytest outcome: {check['outcome']}"]
             lines.append(f"- {_status(check)} `{_cell(check['id'])}`")
-            lines += [f"  - {_cell(line)}" for line in why]
+            lines += [f"  - {_cell(line)}" for line in attention_lines(check)]
+    confirming = sum((c.get("confirmation") or {}).get("seconds", 0.0) for c in checks)
+    if confirming:
+        lines += ["", f"Time spent confirming suspected failures: {confirming:.1f} s."]
     lines += [
         "",
         "## Checks",

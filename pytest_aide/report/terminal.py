@@ -102,6 +102,15 @@ def render_summary(checks: Sequence[Check]) -> list[str]:
             lines.append(f"{result.name}: {result.summary()}")
     notes = [note for c in checks if c.verdict for note in c.verdict.notes]
     lines.extend(f"note: {note}" for note in notes)
+    confirmed = [(c.name, c.confirmation) for c in checks if c.confirmation is not None]
+    for name, confirmation in confirmed:
+        lines.extend(f"confirm: {line}" for line in confirmation.lines(name))
+    if confirmed:
+        spent = sum(confirmation.seconds for _, confirmation in confirmed)
+        lines.append(
+            f"confirm: {len(confirmed)} suspected check(s) measured again, {spent:.1f} s "
+            "confirming (--aide-confirm)"
+        )
     lines.append("")
     lines.append(
         f"checks: {counts['checks']}, passed: {counts['passed']}, failed: {counts['failed']}, "
