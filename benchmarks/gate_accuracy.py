@@ -10,6 +10,11 @@ measurement and comparison code, in two modes:
 - ``paired``: both sides measured in one job, interleaved, in two worker
   pytest sessions pinned to one CPU (``--aide-against``: a ``benchmark`` test
   in two checkouts); judged by the paired ratio over rounds.
+- ``confirmed``: the stored comparison first, and, where it says or only
+  suggests a regression (``verdict.looks_regressed``: the estimate beyond the
+  tolerance, significant or not), the same-job pairing that
+  ``--aide-confirm`` runs against the baseline's commit, which then decides
+  (``confirmed`` rows also count how many checks were paired).
 - ``instructions`` / ``cycles``: the ``benchmark`` test counted under valgrind
   in fresh counting sessions (``--aide-measure``), judged by the ratio of the
   counts. Slowdowns are +1 %, +2 % and +5 % here, tolerances 1 % and 3 % (the
@@ -20,7 +25,7 @@ measurement and comparison code, in two modes:
 Cases run in shuffled order so that the machine's slow spells hit all alike;
 ``--stress N`` busy-loops N processes beside the whole run.
 
-    python benchmarks/gate_accuracy.py [--aa 200] [--ab 60] [--modes stored,paired]
+    python benchmarks/gate_accuracy.py [--aa 200] [--ab 60] [--modes stored,confirmed,paired]
     python benchmarks/gate_accuracy.py --modes stored,instructions,cycles --stress 2
 """
 
@@ -46,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.stress import spin  # noqa: E402
 from pytest_aide.measure.counts import count_items, find_valgrind  # noqa: E402
 from pytest_aide.measure.pair import PairPlan, Tree, pair_items  # noqa: E402
-from pytest_aide.verdict import compare, compare_counts  # noqa: E402
+from pytest_aide.verdict import compare, compare_counts, looks_regressed  # noqa: E402
 
 TOLERANCES = (0.05, 0.10)
 SLOWDOWNS = (0.05, 0.10, 0.20)
@@ -208,20 +213,31 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
 
     flagged: dict[tuple[str, float, float], int] = defaultdict(int)
     counts: dict[tuple[str, float], int] = defaultdict(int)
+    paired: dict[tuple[str, float], int] = defaultdict(int)
     samples: dict[tuple[str, float], list[int]] = defaultdict(list)
     seconds: dict[tuple[str, float], list[float]] = defaultdict(list)
     started = time.perf_counter()
     for done, (mode, slowdown) in enumerate(cases, 1):
         begin = time.perf_counter()
-        if mode == "stored":
-            old, new = _stored(1.0 + slowdown, args.iterations)
-        else:
+        if mode == "paired":
             old, new = _paired(1.0 + slowdown, PairPlan())
-        for tolerance in TOLERANCES:
-            comparison = compare(
-                "w", old, new, tolerance=tolerance, against="B" if mode == "paired" else None
-            )
-            flagged[mode, slowdown, tolerance] += comparison.status == "regressed"
+            verdicts = {
+                t: compare("w", old, new, tolerance=t, against="B").status for t in TOLERANCES
+            }
+        else:
+            old, new = _stored(1.0 + slowdown, args.iterations)
+            stored = {t: compare("w", old, new, tolerance=t) for t in TOLERANCES}
+            verdicts = {t: c.status for t, c in stored.items()}
+            if mode == "confirmed" and any(looks_regressed(c) for c in stored.values()):
+                a_rounds, b_rounds = _paired(1.0 + slowdown, PairPlan(tolerance=min(TOLERANCES)))
+                paired[mode, slowdown] += 1
+                for t, c in stored.items():
+                    if looks_regressed(c):
+                        verdicts[t] = compare(
+                            "w", a_rounds, b_rounds, tolerance=t, against="B"
+                        ).status
+        for tolerance, status in verdicts.items():
+            flagged[mode, slowdown, tolerance] += status == "regressed"
         counts[mode, slowdown] += 1
         samples[mode, slowdown].append(len(old) + len(new))
         seconds[mode, slowdown].append(time.perf_counter() - begin)
@@ -234,7 +250,7 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
     print(
         f"{'mode':<7} {'case':<6} {'checks':>6} {'samples/check':>13} "
         + " ".join(f"{f'flagged @{t:.0%} tol':>16}" for t in TOLERANCES)
-        + f" {'s/check median (max)':>21}"
+        + f" {'s/check median (max)':>21} {'paired':>7}"
     )
     for mode in modes:
         for slowdown in (0.0, *SLOWDOWNS):
@@ -247,7 +263,8 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
             times = seconds[mode, slowdown]
             print(
                 f"{mode:<7} {label:<6} {n:>6} {statistics.median(samples[mode, slowdown]):>13.0f} "
-                f"{rates} {statistics.median(times):>12.2f} ({max(times):.2f})"
+                f"{rates} {statistics.median(times):>12.2f} ({max(times):.2f}) "
+                f"{paired[mode, slowdown] if mode == 'confirmed' else '-':>7}"
             )
     print(
         f"(A/A rows: false alarms; other rows: detections. {len(cases)} checks in "

@@ -272,9 +272,9 @@ def _short_change(comparison: Comparison) -> str:
 
 
 def _stored_change(line: str) -> str:
-    """``+41.0 %`` out of a stored comparison's failure line."""
+    """``+41.0 %`` out of a stored comparison's line (``diag: regressed +41.0 % ...``)."""
     words = _figure(line).split()
-    return f"{words[1]} %" if len(words) > 2 and words[0] == "regressed" else _figure(line)
+    return f"{words[1]} %" if len(words) > 2 and words[2] == "%" else _figure(line)
 
 
 class Retrying:

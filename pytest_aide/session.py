@@ -60,6 +60,7 @@ from pytest_aide.verdict import (
     ThresholdError,
     decide,
     failure_key,
+    looks_regressed,
     parse_thresholds,
     suspicions,
 )
@@ -621,15 +622,23 @@ class AideSession:
         policy = self._retry_policy(item)
         if policy.max_attempts <= 1:
             return
-        suspects, hard = suspicions(self.gate.preview(check))
-        if not suspects or hard:
+        preview = self.gate.preview(check)
+        suspects, hard = suspicions(preview)
+        if hard:
             return
-        first = Attempt(1, 0.0, seconds, suspects)
+        hinted = {
+            failure_key(c.subject, "regression"): c.line()
+            for c in preview.comparisons
+            if looks_regressed(c)
+        }
         notes: list[str] = []
-        if all(key.endswith(":regression") for key in suspects):
-            notes = self._confirm_same_job(item, check, first)
+        if hinted and all(key.endswith(":regression") for key in suspects):
+            notes = self._confirm_same_job(item, check, Attempt(1, 0.0, seconds, hinted))
             if not notes:
                 return
+        if not suspects:
+            return  # only hinted at, and no commit to measure beside: the stored verdict stands
+        first = Attempt(1, 0.0, seconds, suspects)
         retrying = Retrying(policy, first)
         began = time.perf_counter()
         raised: BaseException | None = None

@@ -44,6 +44,7 @@ __all__ = [
     "decide",
     "failure_key",
     "judge",
+    "looks_regressed",
     "parse_thresholds",
     "suspicions",
     "tolerance_for",
@@ -545,6 +546,23 @@ def _settle(verdict: Verdict, confirmed: frozenset[str]) -> None:
 def failure_key(subject: str, what: str) -> str:
     """The name a limit goes by across attempts: ``result:mean``, ``result:regression``."""
     return f"{subject}:{what}"
+
+
+def looks_regressed(comparison: Comparison) -> bool:
+    """A stored wall-time comparison whose estimate lies beyond the tolerance, significant or not.
+
+    Such a check is worth measuring beside the baseline's commit: a stored
+    interval must allow for the drift between runs, so on a busy machine a
+    real slowdown often reads beyond the tolerance without being significant,
+    and the same-job measurement is tight enough to decide it.
+    """
+    return (
+        comparison.gating
+        and comparison.measure == "time"
+        and comparison.against is None
+        and comparison.undecided is None
+        and comparison.estimate.ratio > 1.0 + comparison.tolerance
+    )
 
 
 def suspicions(verdict: Verdict) -> tuple[dict[str, str], list[str]]:

@@ -194,6 +194,16 @@ SCENARIO_CASES = {
         "string like '512KiB', '200MB', '1.5GiB'",
         "x",
     ),
+    "bad-retry": (
+        "retry = { max_attempts = 0 }",
+        "key 'retry': max_attempts: expected a whole number of at least 1, got 0",
+        "x",
+    ),
+    "unknown-retry-key": (
+        "retry = { attempts = 3 }",
+        "key 'retry': unknown key 'attempts' (known: max_attempts, base_delay, max_delay, jitter)",
+        "x",
+    ),
     "zero-timeout": (
         "timeout = 0",
         "key 'timeout': invalid timeout 0: expected a duration of more than 0, e.g. '30s'",
@@ -473,6 +483,11 @@ def test_read_only_report_dir(project: pytest.Pytester) -> None:
             "instructions, cycles)",
         ),
         (
+            ("--aide-confirm", "-1"),
+            {},
+            "error: argument --aide-confirm: invalid count '-1': expected a whole number >= 0",
+        ),
+        (
             ("-o", "aide_measure=fast"),
             {},
             "ERROR: ini option 'aide_measure': invalid measure 'fast' (choose from time, "
@@ -490,6 +505,7 @@ def test_read_only_report_dir(project: pytest.Pytester) -> None:
         "negative-warmup",
         "drift",
         "measure",
+        "confirm",
         "measure-ini",
     ],
 )
@@ -536,8 +552,21 @@ def test_bad_options(
             "measure='instrs'",
             "measure: unknown measure 'instrs' (known: time, instructions, cycles)",
         ),
+        (
+            "retry={'jitter': 'lots'}",
+            "retry: jitter: expected true, false or a fraction from 0 to 1, got 'lots'",
+        ),
     ],
-    ids=["unknown-key", "positional", "negative", "word", "not-a-number", "name", "measure"],
+    ids=[
+        "unknown-key",
+        "positional",
+        "negative",
+        "word",
+        "not-a-number",
+        "name",
+        "measure",
+        "retry",
+    ],
 )
 def test_bad_marker(project: pytest.Pytester, marker: str, message: str) -> None:
     project.makepyfile(

@@ -17,7 +17,14 @@ import pytest
 
 from pytest_aide.confirm import Attempt, Confirmation, RetryError, Retrying, RetryPolicy
 from pytest_aide.stats import RatioEstimate
-from pytest_aide.verdict import Comparison, Evidence, decide, parse_thresholds, suspicions
+from pytest_aide.verdict import (
+    Comparison,
+    Evidence,
+    decide,
+    looks_regressed,
+    parse_thresholds,
+    suspicions,
+)
 
 # -- the pure logic ---------------------------------------------------------------------
 
@@ -137,6 +144,19 @@ def test_a_cleared_stored_regression_is_shown_but_does_not_gate() -> None:
     assert verdict.passed and verdict.comparisons[0].gating is False
     # A same-job comparison is never measured again: it is the confirmation.
     assert suspicions(decide(Evidence("diag", [], {}, [same_job])))[1]
+
+
+def test_a_stored_reading_beyond_the_tolerance_is_worth_pairing_even_if_not_significant() -> None:
+    def stored(ratio: float, low: float, **kwargs: object) -> Comparison:
+        estimate = RatioEstimate(ratio, low, ratio + 0.2, 0.95, 20, 20)
+        return Comparison("diag", estimate, 0.1, "2026-11-20", **kwargs)  # type: ignore[arg-type]
+
+    assert stored(1.25, 0.9).status == "unchanged" and looks_regressed(stored(1.25, 0.9))
+    assert looks_regressed(stored(1.25, 1.1))  # significant too
+    assert not looks_regressed(stored(1.05, 0.9))  # within the tolerance
+    assert not looks_regressed(stored(1.25, 0.9, gating=False))  # another machine's
+    assert not looks_regressed(stored(1.25, 0.9, against="v1"))  # already the same job
+    assert not looks_regressed(stored(1.25, 0.9, undecided="not enough samples (1 vs 1)"))
 
 
 def test_a_confirmation_survives_its_plain_form() -> None:
@@ -271,7 +291,11 @@ def test_a_retry_table_overrides_the_option_and_ini(pytester: pytest.Pytester) -
     assert checks["test_ini"]["confirmation"] is None
 
 
-def test_benchmark_tests_and_scenarios_are_measured_again(pytester: pytest.Pytester) -> None:
+def test_benchmark_tests_and_scenarios_are_measured_again(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pytest-benchmark switches itself off in xdist workers, which this suite may run in.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     pytester.makepyfile(
         test_bench="""
         import time
@@ -293,7 +317,7 @@ def test_benchmark_tests_and_scenarios_are_measured_again(pytester: pytest.Pytes
         "[scenarios.slow]\ntarget = 'slowmod:work'\niterations = 2\nwarmup = 0\n"
         "thresholds = { mean = '1ms' }\nretry = { max_attempts = 2, base_delay = '1ms' }\n"
     )
-    result = pytester.runpytest("--aide-perf", "--benchmark-json=bench.json")
+    result = pytester.runpytest("--aide-perf", "-p", "no:xdist", "--benchmark-json=bench.json")
     result.assert_outcomes(failed=2)
     assert "FixtureAlreadyUsed" not in result.stdout.str()
     checks = _report(pytester)
