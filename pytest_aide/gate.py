@@ -116,16 +116,17 @@ class Gate:
         check.verdict = decide(evidence)
         return check.verdict
 
-    def preview(self, check: Check) -> Verdict:
+    def preview(self, check: Check, counted: bool = False) -> Verdict:
         """Judge ``check``'s wall-time figures alone, saving nothing: is there a suspicion?
 
         Thresholds and the stored wall-time comparison, as :meth:`evaluate`
         would judge them; counts and same-job pairs are left out (they are
-        not measured again). Records the stored baseline's commit on ``check``.
+        not measured again), and so is the wall-time comparison of a check
+        that asked for a count (``counted``), which never gates. Records the
+        stored baseline's commit on ``check``.
         """
         thresholds = {k: t for k, t in check.thresholds.items() if t.metric not in COUNT_METRICS}
         evidence = Evidence(check.name, check.results, thresholds)
-        counted = any(isinstance(r, CountResult) for r in check.results) or bool(check.count_notes)
         if self.against is None and self.compare and not self.save and check.timings:
             self._compare(check, evidence, counted=counted)
         return decide(evidence)

@@ -622,7 +622,7 @@ class AideSession:
         policy = self._retry_policy(item)
         if policy.max_attempts <= 1:
             return
-        preview = self.gate.preview(check)
+        preview = self.gate.preview(check, self._measure_of(item) in COUNTED)
         suspects, hard = suspicions(preview)
         if hard:
             return
@@ -674,7 +674,7 @@ class AideSession:
             return Attempt(number, started, time.perf_counter() - started, raised=repr(exc)), exc
         seconds = time.perf_counter() - started
         self._adopt(item, check)
-        suspects, hard = suspicions(self.gate.preview(check))
+        suspects, hard = suspicions(self.gate.preview(check, self._measure_of(item) in COUNTED))
         # A failure that cannot be noise ends the confirmation; the gate reports it.
         return Attempt(number, started, seconds, suspects, hard=hard[0] if hard else None), None
 

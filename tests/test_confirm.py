@@ -443,3 +443,20 @@ def test_without_a_usable_commit_the_check_is_measured_again(
     assert confirmation["kind"] == "retry" and confirmation["outcome"] == "confirmed"
     assert len(confirmation["attempts"]) == 2
     assert path.read_text() == json.dumps(data)  # never rewritten
+
+
+def test_a_counted_checks_wall_time_is_never_measured_again(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(
+        work=WORK,
+        test_perf=STORED.replace(
+            "def test", "@pytest.mark.aide(measure='instructions')\ndef test"
+        ).replace("from work", "import pytest\nfrom work"),
+    )
+    missing = ("--aide-valgrind", str(pytester.path / "no-valgrind"))
+    pytester.runpytest("--aide-perf", "--aide-save-baseline", *missing).assert_outcomes(passed=1)
+    monkeypatch.setenv("AIDE_TEST_SCALE", "6")
+    result = pytester.runpytest("--aide-perf", *missing)
+    result.assert_outcomes(passed=1)  # its count gates, and without valgrind nothing does
+    assert _report(pytester)["test_diag"]["confirmation"] is None
