@@ -120,7 +120,7 @@ def main() -> None:
     parser.add_argument(
         "--patch",
         type=Path,
-        default=ROOT / "benchmarks" / "patches" / "aide-system-diagnosis-more-attrs.diff",
+        default=ROOT / "benchmarks" / "patches" / "aide-system-diagnosis-num-threads.diff",
     )
     parser.add_argument("--skip-unchanged", action="store_true", help="only the slowed runs")
     parser.add_argument("extra", nargs="*", help="more pytest arguments, after --")
