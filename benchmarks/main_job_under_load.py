@@ -3,7 +3,9 @@
     python benchmarks/main_job_under_load.py --runs 20 --stress 2
 
 Checks this commit out into a temporary git worktree (so its baselines and its
-history are the committed ones) and runs the main job's test command there,
+history are the committed ones; ``--save-baselines 3`` saves them anew there
+first, beside the same stress, as the workflow's refresh does) and runs the
+main job's test command there,
 ``python -m pytest --aide-perf scenarios`` with this venv's pytest-aide, ``--runs``
 times with ``--stress`` busy-looping processes beside. Then it commits a planted
 slowdown in ``aide_system`` (``--patch``, real work, no sleep) in the worktree and
@@ -123,6 +125,14 @@ def main() -> None:
         default=ROOT / "benchmarks" / "patches" / "aide-system-diagnosis-num-threads.diff",
     )
     parser.add_argument("--skip-unchanged", action="store_true", help="only the slowed runs")
+    parser.add_argument(
+        "--save-baselines",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first save the baselines N times at the worktree's commit, beside the same "
+        "stress (as the workflow's refresh does), and commit them; default: the committed ones",
+    )
     parser.add_argument("extra", nargs="*", help="more pytest arguments, after --")
     args = parser.parse_args()
 
@@ -152,6 +162,12 @@ def main() -> None:
             flush=True,
         )
         started = time.perf_counter()
+        for _ in range(args.save_baselines):
+            saved = _run_job(tree, ["--aide-save-baseline"])
+            print(f"saved baselines: exit {saved['code']}, {saved['seconds']:.0f} s", flush=True)
+        if args.save_baselines:
+            _git("add", "baselines", cwd=tree)
+            _git("commit", "-qm", "baselines saved under the benchmark's stress", cwd=tree)
         unchanged = [] if args.skip_unchanged else _series("unchanged", tree, args.runs, args.extra)
         subprocess.run(["git", "apply", str(args.patch)], cwd=tree, check=True)
         _git("commit", "-qam", "planted slowdown", cwd=tree)

@@ -460,3 +460,19 @@ def test_a_counted_checks_wall_time_is_never_measured_again(
     result = pytester.runpytest("--aide-perf", *missing)
     result.assert_outcomes(passed=1)  # its count gates, and without valgrind nothing does
     assert _report(pytester)["test_diag"]["confirmation"] is None
+
+
+def test_load_checks_are_confirmed_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_load="""
+        import pytest
+
+        @pytest.mark.aide(throughput_min=1e12, retry={"max_attempts": 2, "base_delay": "1ms"})
+        def test_load(aide_load):
+            aide_load(lambda: None, concurrency=2, requests=20)
+        """
+    )
+    result = pytester.runpytest("--aide-perf")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["test_load: throughput * < * confirmed in every attempt *"])
+    assert len(_report(pytester)["test_load"]["confirmation"]["attempts"]) == 2
