@@ -11,8 +11,8 @@ measurement and comparison code, in two modes:
   pytest sessions pinned to one CPU (``--aide-against``: a ``benchmark`` test
   in two checkouts); judged by the paired ratio over rounds.
 - ``confirmed``: the stored comparison first, and, where it says or only
-  suggests a regression (``verdict.looks_regressed``: the estimate beyond the
-  tolerance, significant or not), the same-job pairing that
+  suggests a change (``verdict.looks_changed``: the estimate beyond the
+  tolerance either way, significant or not), the same-job pairing that
   ``--aide-confirm`` runs against the baseline's commit, which then decides
   (``confirmed`` rows also count how many checks were paired).
 - ``instructions`` / ``cycles``: the ``benchmark`` test counted under valgrind
@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.stress import spin  # noqa: E402
 from pytest_aide.measure.counts import count_items, find_valgrind  # noqa: E402
 from pytest_aide.measure.pair import PairPlan, Tree, pair_items  # noqa: E402
-from pytest_aide.verdict import compare, compare_counts, looks_regressed  # noqa: E402
+from pytest_aide.verdict import compare, compare_counts, looks_changed  # noqa: E402
 
 TOLERANCES = (0.05, 0.10)
 SLOWDOWNS = (0.05, 0.10, 0.20)
@@ -228,11 +228,11 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
             old, new = _stored(1.0 + slowdown, args.iterations)
             stored = {t: compare("w", old, new, tolerance=t) for t in TOLERANCES}
             verdicts = {t: c.status for t, c in stored.items()}
-            if mode == "confirmed" and any(looks_regressed(c) for c in stored.values()):
+            if mode == "confirmed" and any(looks_changed(c) for c in stored.values()):
                 a_rounds, b_rounds = _paired(1.0 + slowdown, PairPlan(tolerance=min(TOLERANCES)))
                 paired[mode, slowdown] += 1
                 for t, c in stored.items():
-                    if looks_regressed(c):
+                    if looks_changed(c):
                         verdicts[t] = compare(
                             "w", a_rounds, b_rounds, tolerance=t, against="B"
                         ).status

@@ -60,7 +60,7 @@ from pytest_aide.verdict import (
     ThresholdError,
     decide,
     failure_key,
-    looks_regressed,
+    looks_changed,
     parse_thresholds,
     suspicions,
 )
@@ -615,8 +615,10 @@ class AideSession:
     def _confirm(self, item: pytest.Item, check: Check, seconds: float) -> None:
         """Measure a suspected wall-time failure again before it fails (``--aide-confirm``).
 
-        A regression against a stored baseline whose commit is in the repository
-        is measured beside that commit in the same job; anything else suspected
+        A stored reading beyond the tolerance either way (a slowdown, or a machine
+        so much faster than when the baseline was saved that a slowdown could hide)
+        whose baseline commit is in the repository is measured beside that commit
+        in the same job, which decides; anything else suspected
         is measured again, with backoff, and fails only if every attempt breaks it.
         """
         policy = self._retry_policy(item)
@@ -629,7 +631,7 @@ class AideSession:
         hinted = {
             failure_key(c.subject, "regression"): c.line()
             for c in preview.comparisons
-            if looks_regressed(c)
+            if looks_changed(c)
         }
         notes: list[str] = []
         if hinted and all(key.endswith(":regression") for key in suspects):
@@ -696,7 +698,7 @@ class AideSession:
                 revision.name = commit[:7]
                 self._confirm_revisions[commit] = revision
             run = self._pair([item], revision)
-        except AgainstError as exc:
+        except (AgainstError, OSError) as exc:
             reason = str(exc).split(": ", 1)[-1]
             return [
                 f"{check.name}: the stored baseline's commit {commit[:7]} cannot be measured "

@@ -44,6 +44,7 @@ __all__ = [
     "decide",
     "failure_key",
     "judge",
+    "looks_changed",
     "looks_regressed",
     "parse_thresholds",
     "suspicions",
@@ -551,17 +552,31 @@ def failure_key(subject: str, what: str) -> str:
 def looks_regressed(comparison: Comparison) -> bool:
     """A stored wall-time comparison whose estimate lies beyond the tolerance, significant or not.
 
-    Such a check is worth measuring beside the baseline's commit: a stored
-    interval must allow for the drift between runs, so on a busy machine a
-    real slowdown often reads beyond the tolerance without being significant,
-    and the same-job measurement is tight enough to decide it.
+    A stored interval must allow for the drift between runs, so on a busy
+    machine a real slowdown often reads beyond the tolerance without being
+    significant; the same-job measurement is tight enough to decide it.
     """
+    return _stored_time(comparison) and comparison.estimate.ratio > 1.0 + comparison.tolerance
+
+
+def looks_changed(comparison: Comparison) -> bool:
+    """A stored wall-time comparison whose estimate lies beyond the tolerance either way.
+
+    Worth measuring beside the baseline's commit: besides a slowdown (see
+    :func:`looks_regressed`), a reading far *faster* than the baseline says
+    the machine is not what it was when the baseline was saved, and then a
+    real slowdown can hide behind it.
+    """
+    ratio, tolerance = comparison.estimate.ratio, comparison.tolerance
+    return _stored_time(comparison) and not 1.0 / (1.0 + tolerance) <= ratio <= 1.0 + tolerance
+
+
+def _stored_time(comparison: Comparison) -> bool:
     return (
         comparison.gating
         and comparison.measure == "time"
         and comparison.against is None
         and comparison.undecided is None
-        and comparison.estimate.ratio > 1.0 + comparison.tolerance
     )
 
 

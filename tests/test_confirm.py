@@ -10,6 +10,7 @@ below them, so no state of the machine changes an outcome here.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from pytest_aide.verdict import (
     Comparison,
     Evidence,
     decide,
+    looks_changed,
     looks_regressed,
     parse_thresholds,
     suspicions,
@@ -157,6 +159,9 @@ def test_a_stored_reading_beyond_the_tolerance_is_worth_pairing_even_if_not_sign
     assert not looks_regressed(stored(1.25, 0.9, gating=False))  # another machine's
     assert not looks_regressed(stored(1.25, 0.9, against="v1"))  # already the same job
     assert not looks_regressed(stored(1.25, 0.9, undecided="not enough samples (1 vs 1)"))
+    # Far faster than the baseline is worth a look too: a slowdown may hide behind it.
+    assert looks_changed(stored(0.8, 0.7)) and not looks_regressed(stored(0.8, 0.7))
+    assert not looks_changed(stored(0.95, 0.8)) and not looks_changed(stored(1.05, 0.9))
 
 
 def test_a_confirmation_survives_its_plain_form() -> None:
@@ -476,3 +481,23 @@ def test_load_checks_are_confirmed_too(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["test_load: throughput * < * confirmed in every attempt *"])
     assert len(_report(pytester)["test_load"]["confirmation"]["attempts"]) == 2
+
+
+def test_a_reading_far_faster_than_the_baseline_is_measured_beside_its_commit(
+    repo: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The baseline saved on a "busy day" (x6); now the machine is quick and the code
+    # slower by x3: the stored reading says faster, the same job says slower.
+    shutil.rmtree(repo.path / "baselines")
+    monkeypatch.setenv("AIDE_TEST_SCALE", "6")
+    repo.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=1)
+    monkeypatch.delenv("AIDE_TEST_SCALE")
+    (repo.path / "work.py").write_text(WORK.replace("0.01 *", "0.03 *"))
+    result = repo.runpytest("--aide-perf")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_diag: regressed +* % [[]*]: confirmed against * in the same job "
+            "(stored baseline said -* %; * s confirming)"
+        ]
+    )
