@@ -469,7 +469,7 @@ def test_a_counted_checks_wall_time_is_never_measured_again(
 
 def test_load_checks_are_confirmed_too(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        test_load="""
+        test_confirmed_load="""
         import pytest
 
         @pytest.mark.aide(throughput_min=1e12, retry={"max_attempts": 2, "base_delay": "1ms"})
