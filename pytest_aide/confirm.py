@@ -25,6 +25,7 @@ __all__ = [
     "RetryError",
     "RetryPolicy",
     "Retrying",
+    "retry_table",
 ]
 
 RETRY_KEYS = ("max_attempts", "base_delay", "max_delay", "jitter")
@@ -87,6 +88,13 @@ class RetryPolicy:
                 f"{format_duration(policy.base_delay)}"
             )
         return policy
+
+
+def retry_table(value: object) -> dict[str, Any]:
+    """A marker's or scenario's ``retry`` table, validated (:class:`RetryError` if not)."""
+    RetryPolicy.from_mapping(value, RetryPolicy())
+    assert isinstance(value, dict)
+    return value
 
 
 def _seconds(key: str, value: object) -> float:

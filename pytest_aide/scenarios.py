@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.config import ProfileError, parse_profiles
-from pytest_aide.confirm import RetryError, RetryPolicy
+from pytest_aide.confirm import RetryError, retry_table
 from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.load import LOAD_MODES, LoadPlan
 from pytest_aide.targets import TargetError, import_target
@@ -302,11 +302,9 @@ def _retry(value: object) -> dict[str, Any] | None:
     if value is None:
         return None
     try:
-        RetryPolicy.from_mapping(value, RetryPolicy())
+        return retry_table(value)
     except RetryError as exc:
         raise ScenarioError(f"key 'retry': {exc}") from None
-    assert isinstance(value, dict)
-    return value
 
 
 def _timeout(value: object) -> float | None:

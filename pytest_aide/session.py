@@ -33,7 +33,7 @@ from pytest_aide.config import (
     pyproject_checks,
     pyproject_profiles,
 )
-from pytest_aide.confirm import Attempt, Confirmation, Retrying, RetryPolicy
+from pytest_aide.confirm import Attempt, Confirmation, Retrying, RetryPolicy, retry_table
 from pytest_aide.counting import COUNTED, Counting
 from pytest_aide.gate import Gate
 from pytest_aide.measure.counts import measure_name
@@ -103,15 +103,8 @@ def _marker_limits(
         raise ThresholdError(f"name must be a string, got {name!r}")
     timeout = _keyword(kwargs, "timeout", parse_timeout)
     measure = _keyword(kwargs, "measure", measure_name)
-    retry = _keyword(kwargs, "retry", _retry_table)
+    retry = _keyword(kwargs, "retry", retry_table)
     return name, parse_thresholds(kwargs), timeout, measure, retry
-
-
-def _retry_table(value: object) -> dict[str, Any]:
-    """A marker's ``retry=`` table, validated (:class:`RetryError` says what is wrong)."""
-    RetryPolicy.from_mapping(value, RetryPolicy())
-    assert isinstance(value, dict)
-    return value
 
 
 def _keyword(kwargs: dict[str, Any], key: str, parse: Callable[[Any], Any]) -> Any:
