@@ -191,6 +191,8 @@ class Confirmation:
     """Same job: the label of the baseline's commit measured beside this tree."""
     paired: list[Comparison] = field(default_factory=list)
     """Same job: the paired comparisons that replace the stored ones."""
+    stored: list[Comparison] = field(default_factory=list)
+    """Same job: the stored comparisons that were suspected."""
     notes: list[str] = field(default_factory=list)
     """Why the same-job route was not taken, if it was not."""
 
@@ -224,21 +226,19 @@ class Confirmation:
 
     def _same_job_lines(self, subject: str) -> list[str]:
         lines = []
+        said = {c.subject: f"{c.estimate.percent:+.1f} %" for c in self.stored}
         for comparison in self.paired:
-            key = failure_key(comparison.subject, "regression")
-            stored = self.suspected.get(key)
-            said = _stored_change(stored) if stored else "?"
-            interval = _short_change(comparison)
-            if key in self.confirmed:
+            name = comparison.subject
+            stored, interval = said.get(name, "?"), _short_change(comparison)
+            if failure_key(name, "regression") in self.confirmed:
                 lines.append(
-                    f"{comparison.subject}: regressed {interval}: confirmed against "
-                    f"{self.against} in the same job (stored baseline said {said}; "
-                    f"{self.seconds:.1f} s confirming)"
+                    f"{name}: regressed {interval}: confirmed against {self.against} in "
+                    f"the same job (stored baseline said {stored}; {self.seconds:.1f} s confirming)"
                 )
             else:
                 lines.append(
-                    f"{comparison.subject}: stored baseline said {said}, same job says "
-                    f"{interval}: not confirmed (machine noise; against {self.against}, "
+                    f"{name}: stored baseline said {stored}, same job says {interval}: not "
+                    f"confirmed (machine noise; against {self.against}, "
                     f"{self.seconds:.1f} s confirming)"
                 )
         return lines or [f"{subject}: same-job confirmation against {self.against} made no call"]
@@ -255,6 +255,7 @@ class Confirmation:
             "seconds": round(self.seconds, 3),
             "against": self.against,
             "paired": [c.to_dict() for c in self.paired],
+            "stored": [c.to_dict() for c in self.stored],
             "notes": list(self.notes),
         }
 
@@ -270,6 +271,7 @@ class Confirmation:
             seconds=float(data["seconds"]),
             against=data.get("against"),
             paired=[Comparison.from_dict(c) for c in data.get("paired") or []],
+            stored=[Comparison.from_dict(c) for c in data.get("stored") or []],
             notes=list(data.get("notes") or []),
         )
 
@@ -277,12 +279,6 @@ class Confirmation:
 def _short_change(comparison: Comparison) -> str:
     e = comparison.estimate
     return f"{e.percent:+.1f} % [{(e.low - 1) * 100:+.1f}, {(e.high - 1) * 100:+.1f}]"
-
-
-def _stored_change(line: str) -> str:
-    """``+41.0 %`` out of a stored comparison's line (``diag: regressed +41.0 % ...``)."""
-    words = _figure(line).split()
-    return f"{words[1]} %" if len(words) > 2 and words[2] == "%" else _figure(line)
 
 
 class Retrying:

@@ -621,14 +621,10 @@ class AideSession:
         suspects, hard = suspicions(preview)
         if hard:
             return
-        hinted = {
-            failure_key(c.subject, "regression"): c.line()
-            for c in preview.comparisons
-            if looks_changed(c)
-        }
+        hinted = [c for c in preview.comparisons if looks_changed(c)]
         notes: list[str] = []
         if hinted and all(key.endswith(":regression") for key in suspects):
-            notes = self._confirm_same_job(item, check, Attempt(1, 0.0, seconds, hinted))
+            notes = self._confirm_same_job(item, check, seconds, hinted)
             if not notes:
                 return
         if not suspects:
@@ -639,8 +635,9 @@ class AideSession:
         raised: BaseException | None = None
         while not retrying.done and raised is None:
             time.sleep(retrying.next_delay(self._random.random()))
-            attempt, raised = self._attempt(item, check, len(retrying.attempts) + 1)
-            attempt.at = seconds + attempt.at - began
+            attempt, raised = self._attempt(
+                item, check, len(retrying.attempts) + 1, origin=began - seconds
+            )
             retrying.add(attempt)
         check.confirmation = retrying.result(time.perf_counter() - began)
         check.confirmation.notes = notes
@@ -648,13 +645,13 @@ class AideSession:
             raise raised
 
     def _attempt(
-        self, item: pytest.Item, check: Check, number: int
+        self, item: pytest.Item, check: Check, number: int, origin: float
     ) -> tuple[Attempt, BaseException | None]:
         """Run the test again and see which wall-time limits it breaks this time.
 
-        Returns the attempt (its ``at`` is the clock at its start) and the
-        exception the test raised, if it did: that is not retried away, it
-        fails the test.
+        Returns the attempt (timed from ``origin``, when the first attempt began)
+        and the exception the test raised, if it did: that is not retried away,
+        it fails the test.
         """
         previous = list(check.results)
         check.results.clear()
@@ -666,15 +663,22 @@ class AideSession:
                 item.runtest()
         except BaseException as exc:
             check.results[:] = previous  # the figures of the last attempt that measured
-            return Attempt(number, started, time.perf_counter() - started, raised=repr(exc)), exc
+            took = time.perf_counter() - started
+            return Attempt(number, started - origin, took, raised=repr(exc)), exc
         seconds = time.perf_counter() - started
         self._adopt(item, check)
         suspects, hard = suspicions(self.gate.preview(check, self._measure_of(item) in COUNTED))
         # A failure that cannot be noise ends the confirmation; the gate reports it.
-        return Attempt(number, started, seconds, suspects, hard=hard[0] if hard else None), None
+        hard_line = hard[0] if hard else None
+        return Attempt(number, started - origin, seconds, suspects, hard=hard_line), None
 
-    def _confirm_same_job(self, item: pytest.Item, check: Check, first: Attempt) -> list[str]:
-        """Measure the stored baseline's commit beside this tree; notes if it cannot be done."""
+    def _confirm_same_job(
+        self, item: pytest.Item, check: Check, seconds: float, stored: list[Comparison]
+    ) -> list[str]:
+        """Measure the stored baseline's commit beside this tree, where ``stored`` looked off.
+
+        Returns notes saying why, if it cannot be done.
+        """
         commit, dirty = check.baseline_commit or (None, False)
         if commit is None:
             return [f"{check.name}: the stored baseline records no commit: measured again instead"]
@@ -713,14 +717,16 @@ class AideSession:
         confirmed = {
             failure_key(c.subject, "regression") for c in paired if c.status == "regressed"
         }
+        suspected = {failure_key(c.subject, "regression"): c.line() for c in stored}
         check.confirmation = Confirmation(
             "same-job",
-            dict(first.suspects),
+            suspected,
             confirmed,
-            [first],
+            [Attempt(1, 0.0, seconds, suspected)],
             seconds=time.perf_counter() - began,
             against=revision.label,
             paired=paired,
+            stored=stored,
         )
         return []
 

@@ -567,8 +567,8 @@ def looks_changed(comparison: Comparison) -> bool:
     the machine is not what it was when the baseline was saved, and then a
     real slowdown can hide behind it.
     """
-    ratio, tolerance = comparison.estimate.ratio, comparison.tolerance
-    return _stored_time(comparison) and not 1.0 / (1.0 + tolerance) <= ratio <= 1.0 + tolerance
+    faster = comparison.estimate.ratio < 1.0 / (1.0 + comparison.tolerance)
+    return looks_regressed(comparison) or (_stored_time(comparison) and faster)
 
 
 def _stored_time(comparison: Comparison) -> bool:
