@@ -15,6 +15,12 @@ measurement and comparison code, in two modes:
   tolerance either way, significant or not), the same-job pairing that
   ``--aide-confirm`` runs against the baseline's commit, which then decides
   (``confirmed`` rows also count how many checks were paired).
+- ``retried``: the stored comparison, and while it reads regressed, the new side
+  measured again in the same process after the backoff of ``--aide-confirm``'s
+  retry policy (``confirm.RetryPolicy``), up to 3 more times, as a check whose
+  baseline records no commit is confirmed. A separate table says how often
+  the first 1, 2, 3 and 4 attempts all read regressed: the false alarms and
+  detections of ``--aide-confirm 0``, 1, 2 and 3.
 - ``instructions`` / ``cycles``: the ``benchmark`` test counted under valgrind
   in fresh counting sessions (``--aide-measure``), judged by the ratio of the
   counts. Slowdowns are +1 %, +2 % and +5 % here, tolerances 1 % and 3 % (the
@@ -26,6 +32,8 @@ Cases run in shuffled order so that the machine's slow spells hit all alike;
 ``--stress N`` busy-loops N processes beside the whole run.
 
     python benchmarks/gate_accuracy.py [--aa 200] [--ab 60] [--modes stored,confirmed,paired]
+    python benchmarks/gate_accuracy.py --modes stored,confirmed,retried,paired \
+        --paired-aa 40 --paired-ab 10 --stress 2
     python benchmarks/gate_accuracy.py --modes stored,instructions,cycles --stress 2
 """
 
@@ -49,6 +57,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.stress import spin  # noqa: E402
+from pytest_aide.config import DEFAULT_CONFIRM  # noqa: E402
+from pytest_aide.confirm import RetryPolicy  # noqa: E402
 from pytest_aide.measure.counts import count_items, find_valgrind  # noqa: E402
 from pytest_aide.measure.pair import PairPlan, Tree, pair_items  # noqa: E402
 from pytest_aide.verdict import compare, compare_counts, looks_changed  # noqa: E402
@@ -58,29 +68,78 @@ SLOWDOWNS = (0.05, 0.10, 0.20)
 COUNT_MODES = ("instructions", "cycles")
 COUNT_TOLERANCES = (0.01, 0.03)
 COUNT_SLOWDOWNS = (0.01, 0.02, 0.05)
+RETRIES = 3
 
 _CHILD = """
 import json, sys
 sys.path[:0] = [{root!r}, {bench!r}]
 from pytest_aide.measure.timer import TimingPlan, measure
 from workloads import work
-print(json.dumps(measure(work, (float(sys.argv[1]),), name="w",
-                         plan=TimingPlan(iterations={iterations}, warmup=2)).samples))
+for line in sys.stdin:
+    print(json.dumps(measure(work, (float(sys.argv[1]),), name="w",
+                             plan=TimingPlan(iterations={iterations}, warmup=2)).samples),
+          flush=True)
 """
 
 
+class _Side:
+    """A fresh process that measures the workload at one scale each time it is asked."""
+
+    def __init__(self, scale: float, iterations: int) -> None:
+        code = _CHILD.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), iterations=iterations)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code, str(scale)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def measure(self) -> list[float]:
+        """One attempt's samples."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self) -> None:
+        """End the process."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
+
+
 def _stored(scale: float, iterations: int) -> tuple[list[float], list[float]]:
-    code = _CHILD.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), iterations=iterations)
     sides = []
     for side_scale in (1.0, scale):
-        out = subprocess.run(
-            [sys.executable, "-c", code, str(side_scale)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        sides.append(json.loads(out.stdout))
+        side = _Side(side_scale, iterations)
+        sides.append(side.measure())
+        side.close()
     return sides[0], sides[1]
+
+
+def _retried(scale: float, iterations: int, draw: random.Random) -> tuple[list[float], dict]:
+    """The stored comparison, then re-measurements of the new side while it reads regressed.
+
+    Returns the first attempt's samples and, per tolerance, how many attempts in a row
+    (from the first) read regressed.
+    """
+    base = _Side(1.0, iterations)
+    old = base.measure()
+    base.close()
+    side = _Side(scale, iterations)
+    new = side.measure()
+    streak = {t: int(compare("w", old, new, tolerance=t).status == "regressed") for t in TOLERANCES}
+    policy = RetryPolicy()
+    for retry in range(1, RETRIES + 1):
+        if not any(n == retry for n in streak.values()):
+            break
+        time.sleep(policy.delay(retry, draw.random()))
+        again = side.measure()
+        for t, n in streak.items():
+            if n == retry and compare("w", old, again, tolerance=t).status == "regressed":
+                streak[t] += 1
+    side.close()
+    return old + new, streak
 
 
 _TEST = "from workloads import work\n\ndef test_w(benchmark):\n    benchmark(work, {scale!r})\n"
@@ -166,6 +225,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--aa", type=int, default=200, help="A/A checks per mode")
     parser.add_argument("--ab", type=int, default=60, help="A/B checks per slowdown and mode")
+    parser.add_argument("--paired-aa", type=int, help="A/A checks in paired mode (default --aa)")
+    parser.add_argument("--paired-ab", type=int, help="A/B checks in paired mode (default --ab)")
     parser.add_argument("--modes", default="stored,paired")
     parser.add_argument("--iterations", type=int, default=30, help="samples per side, stored mode")
     parser.add_argument("--seed", type=int, default=1)
@@ -207,9 +268,14 @@ def _run(args: argparse.Namespace) -> None:
 
 def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
     """The wall-clock modes' table (stored and paired)."""
-    cases = [(mode, 0.0) for mode in modes for _ in range(args.aa)]
-    cases += [(mode, s) for mode in modes for s in SLOWDOWNS for _ in range(args.ab)]
+    cases = []
+    for mode in modes:
+        aa = args.paired_aa if mode == "paired" and args.paired_aa is not None else args.aa
+        ab = args.paired_ab if mode == "paired" and args.paired_ab is not None else args.ab
+        cases += [(mode, 0.0)] * aa + [(mode, s) for s in SLOWDOWNS for _ in range(ab)]
     random.Random(args.seed).shuffle(cases)
+    draw = random.Random(args.seed + 1)
+    streaks: dict[float, list[dict[float, int]]] = defaultdict(list)
 
     flagged: dict[tuple[str, float, float], int] = defaultdict(int)
     counts: dict[tuple[str, float], int] = defaultdict(int)
@@ -219,7 +285,12 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
     started = time.perf_counter()
     for done, (mode, slowdown) in enumerate(cases, 1):
         begin = time.perf_counter()
-        if mode == "paired":
+        if mode == "retried":
+            both, streak = _retried(1.0 + slowdown, args.iterations, draw)
+            streaks[slowdown].append(streak)
+            old, new = both, []
+            verdicts = {t: "regressed" if n > DEFAULT_CONFIRM else "-" for t, n in streak.items()}
+        elif mode == "paired":
             old, new = _paired(1.0 + slowdown, PairPlan())
             verdicts = {
                 t: compare("w", old, new, tolerance=t, against="B").status for t in TOLERANCES
@@ -269,8 +340,29 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
     print(
         f"(A/A rows: false alarms; other rows: detections. {len(cases)} checks in "
         f"{time.perf_counter() - started:.0f} s; workload: benchmarks/workloads.py:work; "
-        f"{args.stress} busy loop(s) beside)"
+        f"{args.stress} busy loop(s) beside; retried rows at --aide-confirm {DEFAULT_CONFIRM})"
     )
+    if streaks:
+        _retry_table(streaks)
+
+
+def _retry_table(streaks: dict[float, list[dict[float, int]]]) -> None:
+    """How often every one of the first N + 1 attempts read regressed, by N."""
+    print()
+    print(
+        f"{'retried':<8} {'case':<6} {'checks':>6} "
+        + " ".join(f"{f'flagged @{t:.0%} tol':>16}" for t in TOLERANCES)
+    )
+    for slowdown in (0.0, *SLOWDOWNS):
+        rows = streaks.get(slowdown, [])
+        label = "A/A" if slowdown == 0 else f"+{slowdown:.0%}"
+        for retries in range(RETRIES + 1):
+            hits = {t: sum(s[t] > retries for s in rows) for t in TOLERANCES}
+            rates = " ".join(
+                f"{hits[t] / max(1, len(rows)):>10.1%} ({hits[t]:>3})" for t in TOLERANCES
+            )
+            print(f"{f'N={retries}':<8} {label:<6} {len(rows):>6} {rates}")
+    print(f"(N: --aide-confirm N, re-measurements after a regressed reading; {RETRIES} at most)")
 
 
 if __name__ == "__main__":

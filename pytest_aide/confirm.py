@@ -19,6 +19,7 @@ from pytest_aide.units import UnitError, format_duration, parse_duration
 from pytest_aide.verdict import Comparison, failure_key
 
 __all__ = [
+    "DECIDE_AT",
     "RETRY_KEYS",
     "Attempt",
     "Confirmation",
@@ -30,6 +31,13 @@ __all__ = [
 
 RETRY_KEYS = ("max_attempts", "base_delay", "max_delay", "jitter")
 """Keys of a scenario's or marker's ``retry`` table."""
+
+DECIDE_AT = 5
+"""Rounds after which a same-job confirmation stops as soon as it is decided (the
+interval wholly below or wholly beyond the tolerance). Five paired rounds are the
+fewest whose signed-rank interval (their lowest to highest ratio) still covers
+more than 93 %; most suspicions on a busy machine are cleared there, at half the
+cost of measuring to full precision (``benchmarks/README.md``)."""
 
 
 class RetryError(ValueError):

@@ -33,7 +33,7 @@ from pytest_aide.config import (
     pyproject_checks,
     pyproject_profiles,
 )
-from pytest_aide.confirm import Attempt, Confirmation, Retrying, RetryPolicy, retry_table
+from pytest_aide.confirm import DECIDE_AT, Attempt, Confirmation, Retrying, RetryPolicy, retry_table
 from pytest_aide.counting import COUNTED, Counting
 from pytest_aide.gate import Gate
 from pytest_aide.measure.counts import measure_name
@@ -314,7 +314,12 @@ class AideSession:
         ]
         return revision.trees(self.config.rootpath, self.config.inipath, extra)
 
-    def _pair(self, items: list[pytest.Item], revision: Revision | None = None) -> PairRun:
+    def _pair(
+        self,
+        items: list[pytest.Item],
+        revision: Revision | None = None,
+        plan: PairPlan | None = None,
+    ) -> PairRun:
         """Run ``items`` in REV's worktree (or ``revision``'s) and this tree, interleaved.
 
         Under ``--aide-against`` the paired calls are kept for the checks.
@@ -333,7 +338,7 @@ class AideSession:
             args_for,
             watch=sorted(b.redirects),
             changed=revision.changed_files(),
-            plan=PairPlan(tolerance=self.settings.tolerance),
+            plan=plan or PairPlan(tolerance=self.settings.tolerance),
             progress=self.progress,
         )
         if revision is not self.revision:
@@ -688,20 +693,21 @@ class AideSession:
                 f"{commit[:7]}: measured again instead"
             ]
         began = time.perf_counter()
+        tolerance = self.gate.time_tolerance(check)
+        plan = PairPlan(tolerance=tolerance, decide_at=DECIDE_AT)
         try:
             revision = self._confirm_revisions.get(commit)
             if revision is None:
                 revision = Revision.check_out(commit, self.config.rootpath)
                 revision.name = commit[:7]
                 self._confirm_revisions[commit] = revision
-            run = self._pair([item], revision)
+            run = self._pair([item], revision, plan)
         except (AgainstError, OSError) as exc:
             reason = str(exc).split(": ", 1)[-1]
             return [
                 f"{check.name}: the stored baseline's commit {commit[:7]} cannot be measured "
                 f"here ({reason}): measured again instead"
             ]
-        tolerance = self.gate.time_tolerance(check)
         points = {p.label: p for p in run.for_item(item.nodeid)}
         paired = [
             Comparison(result.name, point.estimate, tolerance, "", True, revision.label)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_aide.measure.pair import PairPlan, Tree, pair_items
+from pytest_aide.measure.pair import PairPlan, Point, Tree, pair_items
 
 QUICK = PairPlan(min_rounds=2, max_rounds=2, round_time=0.002, warmup_time=0.001, extra_rounds=0)
 
@@ -180,6 +180,28 @@ def test_rounds_stop_once_every_call_is_precise(tmp_path: Path, precise: bool) -
     )
     run = pair_items(a, b, _ids("test_benchmark"), lambda tree: ["test_pairs.py"], plan=plan)
     assert run.rounds == (2 if precise else 3)
+
+
+def _point(ratios: list[float]) -> Point:
+    point = Point("t.py::test", "test")
+    point.rounds["wall"] = ([0.01] * len(ratios), [0.01 * r for r in ratios])
+    return point
+
+
+@pytest.mark.parametrize(
+    ("ratios", "decided"),
+    [
+        ([1.02, 0.97, 1.05, 0.99, 1.08], True),  # wholly below 1 + tolerance: cleared
+        ([1.31, 1.25, 1.4, 1.22, 1.35], True),  # wholly beyond it: confirmed
+        ([1.02, 1.31, 1.05, 0.99, 1.25], False),  # across it: measured on
+        ([1.02, 0.97, 1.05, 0.99], False),  # too few rounds to decide
+    ],
+)
+def test_a_confirming_pair_stops_once_decided(ratios: list[float], decided: bool) -> None:
+    early = PairPlan(tolerance=0.15, decide_at=5)
+    assert _point(ratios).precise(early) is decided
+    # Without decide_at a call is measured to min_rounds and its precision.
+    assert not _point(ratios).precise(PairPlan(tolerance=0.15))
 
 
 FLIPPING = """\

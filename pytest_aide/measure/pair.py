@@ -94,6 +94,10 @@ class PairPlan:
     extra_rounds: int = 20
     """Rounds, and ``time_per_check`` seconds each, that undecided calls get beyond the
     limits, once: a real change measured on a noisy spell is not waved through."""
+    decide_at: int = 0
+    """When set, from this many rounds on a call is done as soon as its interval lies wholly
+    on one side of ``1 + tolerance``: the question is only whether it regressed beyond it
+    (confirming a suspicion, ``--aide-confirm``). 0 measures to ``precision`` instead."""
     pin: bool = True
     """Run both workers on one CPU, so neither sits on a core slowed by a neighbour."""
     confidence: float = 0.95
@@ -147,7 +151,13 @@ class Point:
         if self.problem is not None:
             return True
         estimate = self.estimate
-        if estimate is None or len(self.a_rounds) < plan.min_rounds:
+        if estimate is None:
+            return False
+        if plan.decide_at and len(self.a_rounds) >= plan.decide_at:
+            bound = 1 + plan.tolerance
+            if estimate.high <= bound or estimate.low > bound:
+                return True
+        if len(self.a_rounds) < plan.min_rounds:
             return False
         return (math.log(estimate.high) - math.log(estimate.low)) / 2 <= plan.precision
 
