@@ -58,7 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.stress import spin  # noqa: E402
 from pytest_aide.config import DEFAULT_CONFIRM  # noqa: E402
-from pytest_aide.confirm import RetryPolicy  # noqa: E402
+from pytest_aide.confirm import DECIDE_AT, RetryPolicy  # noqa: E402
 from pytest_aide.measure.counts import count_items, find_valgrind  # noqa: E402
 from pytest_aide.measure.pair import PairPlan, Tree, pair_items  # noqa: E402
 from pytest_aide.verdict import compare, compare_counts, looks_changed  # noqa: E402
@@ -300,7 +300,8 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
             stored = {t: compare("w", old, new, tolerance=t) for t in TOLERANCES}
             verdicts = {t: c.status for t, c in stored.items()}
             if mode == "confirmed" and any(looks_changed(c) for c in stored.values()):
-                a_rounds, b_rounds = _paired(1.0 + slowdown, PairPlan(tolerance=min(TOLERANCES)))
+                plan = PairPlan(tolerance=min(TOLERANCES), decide_at=DECIDE_AT)
+                a_rounds, b_rounds = _paired(1.0 + slowdown, plan)
                 paired[mode, slowdown] += 1
                 for t, c in stored.items():
                     if looks_changed(c):
