@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pytest_aide.fileio import dumps, read_bytes
 from pytest_aide.results import MAX_STORED_SAMPLES, CountResult, TimingResult, result_from_dict
 
 __all__ = [
@@ -57,7 +58,8 @@ class BaselineError(Exception):
     def __init__(self, message: str, keep: bool = False) -> None:
         super().__init__(message)
         self.keep = keep
-        """True when the file holds data that must not be replaced (newer schema, other id)."""
+        """True when the file may hold data that must not be replaced (newer schema, other
+        id, unreadable, not a regular file)."""
 
 
 @dataclass
@@ -114,7 +116,7 @@ class Baseline:
 
     def to_text(self) -> str:
         """The file's exact contents, as :func:`save_baseline` writes them."""
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        return dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
 def baseline_relpath(nodeid: str) -> Path:
@@ -192,9 +194,12 @@ def _sweep_stale_temps(path: Path) -> None:
 
 def _parse(path: Path, shown: str) -> dict[str, Any]:
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path)
     except OSError as exc:
-        raise BaselineError(f"{shown}: cannot read baseline: {exc.strerror or exc}") from None
+        # What cannot be read is not known to be worthless: never replaced.
+        raise BaselineError(
+            f"{shown}: cannot read baseline: {exc.strerror or exc}", keep=True
+        ) from None
     if not raw.strip():
         raise BaselineError(f"{shown}: corrupt baseline: the file is empty")
     try:
@@ -229,10 +234,14 @@ def load_baseline(path: Path, expected_id: str | None = None, shown: str | None 
             f"{shown}: baseline is for {data['id']!r}, not {expected_id!r}", keep=True
         )
     try:
+        if not isinstance(data["results"], list):
+            raise ValueError("'results' is not a list")
         results = [result_from_dict(r) for r in data["results"]]
         results = [r for r in results if isinstance(r, (TimingResult, CountResult))]
+        if not isinstance(data["machine"], dict):
+            raise ValueError("'machine' is not an object")
         machine = dict(data["machine"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         detail = f"field {exc.args[0]!r} missing" if isinstance(exc, KeyError) else str(exc)
         raise BaselineError(f"{shown}: corrupt baseline results: {detail}") from None
     commit = data.get("commit")

@@ -15,6 +15,7 @@ from typing import Any
 
 from pytest_aide.baselines import BaselineError, atomic_write_text, load_baseline
 from pytest_aide.config import DEFAULT_TOLERANCE
+from pytest_aide.fileio import dumps, file_kind, read_text
 from pytest_aide.gate import COUNT_TOLERANCE
 from pytest_aide.history import History, HistoryError
 from pytest_aide.options import add_options
@@ -64,8 +65,10 @@ class Side:
 
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(read_text(path))
+    except OSError as exc:
+        raise InputError(f"{path}: unreadable: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: unreadable: {exc}") from None
 
 
@@ -122,6 +125,8 @@ def load_side(path: Path) -> Side:
             _add_file(side, file)
     elif path.is_file():
         _add_file(side, path)
+    elif path.exists():
+        raise InputError(f"{path}: not a regular file ({file_kind(path.stat().st_mode)})")
     else:
         raise InputError(f"{path}: no such file or directory")
     return side
@@ -255,7 +260,7 @@ def _compare_command(args: argparse.Namespace) -> int:
             "only_old": only_old,
             "only_new": only_new,
         }
-        print(json.dumps(payload, indent=2, sort_keys=True))
+        print(dumps(payload, indent=2, sort_keys=True))
     else:
         render = _render_md if args.format == "md" else _render_text
         lines = render(_table_rows(rows, old, new))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pytest_aide.fileio import read_text
 from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.units import UnitError, parse_percent, parse_timeout
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
@@ -167,8 +168,10 @@ def _aide_table(path: Path, shown: str) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        data = tomllib.loads(read_text(path))
+    except OSError as exc:
+        raise ProfileError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ProfileError(f"{shown}: cannot read: {exc}") from None
     aide = data.get("tool", {}).get("aide", {})
     if not isinstance(aide, dict):
@@ -228,7 +231,7 @@ def known_profiles(scenario_files: Iterable[Path], pyproject: ProfileOverrides) 
     names = {DEFAULT_PROFILE, *pyproject}
     for path in scenario_files:
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_text(path))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             continue  # reported by collection, on that file's own item
         profiles = data.get("profiles")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.baselines import write_problem
+from pytest_aide.fileio import file_kind
 
 __all__ = ["HISTORY_SCHEMA", "History", "HistoryError", "Point", "Run"]
 
@@ -46,6 +47,21 @@ CREATE TABLE IF NOT EXISTS points (
 );
 CREATE INDEX IF NOT EXISTS points_by_check ON points (check_id, run);
 """
+_COLUMNS = {
+    "runs": ("id", "created", "profile", "machine", "checks", "passed", "failed"),
+    "points": (
+        "run",
+        "check_id",
+        "result",
+        "kind",
+        "status",
+        "median",
+        "p95",
+        "throughput",
+        "memory_peak",
+        "count",
+    ),
+}
 
 
 class HistoryError(Exception):
@@ -104,44 +120,108 @@ def _figures(result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
 class History:
     """The SQLite history at ``path`` (created on first write)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = 10.0) -> None:
         self.path = path
+        self.timeout = timeout
+        """Seconds to wait for another process's lock on the file."""
 
     @contextlib.contextmanager
     def _connect(self, create: bool) -> Iterator[sqlite3.Connection]:
+        """One transaction on the store; what the file is is checked inside it first."""
+        if self.path.exists() and not self.path.is_file():
+            kind = file_kind(self.path.stat().st_mode)
+            raise HistoryError(
+                f"{self.path}: not a regular file ({kind}); left as it is: pass "
+                "--aide-history with a file path"
+            )
         if not create and not self.path.is_file():
             raise HistoryError(f"{self.path}: no history yet (it is written by pytest --aide-perf)")
         try:
             if create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=10)
+            connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         except OSError as exc:
             reason = write_problem(self.path, exc)
             raise HistoryError(f"{self.path}: cannot open the history: {reason}") from None
         except sqlite3.Error as exc:
-            raise HistoryError(f"{self.path}: cannot open the history: {exc}") from None
+            raise HistoryError(self._problem(exc)) from None
         try:
-            with connection:
-                version = connection.execute("PRAGMA user_version").fetchone()[0]
-                if version > HISTORY_SCHEMA:
-                    raise HistoryError(
-                        f"{self.path}: history version {version} is newer than this "
-                        f"pytest-aide reads ({HISTORY_SCHEMA}); left untouched"
-                    )
-                if create and version == 0:
-                    connection.executescript(_TABLES)
-                    connection.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
-                elif create and version == 1:
-                    connection.execute("ALTER TABLE points ADD COLUMN count REAL")
-                    connection.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
+            connection.execute("BEGIN IMMEDIATE" if create else "BEGIN")
+            try:
+                self._prepare(connection, create)
                 yield connection
-        except sqlite3.DatabaseError as exc:
-            raise HistoryError(
-                f"{self.path}: not a usable pytest-aide history ({exc}); it was left as it "
-                "is: move it away or pass --aide-history to start a new one"
-            ) from None
+                connection.execute("COMMIT")
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise HistoryError(self._problem(exc)) from None
         finally:
             connection.close()
+
+    def _prepare(self, db: sqlite3.Connection, create: bool) -> None:
+        """Check that the file is ours (or empty), and bring its tables up to date."""
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        names = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        tables = {
+            name: {c for (c,) in db.execute("SELECT name FROM pragma_table_info(?)", (name,))}
+            for (name,) in names
+        }
+        if version > HISTORY_SCHEMA:
+            raise HistoryError(
+                f"{self.path}: history version {version} is newer than this "
+                f"pytest-aide reads ({HISTORY_SCHEMA}); left untouched"
+            )
+        own = set(_COLUMNS) | {"sqlite_sequence"}
+        foreign = sorted(set(tables) - own)
+        if version == 0 and not tables:
+            if not create:
+                raise HistoryError(f"{self.path}: no history yet (it is an empty database)")
+            for statement in _TABLES.split(";"):
+                if statement.strip():
+                    db.execute(statement)  # not executescript: it would commit first
+            db.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
+            return
+        expected = {name: set(columns) for name, columns in _COLUMNS.items()}
+        if version == 1:
+            expected["points"].discard("count")
+        if foreign or version == 0 or any(tables.get(n) != c for n, c in expected.items()):
+            what = f"tables: {', '.join(sorted(tables))}" if tables else "no tables"
+            raise HistoryError(
+                f"{self.path}: an SQLite database that is not a pytest-aide history ({what}); "
+                "left untouched: pass --aide-history with another path"
+            )
+        if create and version == 1:
+            db.execute("ALTER TABLE points ADD COLUMN count REAL")
+            db.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
+
+    def _problem(self, exc: sqlite3.Error) -> str:
+        """What went wrong, with advice that fits: locked and full are not corrupt."""
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        text = str(exc)
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+            return (
+                f"{self.path}: the history is locked by another process ({text}); this run "
+                "was not recorded and the file was left as it is: run again once it is free"
+            )
+        if name == "SQLITE_FULL" or "disk is full" in text:
+            return (
+                f"{self.path}: the disk is full ({text}); this run was not recorded and the "
+                "history was left as it was: free some space"
+            )
+        if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")) or (
+            "readonly" in text or "unable to open" in text
+        ):
+            return f"{self.path}: cannot write the history ({text}); it was left as it is"
+        if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or isinstance(
+            exc, sqlite3.DatabaseError
+        ):
+            return (
+                f"{self.path}: not a usable pytest-aide history ({text}); it was left as it "
+                "is: move it away or pass --aide-history to start a new one"
+            )
+        return f"{self.path}: cannot use the history: {text}"
 
     def append(self, report: dict[str, Any], machine: str) -> int:
         """Record one ``report.json`` as a run; returns its id."""

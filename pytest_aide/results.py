@@ -619,8 +619,34 @@ _RESULT_TYPES: dict[str, Any] = {
 
 
 def result_from_dict(data: dict[str, Any]) -> Result:
-    """Rebuild any result from its dict, dispatching on its ``kind``."""
+    """Rebuild any result from its dict, dispatching on its ``kind``.
+
+    ``ValueError`` names what is wrong: not an object, an unknown kind, a
+    number that is not finite (``NaN``, or ``1e999`` read as infinity), a
+    negative sample.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a result object, got {type(data).__name__}")
     kind = data.get("kind")
     if kind not in _RESULT_TYPES:
         raise ValueError(f"unknown result kind {kind!r} (known: {', '.join(_RESULT_TYPES)})")
+    _check_numbers(data, str(data.get("name", kind)))
+    for key in ("samples", "latencies"):
+        values = data.get(key)
+        if isinstance(values, list) and any(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0 for v in values
+        ):
+            raise ValueError(f"result {data.get('name')!r}: {key!r} holds a negative figure")
     return _RESULT_TYPES[kind].from_dict(data)
+
+
+def _check_numbers(value: Any, where: str) -> None:
+    """Raise ``ValueError`` at the first float in ``value`` that is not finite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: {value!r} is not a finite number (NaN, or too large)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_numbers(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_numbers(item, f"{where}[{index}]")

@@ -15,6 +15,7 @@ from typing import Any
 
 from pytest_aide.config import ProfileError, parse_profiles
 from pytest_aide.confirm import RetryError, retry_table
+from pytest_aide.fileio import read_text
 from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.load import LOAD_MODES, LoadPlan
 from pytest_aide.targets import TargetError, import_target
@@ -321,9 +322,12 @@ def load_scenario_file(path: Path, display: str | None = None) -> ScenarioFile:
     shown = display or str(path)
     result = ScenarioFile(shown)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        result.errors[None] = f"{shown}: cannot read file: {exc}"
+        data = tomllib.loads(read_text(path))
+    except OSError as exc:
+        result.errors[None] = f"{shown}: cannot read file: {exc.strerror or exc}"
+        return result
+    except UnicodeDecodeError:
+        result.errors[None] = f"{shown}: cannot read file: not UTF-8 text"
         return result
     except tomllib.TOMLDecodeError as exc:
         result.errors[None] = f"{shown}: invalid TOML: {exc}"

@@ -41,6 +41,8 @@ GOOD_TEST = "def test_good(aide_timer):\n    aide_timer(lambda: None, iterations
 OK_ID = "scenarios/good.toml::ok"
 KEEP_ID = "tests_kept/test_old.py::test_old"
 INTERNALS = f"{os.sep}pytest_aide{os.sep}"
+HANG = 600.0
+"""Seconds after which a session that should end in a few counts as hung."""
 
 
 @pytest.fixture
@@ -72,11 +74,21 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 def _session(
-    project: pytest.Pytester, *args: str, may_change: tuple[str, ...] = ()
+    project: pytest.Pytester,
+    *args: str,
+    may_change: tuple[str, ...] = (),
+    hang_after: float | None = None,
 ) -> pytest.RunResult:
-    """Run pytest; check no internal traceback is shown and no earlier file was lost."""
+    """Run pytest; check no internal traceback is shown and no earlier file was lost.
+
+    With ``hang_after``, pytest runs in a subprocess that fails the test when it
+    has not ended after that many seconds (a case whose failure would be a hang).
+    """
     before = _files(project.path)
-    result = project.runpytest(*args)
+    if hang_after is None:
+        result = project.runpytest(*args)
+    else:
+        result = project.runpytest_subprocess(*args, timeout=hang_after)
     shown = "\n".join(result.outlines + result.errlines)
     assert "Traceback" not in shown
     assert "INTERNALERROR" not in shown
@@ -326,6 +338,18 @@ BASELINE_CASES = {
     "empty": (b"", "corrupt baseline: the file is empty"),
     "binary": (bytes(range(256)), "corrupt baseline: not UTF-8 text"),
     "not-an-object": (b"[1, 2]", "corrupt baseline: expected a JSON object"),
+    "result-not-an-object": (
+        _good_baseline(results=[3]),
+        "corrupt baseline results: expected a result object, got int",
+    ),
+    "overflowing-number": (
+        _good_baseline().replace(b"1e-06", b"1e999", 1),
+        "corrupt baseline results: ok.samples[0]: inf is not a finite number (NaN, or too large)",
+    ),
+    "nan-sample": (
+        _good_baseline().replace(b"1e-06", b"NaN", 1),
+        "corrupt baseline results: ok.samples[0]: nan is not a finite number (NaN, or too large)",
+    ),
     "future-schema": (
         _good_baseline(schema=BASELINE_SCHEMA + 98),
         f"baseline schema {BASELINE_SCHEMA + 98} is newer than this pytest-aide reads "
@@ -363,6 +387,33 @@ def test_saving_never_replaces_a_baseline_holding_data(project: pytest.Pytester,
     result.assert_outcomes(passed=1, failed=1)
     _one_line(result, f"ok: {shown}: {message}; not replaced")
     assert path.read_bytes() == data
+
+
+@pytest.mark.parametrize("save", [False, True])
+def test_a_pipe_where_a_baseline_belongs_neither_hangs_nor_is_replaced(
+    project: pytest.Pytester, save: bool
+) -> None:
+    path = _baseline_path(project, OK_ID)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(path)
+    shown = str(path.relative_to(project.path))
+    save_args = ["--aide-save-baseline"] if save else []
+    result = _session(project, "--aide-perf", *save_args, hang_after=HANG)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=1)
+    message = f"ok: {shown}: cannot read baseline: not a regular file: a named pipe"
+    _one_line(result, f"{message}; not replaced" if save else message)
+    assert path.is_fifo()
+
+
+def test_a_pipe_among_the_scenario_files_does_not_hang(project: pytest.Pytester) -> None:
+    os.mkfifo(project.path / "scenarios" / "pipe.toml")
+    (project.path / "scenarios" / "good.toml").write_text(
+        GOOD_SCENARIOS + '\n[profiles.ci.ok]\nthresholds = { mean = "10s" }\n'
+    )
+    result = _session(project, "--aide-perf", "--aide-profile", "ci", hang_after=HANG)
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=2)
 
 
 def test_saving_replaces_a_corrupt_baseline_and_says_so(project: pytest.Pytester) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,6 +25,12 @@ def _report(path: Path, factor: float, ids: tuple[str, ...] = ("t.py::a", "t.py:
         for i in ids
     ]
     path.write_text(json.dumps({"schema": 1, "created": "2026-11-20T10:00:00", "checks": checks}))
+    return path
+
+
+def _hostile_report(path: Path, number: str) -> Path:
+    text = _report(path, 1).read_text()
+    path.write_text(text.replace(repr(BASE[0]), number, 1))
     return path
 
 
@@ -115,6 +122,18 @@ def test_baseline_directories_and_files(tmp_path: Path, capsys: pytest.CaptureFi
         (
             lambda p: (p / "b.json").write_text('{"schema": 1, "id": "x"}') and p / "b.json",
             "b.json: baseline is missing field 'created'",
+        ),
+        (
+            lambda p: _hostile_report(p / "nan.json", "NaN"),
+            "nan.json: not a valid report: a.samples[0]: nan is not a finite number",
+        ),
+        (
+            lambda p: _hostile_report(p / "huge.json", "1e999"),
+            "huge.json: not a valid report: a.samples[0]: inf is not a finite number",
+        ),
+        (
+            lambda p: os.mkfifo(p / "pipe.json") or p / "pipe.json",
+            "pipe.json: not a regular file (a named pipe)",
         ),
     ],
 )

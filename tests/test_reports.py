@@ -18,7 +18,7 @@ import pytest
 
 from pytest_aide.check import Check
 from pytest_aide.cli import main
-from pytest_aide.history import History
+from pytest_aide.history import History, HistoryError
 from pytest_aide.report.json import SCHEMA_FILE, build_report
 from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import (
@@ -239,6 +239,69 @@ def test_corrupt_history_is_reported_and_loses_nothing(pytester: pytest.Pytester
     )
     assert (aide / "history.sqlite").read_bytes() == garbage
     assert (aide / "report.html").is_file() and (aide / "report.md").is_file()
+
+
+def test_an_applications_database_is_never_written(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SUITE)
+    app = pytester.path / "app.sqlite"
+    with sqlite3.connect(app) as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        db.execute("INSERT INTO users (name) VALUES ('ada')")
+    before = app.read_bytes()
+    result = pytester.runpytest("--aide-perf", "-k", "timed", "--aide-history", "app.sqlite")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "warning: history: */app.sqlite: an SQLite database that is not a pytest-aide "
+            "history (tables: users); left untouched: pass --aide-history with another path"
+        ]
+    )
+    assert app.read_bytes() == before
+    assert sorted(p.name for p in pytester.path.glob("app.sqlite*")) == ["app.sqlite"]
+
+
+def test_a_pipe_where_the_history_belongs_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    os.mkfifo(path)
+    with pytest.raises(HistoryError, match=r"history.sqlite: not a regular file \(a named pipe\)"):
+        History(path).append(REPORT, "m")
+
+
+REPORT = {
+    "created": "2026-11-21T10:00:00",
+    "profile": "default",
+    "totals": {"checks": 0, "passed": 0, "failed": 0},
+    "checks": [],
+}
+
+
+def test_a_locked_history_is_not_called_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    History(path).append(REPORT, "m")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(HistoryError) as raised:
+            History(path, timeout=0.1).append(REPORT, "m")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "locked by another process" in str(raised.value)
+    assert "not a usable" not in str(raised.value) and "move it away" not in str(raised.value)
+    assert [run.id for run in History(path).runs()] == [1]
+
+
+def test_a_full_disk_is_not_called_corrupt(tmp_path: Path) -> None:
+    # SQLite's own "database or disk is full", raised for real by a page limit.
+    db = sqlite3.connect(tmp_path / "full.sqlite")
+    db.execute("PRAGMA max_page_count = 2")
+    with pytest.raises(sqlite3.Error) as raised:
+        db.execute("CREATE TABLE t (x TEXT)")
+        db.executemany("INSERT INTO t VALUES (?)", [("x" * 4000,)] * 10)
+    db.close()
+    message = History(tmp_path / "history.sqlite")._problem(raised.value)
+    assert "the disk is full" in message and "free some space" in message
+    assert "move it away" not in message
 
 
 def test_future_history_version_is_left_alone(tmp_path: Path) -> None:

@@ -6,13 +6,13 @@ problem and the others are still written. Files are replaced atomically.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pytest_aide.baselines import atomic_write_text, write_problem
+from pytest_aide.fileio import dumps
 from pytest_aide.history import History, HistoryError, Point
 from pytest_aide.report.benchmark_json import to_benchmark_json
 from pytest_aide.report.json import dump_report
@@ -70,7 +70,7 @@ def write_outputs(
         _write(
             outputs,
             benchmark_json,
-            lambda: json.dumps(to_benchmark_json(report), indent=2, sort_keys=True) + "\n",
+            lambda: dumps(to_benchmark_json(report), indent=2, sort_keys=True) + "\n",
         )
     summary = step_summary if step_summary is not None else os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.check import Check, totals
+from pytest_aide.fileio import dumps, read_text
 
 __all__ = [
     "REPORT_SCHEMA",
@@ -41,13 +42,13 @@ def build_report(
 
 def dump_report(report: dict[str, Any]) -> str:
     """The report as ``report.json`` text (sorted keys, indented)."""
-    return json.dumps(report, indent=2, sort_keys=True) + "\n"
+    return dumps(report, indent=2, sort_keys=True) + "\n"
 
 
 def read_report(path: Path) -> dict[str, Any]:
     """Read a ``report.json``; ``ValueError`` with a one-line reason if it is not one."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except OSError as exc:
         raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
