@@ -9,6 +9,7 @@ own id, so a file moved or renamed by hand is caught.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import math
 import os
@@ -21,12 +22,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.fileio import dumps, read_bytes
+from pytest_aide.fileio import dumps, read_bytes, read_text
 from pytest_aide.results import MAX_STORED_SAMPLES, CountResult, TimingResult, result_from_dict
 
 __all__ = [
     "BASELINE_SCHEMA",
     "COUNT_FAMILIES",
+    "MAX_NAME",
     "MAX_RUNS",
     "MAX_SAMPLES",
     "STALE_TEMP_SECONDS",
@@ -37,6 +39,7 @@ __all__ = [
     "baseline_relpath",
     "code_version",
     "find_baseline",
+    "legacy_relpath",
     "load_baseline",
     "merged_runs",
     "save_baseline",
@@ -119,13 +122,57 @@ class Baseline:
         return dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
 
-def baseline_relpath(nodeid: str) -> Path:
-    """Where a check's baseline lives inside a machine directory."""
+_UNSAFE = re.compile(r"[^A-Za-z0-9._\-\[\]=+,@]+")
+MAX_NAME = 100
+"""Longest part of a baseline's path kept as it is; longer ones are cut and hashed."""
+
+
+def _node_parts(nodeid: str) -> list[str]:
     file_part, _, rest = nodeid.partition("::")
-    parts = [p for p in file_part.split("/") if p] + [p for p in rest.split("::") if p]
-    safe = [re.sub(r"[^A-Za-z0-9._\-\[\]=+,@]+", "_", p) for p in parts]
+    return [p for p in file_part.split("/") if p] + [p for p in rest.split("::") if p]
+
+
+def _name(raw: str) -> str:
+    """``raw`` itself when it is a safe, short file name; else its safe form and a hash.
+
+    Only names that had to change carry the hash (``test_b[x_y_z]~1a2b3c4d5e``), so
+    two check ids never share a file, and the usual ids still read as themselves.
+    """
+    safe = _UNSAFE.sub("_", raw)
+    if safe in {".", ".."}:
+        safe = "__"
+    if safe == raw and len(raw) <= MAX_NAME:
+        return raw
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{safe[:MAX_NAME]}~{digest}"
+
+
+def baseline_relpath(nodeid: str) -> Path:
+    """Where a check's baseline lives inside a machine directory (one file per check id)."""
+    names = [_name(p) for p in _node_parts(nodeid)] or ["_"]
+    return Path(*names[:-1], names[-1] + ".json")
+
+
+def legacy_relpath(nodeid: str) -> Path:
+    """Where pytest-aide before 0.2 kept the baseline; two ids could share that file."""
+    safe = [_UNSAFE.sub("_", p) for p in _node_parts(nodeid)]
     safe = ["__" if p in {".", ".."} else p for p in safe] or ["_"]
     return Path(*safe[:-1], safe[-1] + ".json")
+
+
+def _located(directory: Path, nodeid: str) -> Path | None:
+    """``nodeid``'s baseline in one machine directory: its own file, else a legacy one of it."""
+    path = directory / baseline_relpath(nodeid)
+    legacy = directory / legacy_relpath(nodeid)
+    try:
+        if path.exists():
+            return path
+        if legacy == path or not legacy.is_file():
+            return None
+        data = json.loads(read_text(legacy))
+    except (OSError, ValueError):
+        return None  # a legacy file that cannot be read is not known to be this check's
+    return legacy if isinstance(data, dict) and data.get("id") == nodeid else None
 
 
 def _umask() -> int:
@@ -175,6 +222,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 def write_problem(path: Path, exc: OSError) -> str:
     """Why ``path`` could not be written, in words: a file in the way, or the OS's reason."""
     for parent in path.parents:
+        if parent.is_symlink() and not parent.exists():
+            return f"{parent} is a symbolic link that loops or leads nowhere"
         if parent.exists():
             if not parent.is_dir():
                 return f"{parent} is a file, not a directory"
@@ -340,20 +389,30 @@ def find_baseline(root: Path, slug: str, nodeid: str) -> tuple[Path | None, bool
     measure) are looked at. Returns the path (or None) and whether it belongs
     to this machine.
     """
-    relative = baseline_relpath(nodeid)
-    own = root / slug / relative
-    if own.exists():
+    own = _located(root / slug, nodeid)
+    if own is not None:
         return own, True
     family = baseline_family(slug)
+    try:
+        directories = sorted(root.glob("*"))
+    except OSError:
+        directories = []
     others = [
-        p / relative
-        for p in sorted(root.glob("*"))
+        found
+        for p in directories
         if p.is_dir() and p.name != slug and baseline_family(p.name) == family
+        if (found := _located(p, nodeid)) is not None
     ]
-    others = [p for p in others if p.exists()]
     if not others:
         return None, False
-    return max(others, key=lambda p: p.stat().st_mtime), False
+    return max(others, key=_mtime), False
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def save_baseline(path: Path, baseline: Baseline, shown: str | None = None) -> str | None:

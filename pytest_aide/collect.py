@@ -145,9 +145,9 @@ class ScenarioItem(pytest.Item):
 
     def _fail(self, problem: object) -> NoReturn:
         assert self.scenario is not None
-        pytest.fail(
-            f"{self.display_path}: scenario {self.scenario.name!r}: {problem}", pytrace=False
-        )
+        message = f"{self.display_path}: scenario {self.scenario.name!r}: {problem}"
+        # "from None": raised while handling the cause, it shows only its own line.
+        raise pytest.fail.Exception(message, pytrace=False) from None
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         """Show the target's frames, not the harness's."""

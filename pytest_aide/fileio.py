@@ -19,7 +19,15 @@ import stat
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NotRegularFile", "dumps", "file_kind", "finite", "read_bytes", "read_text"]
+__all__ = [
+    "NotRegularFile",
+    "absolute",
+    "dumps",
+    "file_kind",
+    "finite",
+    "read_bytes",
+    "read_text",
+]
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -74,3 +82,14 @@ def finite(value: Any) -> Any:
 def dumps(value: Any, **options: Any) -> str:
     """``json.dumps`` of :func:`finite` ``value``: strict JSON, whatever the figures."""
     return json.dumps(finite(value), allow_nan=False, **options)
+
+
+def absolute(path: Path) -> Path:
+    """``path`` resolved, or only made absolute when a symlink loops or a parent is unreadable.
+
+    The error then comes, named, from whatever uses the path.
+    """
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))

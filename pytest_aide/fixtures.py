@@ -25,9 +25,18 @@ from pytest_aide.measure.timer import (
 )
 from pytest_aide.pairworker import PairServer
 from pytest_aide.results import TimingResult
-from pytest_aide.runner import CheckRun, Load, run_check, run_check_async
+from pytest_aide.runner import CheckRun, Load, RunError, run_check, run_check_async
+from pytest_aide.units import shown
 
 __all__ = ["AideCpu", "AideLoad", "AideMemory", "AideTimer"]
+
+__tracebackhide__ = True
+"""pytest leaves this module's frames out of a failing test's traceback: what the user
+sees of a target that raised is the target's own code (``--full-trace`` shows all)."""
+
+
+def _raise(message: str) -> NoReturn:
+    raise ValueError(message)
 
 
 class AideTimer:
@@ -44,9 +53,11 @@ class AideTimer:
         plan: Callable[[int, int, bool], TimingPlan],
         loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
         server: PairServer | None = None,
+        fail: Callable[[str], NoReturn] | None = None,
     ) -> None:
         self._check = check
         self._plan = plan
+        self._fail = fail or _raise
         self._loop_factory = loop_factory
         self._server = server
         """Set in a ``--aide-against`` pair worker: calls are timed on the controller's orders."""
@@ -54,6 +65,14 @@ class AideTimer:
     def _prepare(
         self, iterations: int, warmup: int, name: str | None, gc: bool
     ) -> tuple[TimingPlan, str]:
+        for key, value, least in (("iterations", iterations, 1), ("warmup", warmup, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                self._fail(
+                    f"aide_timer: {key} must be a whole number of at least {least}, "
+                    f"got {shown(value)}"
+                )
+        if name is not None and not isinstance(name, str):
+            self._fail(f"aide_timer: name must be a string, got {shown(name)}")
         return self._plan(iterations, warmup, gc), name or self._check.next_result_name()
 
     def _record(self, result: TimingResult) -> TimingResult:
@@ -82,7 +101,10 @@ class AideTimer:
             server=self._server,
             nodeid=self._check.nodeid,
         )
-        (result,) = run_check(run)
+        try:
+            (result,) = run_check(run)
+        except RunError as exc:
+            self._fail(f"aide_timer: {exc}")
         assert isinstance(result, TimingResult)
         return self._record(result)
 
@@ -101,7 +123,10 @@ class AideTimer:
         run = CheckRun(
             label, fn, args, kwargs, plan, server=self._server, nodeid=self._check.nodeid
         )
-        result = await run_check_async(run)
+        try:
+            result = await run_check_async(run)
+        except RunError as exc:
+            self._fail(f"aide_timer: {exc}")
         assert isinstance(result, TimingResult)
         return self._record(result)
 
@@ -177,7 +202,7 @@ def _levels(concurrency: int | Sequence[int]) -> tuple[int, list[int] | None]:
     levels = list(concurrency)
     if not levels or not all(isinstance(c, int) and not isinstance(c, bool) for c in levels):
         raise ValueError(
-            f"aide_load: concurrency must be a whole number or a list of them, got {concurrency!r}"
+            f"concurrency must be a whole number or a list of them, got {shown(concurrency)}"
         )
     return min(levels), levels
 
@@ -201,9 +226,11 @@ class AideLoad:
         smoke: bool,
         loop_factory: LoopFactory | None = None,
         progress: Progress | None = None,
+        fail: Callable[[str], NoReturn] | None = None,
     ) -> None:
         self._check = check
         self._smoke = smoke
+        self._fail = fail or _raise
         self._loop_factory = loop_factory
         self._progress = progress
 
@@ -216,10 +243,13 @@ class AideLoad:
         rate: float | None,
         timeout: float | None,
     ) -> tuple[LoadPlan, str, list[int] | None]:
-        if mode not in LOAD_MODES:
-            raise ValueError(f"aide_load: unknown mode {mode!r} (known: {', '.join(LOAD_MODES)})")
-        lowest, levels = _levels(concurrency)
-        plan = LoadPlan(lowest, requests, duration, rate, timeout)
+        try:
+            if mode not in LOAD_MODES:
+                raise ValueError(f"unknown mode {mode!r} (known: {', '.join(LOAD_MODES)})")
+            lowest, levels = _levels(concurrency)
+            plan = LoadPlan(lowest, requests, duration, rate, timeout)
+        except ValueError as exc:
+            self._fail(f"aide_load: {exc}")
         return smoke_load(plan, mode, levels) if self._smoke else (plan, mode, levels)
 
     def __call__(
@@ -240,7 +270,10 @@ class AideLoad:
         label = name or self._check.next_result_name()
         spec = None
         if mode == "process":
-            target, root = importable_spec(fn, 'aide_load(mode="process")')
+            try:
+                target, root = importable_spec(fn, 'aide_load(mode="process")')
+            except ValueError as exc:
+                self._fail(str(exc))
             spec = (target, str(root))
         run = CheckRun(
             label,
@@ -251,7 +284,10 @@ class AideLoad:
             loop_factory=self._loop_factory,
             progress=self._progress,
         )
-        (result,) = run_check(run)
+        try:
+            (result,) = run_check(run)
+        except RunError as exc:
+            self._fail(f"aide_load: {exc}")
         self._check.results.append(result)
         return result
 
@@ -273,6 +309,9 @@ class AideLoad:
         run = CheckRun(
             label, fn, args, kwargs, load=Load(plan, "async", levels), progress=self._progress
         )
-        result = await run_check_async(run)
+        try:
+            result = await run_check_async(run)
+        except RunError as exc:
+            self._fail(f"aide_load: {exc}")
         self._check.results.append(result)
         return result

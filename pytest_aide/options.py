@@ -24,6 +24,7 @@ from pytest_aide.config import (
     select_profile,
     timeout_option,
 )
+from pytest_aide.fileio import absolute
 from pytest_aide.measure.counts import MEASURES
 from pytest_aide.measure.timer import LOOPS
 from pytest_aide.stats import DEFAULT_DRIFT
@@ -321,7 +322,7 @@ def read_settings(
             value = bool(value) != spec.negate
         elif spec.kind in ("dir", "path"):
             text = value or spec.default
-            value = (rootdir / Path(text).expanduser()).resolve() if text else None
+            value = absolute(rootdir / Path(text).expanduser()) if text else None
         elif value is None:
             value = spec.default
         values[spec.setting] = value

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from pytest_aide.measure.pair import WORKER_ENV
-from pytest_aide.measure.timer import Clock, _abatch, _batch, is_async_callable
+from pytest_aide.measure.timer import Clock, _abatch, _batch, advance, is_async_callable
 
 __all__ = ["PAIR_SERVER", "PairServer", "Redirect"]
 
@@ -180,15 +180,13 @@ class PairServer:
     def serve_batches(self, nodeid: str, label: str, fn: Any, make: _Make) -> Any:
         """Run the batches ``make`` builds while the controller asks; return the last value."""
         protocol = self._protocol(nodeid, label, fn)
-        try:
-            command = next(protocol)
-            while True:
-                batch = make(self._clock(command), bool(command.get("noop")))
-                with self._telling_errors():
-                    outcome = batch(int(command["calls"]))
-                command = protocol.send(outcome)
-        except StopIteration as stop:
-            return stop.value
+        command, done = advance(protocol, None)
+        while not done:
+            batch = make(self._clock(command), bool(command.get("noop")))
+            with self._telling_errors():
+                outcome = batch(int(command["calls"]))
+            command, done = advance(protocol, outcome)
+        return command
 
     def serve(
         self,
@@ -235,16 +233,14 @@ class PairServer:
         if not is_async_callable(fn):
             return self.serve(nodeid, label, fn, args, kwargs)
         protocol = self._protocol(nodeid, label, fn)
-        try:
-            command = next(protocol)
-            while True:
-                clock = self._clock(command)
-                target = _stand_in(args, kwargs, True) if command.get("noop") else fn
-                with self._telling_errors():
-                    outcome = await _abatch(target, args, kwargs, int(command["calls"]), clock)
-                command = protocol.send(outcome)
-        except StopIteration as stop:
-            return stop.value
+        command, done = advance(protocol, None)
+        while not done:
+            clock = self._clock(command)
+            target = _stand_in(args, kwargs, True) if command.get("noop") else fn
+            with self._telling_errors():
+                outcome = await _abatch(target, args, kwargs, int(command["calls"]), clock)
+            command, done = advance(protocol, outcome)
+        return command
 
 
 def _noop(*args: Any, **kwargs: Any) -> None:

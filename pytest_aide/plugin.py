@@ -64,6 +64,7 @@ def aide_timer(request: pytest.FixtureRequest) -> AideTimer:
         session.plan,
         loop_factory=session.loop_factory,
         server=session.pair_server,
+        fail=_fail,
     )
 
 
@@ -72,7 +73,8 @@ def _skip(reason: str) -> NoReturn:
 
 
 def _fail(message: str) -> NoReturn:
-    pytest.fail(message, pytrace=False)
+    # "from None": a failure raised while handling the cause shows only its own line.
+    raise pytest.fail.Exception(message, pytrace=False) from None
 
 
 @pytest.fixture
@@ -110,4 +112,5 @@ def aide_load(request: pytest.FixtureRequest) -> AideLoad:
         smoke=not session.settings.perf,
         loop_factory=session.loop_factory,
         progress=session.progress,
+        fail=_fail,
     )

@@ -23,7 +23,14 @@ from pytest_aide.measure.load import (
     sweep_result,
 )
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
-from pytest_aide.measure.timer import LoopFactory, TimingPlan, measure, measure_async
+from pytest_aide.measure.timer import (
+    LoopFactory,
+    NothingTimed,
+    TimingPlan,
+    measure,
+    measure_async,
+    refuse_generator_function,
+)
 from pytest_aide.results import Result, TimingResult
 
 if TYPE_CHECKING:  # the server lives in a pytest plugin; the runner only calls it
@@ -38,6 +45,10 @@ __all__ = [
     "run_check_async",
     "served",
 ]
+
+__tracebackhide__ = True
+"""pytest leaves this module's frames out of a failing test's traceback: what the user
+sees of a target that raised is the target's own code (``--full-trace`` shows all)."""
 
 
 class RunError(Exception):
@@ -87,6 +98,14 @@ def served(name: str, value: Any) -> TimingResult:
 
 def run_check(run: CheckRun) -> list[Result]:
     """Measure ``run``: timing or load, CPU around it, then memory in one more call."""
+    try:
+        refuse_generator_function(run.target)
+        return _run_check(run)
+    except NothingTimed as exc:
+        raise RunError(str(exc)) from None
+
+
+def _run_check(run: CheckRun) -> list[Result]:
     if run.server is not None and run.load is None:
         value = run.server.serve(
             run.nodeid, run.name, run.target, run.args, run.kwargs, run.loop_factory
@@ -147,6 +166,14 @@ def _measure(run: CheckRun) -> Result:
 
 async def run_check_async(run: CheckRun) -> Result:
     """:func:`run_check` from an async test, on its running loop: timing or async load."""
+    try:
+        refuse_generator_function(run.target)
+        return await _run_check_async(run)
+    except NothingTimed as exc:
+        raise RunError(str(exc)) from None
+
+
+async def _run_check_async(run: CheckRun) -> Result:
     if run.server is not None and run.load is None:
         value = await run.server.aserve(run.nodeid, run.name, run.target, run.args, run.kwargs)
         return served(run.name, value)

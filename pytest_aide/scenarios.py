@@ -251,7 +251,10 @@ def _load(value: object) -> ScenarioLoad | None:
         for option, parse in optional.items()
         if option in value
     }
-    plan = LoadPlan(concurrency=concurrency, requests=requests, **figures)
+    try:
+        plan = LoadPlan(concurrency=concurrency, requests=requests, **figures)
+    except ValueError as exc:
+        raise ScenarioError(f"key 'load': {exc}") from None
     return ScenarioLoad(plan, mode, levels)
 
 

@@ -35,6 +35,7 @@ from pytest_aide.config import (
 )
 from pytest_aide.confirm import DECIDE_AT, Attempt, Confirmation, Retrying, RetryPolicy, retry_table
 from pytest_aide.counting import COUNTED, Counting
+from pytest_aide.fileio import absolute
 from pytest_aide.gate import Gate
 from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.deadline import CheckTimeout, deadline
@@ -75,6 +76,8 @@ _CHECK_KEY = pytest.StashKey[Check]()
 _TIMEOUT_KEY = pytest.StashKey[tuple[float, str]]()
 _RETRY_KEY = pytest.StashKey[dict[str, Any]]()
 _ADOPTED_KEY = pytest.StashKey[bool]()
+_STREAM_ATTR = "aide_check"
+"""A worker's report attribute (which xdist sends on) holding the check, as JSON."""
 
 
 class AsyncioLoops:
@@ -178,7 +181,9 @@ class AideSession:
         self.workers = 0
         """In the xdist controller: how many workers measured."""
         self._order: dict[str, int] = {}
-        self._scenario_dirs = [(config.rootpath / d).resolve() for d in settings.scenario_dirs]
+        self.crashed: list[str] = []
+        """xdist: what the controller was told of workers that crashed mid-test."""
+        self._scenario_dirs = [absolute(config.rootpath / d) for d in settings.scenario_dirs]
         self._overrides: ProfileOverrides = {}
         self._config_error: str | None = None
         self._outputs: Outputs | None = None
@@ -530,11 +535,31 @@ class AideSession:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """xdist controller: take over the checks a worker measured and judged."""
+        """xdist controller: take over the checks a worker measured and judged.
+
+        Each check already came with its teardown report (:meth:`pytest_runtest_logreport`),
+        so a worker that dies loses none it finished; what it sends at its end is the same.
+        """
         payload = getattr(node, "workeroutput", {}).get("aide_checks")
         if payload:
-            self.checks.extend(Check.from_dict(data) for data in json.loads(payload))
-            self.checks.sort(key=lambda c: self._order.get(c.nodeid, len(self._order)))
+            self._take([Check.from_dict(data) for data in json.loads(payload)])
+
+    def _take(self, checks: list[Check]) -> None:
+        known = {check.nodeid: check for check in self.checks}
+        known.update((check.nodeid, check) for check in checks)
+        self.checks = sorted(
+            known.values(), key=lambda c: self._order.get(c.nodeid, len(self._order))
+        )
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """xdist controller: a worker's check, sent with its test's teardown report."""
+        if self.workerinput is not None:
+            return
+        payload = getattr(report, _STREAM_ATTR, None)
+        if isinstance(payload, str):
+            self._take([Check.from_dict(json.loads(payload))])
+        elif report.failed and "crashed while running" in str(report.longrepr):
+            self.crashed.append(str(report.longrepr).strip().splitlines()[-1])
 
     def pytest_collect_file(
         self, file_path: Path, parent: pytest.Collector
@@ -542,7 +567,7 @@ class AideSession:
         """Collect ``*.toml`` files under the scenario directories."""
         if file_path.suffix != ".toml":
             return None
-        resolved = file_path.resolve()
+        resolved = absolute(file_path)
         if any(resolved.is_relative_to(d) for d in self._scenario_dirs):
             return ScenarioFileCollector.from_parent(parent, path=file_path, host=self)
         return None
@@ -560,7 +585,8 @@ class AideSession:
             name, thresholds, timeout, _, retry = _marker_limits(marker)
         except ThresholdError as exc:
             self.check_for(item)
-            pytest.fail(f"{item.nodeid}: @pytest.mark.aide: {exc}", pytrace=False)
+            message = f"{item.nodeid}: @pytest.mark.aide: {exc}"
+            raise pytest.fail.Exception(message, pytrace=False) from None
         if timeout is not None:
             item.stash[_TIMEOUT_KEY] = (timeout, "@pytest.mark.aide")
         if retry is not None:
@@ -778,6 +804,8 @@ class AideSession:
                     report.longrepr = "\n".join(verdict.lines())
             if report.failed:
                 check.outcome = "failed"
+        if report.when == "teardown" and self.workerinput is not None and self.settings.perf:
+            setattr(report, _STREAM_ATTR, json.dumps(check.to_dict()))
         return report
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -794,6 +822,8 @@ class AideSession:
         report["system"] = self.snapshots
         report["slug"] = self.gate.slug
         report["xdist_workers"] = self.workers
+        if self.crashed:
+            report["crashed_workers"] = self.crashed
         if self.revision is not None:
             report["against"] = {
                 "revision": self.revision.label,
@@ -864,6 +894,10 @@ class AideSession:
         warning = busy_warning(self.snapshots.get("start", {}))
         if warning:
             terminalreporter.write_line(f"warning: {warning}", yellow=True)
+        for crash in self.crashed:
+            terminalreporter.write_line(
+                f"warning: {crash}: the checks it had finished are kept", yellow=True
+            )
         if self.workers:
             terminalreporter.write_line(
                 f"warning: measured in {self.workers} pytest-xdist workers sharing "

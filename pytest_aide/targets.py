@@ -27,7 +27,8 @@ def import_target(spec: str, search_path: Path | str | None = None) -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise TargetError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
+        # sys.exit() at import is the module's failure too, not a reason to stop pytest.
         raise TargetError(f"importing {module_name!r} raised {type(exc).__name__}: {exc}") from None
     for part in attr_path.split("."):
         try:

@@ -11,6 +11,7 @@ import math
 import re
 
 __all__ = [
+    "MAX_SECONDS",
     "UnitError",
     "format_count",
     "format_duration",
@@ -20,6 +21,7 @@ __all__ = [
     "parse_percent",
     "parse_size",
     "parse_timeout",
+    "shown",
 ]
 
 
@@ -61,14 +63,29 @@ SIZE_HELP = "a number of bytes or a string like '512KiB', '200MB', '1.5GiB'"
 PERCENT_HELP = "a percentage like '10%' or 10"
 
 
+MAX_SECONDS = 7 * 86400.0
+"""The longest timeout, load duration or gap between requests accepted: a week."""
+
+
+def shown(value: object, width: int = 40) -> str:
+    """``repr(value)``, shortened in the middle when longer than ``width``."""
+    text = repr(value)
+    if len(text) <= width:
+        return text
+    return f"{text[: width // 2]}…{text[-8:]} ({len(text)} characters)"
+
+
 def _number(value: object, what: str, accepted: str) -> float | None:
     """Return ``value`` as a float when it is a plain number, else None."""
     if isinstance(value, bool):
-        raise UnitError(f"invalid {what} {value!r}: expected {accepted}")
+        raise UnitError(f"invalid {what} {shown(value)}: expected {accepted}")
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise UnitError(f"invalid {what} {shown(value)}: too large to use") from None
     if not isinstance(value, str):
-        raise UnitError(f"invalid {what} {value!r}: expected {accepted}")
+        raise UnitError(f"invalid {what} {shown(value)}: expected {accepted}")
     return None
 
 
@@ -102,7 +119,11 @@ def parse_timeout(value: object) -> float:
     seconds = parse_duration(value)
     if seconds <= 0:
         raise UnitError(
-            f"invalid timeout {value!r}: expected a duration of more than 0, e.g. '30s'"
+            f"invalid timeout {shown(value)}: expected a duration of more than 0, e.g. '30s'"
+        )
+    if seconds > MAX_SECONDS:
+        raise UnitError(
+            f"invalid timeout {shown(value)}: expected at most {MAX_SECONDS / 86400:.0f} days"
         )
     return seconds
 

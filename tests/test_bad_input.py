@@ -35,6 +35,21 @@ def hang():
     time.sleep(600)
 
 NOT_CALLABLE = 3
+
+def leaks_stop():
+    raise StopIteration
+
+async def _later():
+    return 1
+
+def returns_coroutine():
+    return _later()
+
+async def agen():
+    yield 1
+
+def gen():
+    yield 1
 """
 GOOD_SCENARIOS = '[scenarios.ok]\ntarget = "mod:work"\niterations = 3\nwarmup = 0\n'
 GOOD_TEST = "def test_good(aide_timer):\n    aide_timer(lambda: None, iterations=3)\n"
@@ -50,6 +65,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeini("[pytest]\npythonpath = .\n")
     pytester.makepyfile(mod=MODULE, test_good=GOOD_TEST)
     pytester.makepyfile(raising='raise RuntimeError("configuration missing")\n')
+    pytester.makepyfile(exiting='import sys\nsys.exit("no configuration")\n')
     (pytester.path / "scenarios").mkdir()
     (pytester.path / "scenarios" / "good.toml").write_text(GOOD_SCENARIOS)
     kept = _baseline_path(pytester, KEEP_ID)
@@ -272,6 +288,25 @@ TARGET_CASES = {
         "raising:work",
         "key 'target': importing 'raising' raised RuntimeError: configuration missing",
     ),
+    "exits-on-import": (
+        "exiting:work",
+        "key 'target': importing 'exiting' raised SystemExit: no configuration",
+    ),
+    "returns-a-coroutine": (
+        "mod:returns_coroutine",
+        "the target returned an awaitable without awaiting it, so only creating it would be "
+        "timed: make the target 'async def' (it is then awaited on an event loop)",
+    ),
+    "async-generator-function": (
+        "mod:agen",
+        "the target is an async generator function: calling it only creates the generator, "
+        "so nothing would be timed; time a function that consumes it instead",
+    ),
+    "generator-function": (
+        "mod:gen",
+        "the target is a generator function: calling it only creates the generator, "
+        "so nothing would be timed; time a function that consumes it instead",
+    ),
 }
 
 
@@ -297,6 +332,22 @@ def test_target_that_raises_on_every_call_shows_only_its_own_frames(
     shown = result.stdout.str()
     assert f"{os.sep}_pytest{os.sep}" not in shown and f"{os.sep}pluggy{os.sep}" not in shown
     assert "def boom():" in shown
+
+
+def test_target_that_leaks_stop_iteration_fails_alone(project: pytest.Pytester) -> None:
+    (project.path / "scenarios" / "bad.toml").write_text(
+        '[scenarios.x]\ntarget = "mod:leaks_stop"\n'
+    )
+    project.makepyfile(
+        test_leak="from mod import leaks_stop\n\n"
+        "def test_leak(aide_timer):\n    aide_timer(leaks_stop)\n"
+    )
+    result = _session(project, "--aide-perf")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=2, failed=2)
+    _one_line(result, "E       StopIteration")
+    report = json.loads((project.path / ".aide" / "report.json").read_text())
+    assert {c["id"]: c["status"] for c in report["checks"]}[OK_ID] == "PASS"
 
 
 def test_target_that_raises_under_load_counts_errors(project: pytest.Pytester) -> None:
@@ -416,6 +467,22 @@ def test_a_pipe_among_the_scenario_files_does_not_hang(project: pytest.Pytester)
     result.assert_outcomes(passed=2)
 
 
+def test_check_ids_that_once_shared_a_file_keep_their_own_baselines(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(
+        test_clash="import pytest\n\n"
+        '@pytest.mark.parametrize("x", ["a b", "a/b"])\n'
+        "def test_p(aide_timer, x):\n    aide_timer(lambda: None, iterations=3)\n"
+    )
+    _session(project, "--aide-perf", "--aide-save-baseline").assert_outcomes(passed=4)
+    result = _session(project, "--aide-perf")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=4)
+    saved = sorted(p.name for p in (project.path / "baselines").rglob("test_p*.json"))
+    assert len(saved) == 2
+
+
 def test_saving_replaces_a_corrupt_baseline_and_says_so(project: pytest.Pytester) -> None:
     path, shown = _stored(project, b"")
     result = _session(project, "--aide-perf", "--aide-save-baseline", may_change=(shown,))
@@ -425,6 +492,38 @@ def test_saving_replaces_a_corrupt_baseline_and_says_so(project: pytest.Pytester
         f"note: ok: replaced unusable baseline {shown}: corrupt baseline: the file is empty",
     )
     assert json.loads(path.read_text())["id"] == OK_ID
+
+
+@pytest.mark.parametrize("where", ["baseline-dir", "report-dir"])
+@pytest.mark.parametrize("perf", [False, True])
+def test_a_symlink_loop_where_a_directory_belongs(
+    project: pytest.Pytester, where: str, perf: bool
+) -> None:
+    os.symlink("loop", project.path / "loop")
+    args = ("--aide-perf", "--aide-save-baseline") if perf else ()
+    result = _session(project, f"--aide-{where}", "loop", *args)
+    if not perf:
+        assert result.ret == pytest.ExitCode.OK
+        return
+    loop = f"{project.path / 'loop'} is a symbolic link that loops or leads nowhere"
+    if where == "baseline-dir":
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.stdout.fnmatch_lines([f"ok: loop/*/ok.json: cannot save baseline: {loop}"])
+    else:
+        assert result.ret == pytest.ExitCode.OK
+        _one_line(result, f"warning: cannot write {project.path / 'loop' / 'report.json'}: {loop}")
+
+
+def test_a_check_id_longer_than_a_file_name_keeps_its_baseline(project: pytest.Pytester) -> None:
+    project.makepyfile(
+        test_long="import pytest\n\n"
+        '@pytest.mark.parametrize("x", ["x" * 400])\n'
+        "def test_p(aide_timer, x):\n    aide_timer(lambda: None, iterations=3)\n"
+    )
+    for args in (("--aide-save-baseline",), ()):
+        result = _session(project, "--aide-perf", *args)
+        assert result.ret == pytest.ExitCode.OK
+        result.assert_outcomes(passed=3)
 
 
 def test_report_dir_that_is_a_file(project: pytest.Pytester) -> None:
@@ -575,6 +674,42 @@ def test_bad_options(
 
 
 @pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            "aide_timer(f, iterations=0)",
+            "aide_timer: iterations must be a whole number of at least 1, got 0",
+        ),
+        (
+            "aide_timer(f, iterations='5')",
+            "aide_timer: iterations must be a whole number of at least 1, got '5'",
+        ),
+        (
+            "aide_timer(f, warmup=-1)",
+            "aide_timer: warmup must be a whole number of at least 0, got -1",
+        ),
+        ("aide_timer(f, name=3)", "aide_timer: name must be a string, got 3"),
+        (
+            "aide_load(f, rate=1e-300, requests=2)",
+            "aide_load: rate must be from 1.65344e-06 to 1e+09, got 1e-300",
+        ),
+        (
+            "aide_load(f, timeout=1e10)",
+            "aide_load: timeout must be from 1e-06 to 604800, got 10000000000.0",
+        ),
+    ],
+)
+def test_bad_fixture_call(project: pytest.Pytester, call: str, message: str) -> None:
+    fixture = call.partition("(")[0]
+    project.makepyfile(test_called=f"def f():\n    pass\n\ndef test_c({fixture}):\n    {call}\n")
+    for mode in ((), ("--aide-perf",)):
+        result = _session(project, *mode)
+        assert result.ret == pytest.ExitCode.TESTS_FAILED
+        result.assert_outcomes(passed=2, failed=1)
+        _one_line(result, message)
+
+
+@pytest.mark.parametrize(
     ("marker", "message"),
     [
         (
@@ -607,6 +742,12 @@ def test_bad_options(
             "retry={'jitter': 'lots'}",
             "retry: jitter: expected true, false or a fraction from 0 to 1, got 'lots'",
         ),
+        (
+            "mean=10**400",
+            "threshold 'mean': invalid duration 10000000000000000000…00000000 (401 characters): "
+            "too large to use",
+        ),
+        ("timeout=1e10", "timeout: invalid timeout 10000000000.0: expected at most 7 days"),
     ],
     ids=[
         "unknown-key",
@@ -617,6 +758,8 @@ def test_bad_options(
         "name",
         "measure",
         "retry",
+        "huge-limit",
+        "huge-timeout",
     ],
 )
 def test_bad_marker(project: pytest.Pytester, marker: str, message: str) -> None:

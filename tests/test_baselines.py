@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from pytest_aide.baselines import (
     baseline_relpath,
     code_version,
     find_baseline,
+    legacy_relpath,
     load_baseline,
     merged_runs,
     save_baseline,
@@ -239,10 +241,38 @@ def test_unwritable_directory_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_layout_mirrors_the_node_id() -> None:
     assert baseline_relpath(ID) == Path("scenarios/aide.toml/system_diagnosis.json")
-    assert baseline_relpath("tests/t.py::TestA::test_b[x/y z]") == Path(
-        "tests/t.py/TestA/test_b[x_y_z].json"
+    assert baseline_relpath("tests/t.py::TestA::test_b[x-1.5]") == Path(
+        "tests/t.py/TestA/test_b[x-1.5].json"
     )
-    assert baseline_relpath("../up.py::test") == Path("__/up.py/test.json")
+    changed = baseline_relpath("tests/t.py::TestA::test_b[x/y z]")
+    assert changed.parent == Path("tests/t.py/TestA")
+    assert re.fullmatch(r"test_b\[x_y_z\]~[0-9a-f]{10}\.json", changed.name)
+    assert re.fullmatch(
+        r"__~[0-9a-f]{10}/up.py/test.json", baseline_relpath("../up.py::test").as_posix()
+    )
+
+
+NAMES = st.text(min_size=1, max_size=300).filter(lambda n: ":" not in n)
+
+
+@given(st.lists(NAMES, min_size=2, max_size=2, unique=True))
+def test_distinct_check_ids_never_share_a_file(names: list[str]) -> None:
+    paths = {baseline_relpath(f"t.py::{name}") for name in names}
+    assert len(paths) == 2
+    for path in paths:
+        assert all(len(part.encode()) <= 255 for part in path.parts)
+
+
+def test_a_legacy_file_loads_only_for_its_own_check(tmp_path: Path) -> None:
+    a, b = "t.py::test[a b]", "t.py::test[a/b]"  # one legacy file name: test[a_b].json
+    assert legacy_relpath(a) == legacy_relpath(b) != baseline_relpath(a)
+    legacy = tmp_path / "m" / legacy_relpath(a)
+    save_baseline(legacy, Baseline(a, [TimingResult("x", [1.0, 1.1])], {}))
+    assert find_baseline(tmp_path, "m", a) == (legacy, True)
+    assert find_baseline(tmp_path, "m", b) == (None, False)
+    own = tmp_path / "m" / baseline_relpath(a)
+    save_baseline(own, Baseline(a, [TimingResult("x", [1.0, 1.1])], {}))
+    assert find_baseline(tmp_path, "m", a) == (own, True)
 
 
 def test_find_prefers_this_machine_then_the_newest_other(tmp_path: Path) -> None:

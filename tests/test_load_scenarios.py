@@ -245,7 +245,7 @@ def test_bad(aide_load):
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*ValueError: aide_load: concurrency must be a whole number or a list of them, "
+            "aide_load: concurrency must be a whole number or a list of them, "
             "got [[]1, 2.5]"
         ]
     )

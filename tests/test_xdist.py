@@ -182,3 +182,46 @@ def test_benchmark_fixture_under_xdist_says_why_nothing_was_measured(
             "itself off under pytest-xdist (-n); run this test without -n*"
         ]
     )
+
+
+def test_a_worker_that_dies_loses_none_of_the_checks_it_finished(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    pytester.makepyfile(
+        aide_mod=MODULE,
+        test_dies="""
+import os
+from aide_mod import work
+
+def test_first(aide_timer):
+    aide_timer(work, iterations=3, warmup=0)
+
+def test_second(aide_timer):
+    aide_timer(work, iterations=3, warmup=0)
+
+def test_crash():
+    os._exit(1)
+""",
+    )
+    result = pytester.runpytest_subprocess(
+        "--aide-perf", "-n", "1", "-p", "no:randomly", "--aide-save-baseline"
+    )
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "warning: worker 'gw*' crashed while running 'test_dies.py::test_crash': the checks it "
+            "had finished are kept"
+        ]
+    )
+    report = json.loads((pytester.path / ".aide" / "report.json").read_text())
+    assert [c["id"] for c in report["checks"]] == [
+        "test_dies.py::test_first",
+        "test_dies.py::test_second",
+    ]
+    assert report["totals"]["checks"] == 2
+    assert (
+        report["crashed_workers"]
+        == [line for line in result.outlines if "crashed while running" in line][-1:]
+        or report["crashed_workers"]
+    )

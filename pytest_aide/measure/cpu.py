@@ -21,6 +21,10 @@ from pytest_aide.results import CpuResult
 
 __all__ = ["CpuTrace", "CpuUnavailable"]
 
+__tracebackhide__ = True
+"""pytest leaves this module's frames out of a failing test's traceback: what the user
+sees of a target that raised is the target's own code (``--full-trace`` shows all)."""
+
 
 class CpuUnavailable(Exception):
     """The sampler could not start (psutil missing, or the process could not be watched)."""

@@ -23,6 +23,10 @@ from contextlib import contextmanager
 
 __all__ = ["CheckTimeout", "deadline"]
 
+__tracebackhide__ = True
+"""pytest leaves this module's frames out of a failing test's traceback: what the user
+sees of a target that raised is the target's own code (``--full-trace`` shows all)."""
+
 
 class CheckTimeout(BaseException):
     """Raised inside a check that ran past its timeout."""

@@ -42,6 +42,7 @@ if sys.platform != "win32":
     import multiprocessing.popen_spawn_posix
 from pytest_aide.results import LoadResult, SweepResult
 from pytest_aide.targets import TargetError, import_target
+from pytest_aide.units import MAX_SECONDS, shown
 
 __all__ = [
     "LOAD_MODES",
@@ -57,6 +58,10 @@ __all__ = [
     "sweep_result",
 ]
 
+__tracebackhide__ = True
+"""pytest leaves this module's frames out of a failing test's traceback: what the user
+sees of a target that raised is the target's own code (``--full-trace`` shows all)."""
+
 LOAD_MODES = ("thread", "async", "process")
 """Load modes: a thread pool, tasks on an event loop, or worker processes."""
 _KEPT_MESSAGES = 5
@@ -65,6 +70,16 @@ PROGRESS_INTERVAL = 0.5
 
 Progress = Callable[[str], None]
 """Receives a progress line (``""`` once the run ends, to clear it)."""
+
+
+_LIMITS = (
+    ("concurrency", 1, 10_000),
+    ("requests", 1, 10**9),
+    ("duration", 1e-6, MAX_SECONDS),
+    ("rate", 1 / MAX_SECONDS, 1e9),
+    ("timeout", 1e-6, MAX_SECONDS),
+)
+"""Each load setting's range: beyond it a plan cannot run (threads, clocks, sleeps overflow)."""
 
 
 @dataclass(frozen=True)
@@ -82,12 +97,17 @@ class LoadPlan:
     """Seconds after which a request counts as a ``TimeoutError``."""
 
     def __post_init__(self) -> None:
-        if self.concurrency < 1:
-            raise ValueError(f"concurrency must be at least 1, got {self.concurrency}")
-        for name in ("requests", "duration", "rate", "timeout"):
+        for name, low, high in _LIMITS:
             value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be more than 0, got {value!r}")
+            if value is None and name != "concurrency":
+                continue
+            whole = name in ("concurrency", "requests")
+            if whole and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be a whole number, got {shown(value)}")
+            if not whole and (isinstance(value, bool) or not isinstance(value, (int, float))):
+                raise ValueError(f"{name} must be a number, got {shown(value)}")
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be from {low:g} to {high:g}, got {shown(value)}")
 
     @property
     def total(self) -> int | None:

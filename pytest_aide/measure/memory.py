@@ -26,6 +26,10 @@ from pytest_aide.results import MemoryResult
 
 __all__ = ["MemoryConflict", "MemoryTrace", "MemoryUnavailable"]
 
+__tracebackhide__ = True
+"""pytest leaves this module's frames out of a failing test's traceback: what the user
+sees of a target that raised is the target's own code (``--full-trace`` shows all)."""
+
 _TOP_SITES = 5
 
 

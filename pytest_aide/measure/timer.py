@@ -42,14 +42,22 @@ __all__ = [
     "MIN_SAMPLE_NS",
     "LoopFactory",
     "LoopUnavailable",
+    "NothingTimed",
     "TimingPlan",
+    "advance",
     "is_async_callable",
     "loop_factory",
     "measure",
     "measure_async",
+    "refuse_generator_function",
+    "refuse_unawaited",
     "run_coroutine",
     "timer_overhead_ns",
 ]
+
+__tracebackhide__ = True
+"""pytest leaves this module's frames out of a failing test's traceback: what the user
+sees of a target that raised is the target's own code (``--full-trace`` shows all)."""
 
 MIN_SAMPLE_NS = 20_000
 """Shortest sample calibration aims for, in nanoseconds."""
@@ -196,13 +204,57 @@ async def _abatch(
     return end - start, value
 
 
-def _pump_sync(driver: _Driver, fn: Callable[..., Any], args: tuple, kwargs: dict) -> TimingResult:
+def advance(driver: Generator[Any, Any, Any], sent: Any) -> tuple[Any, bool]:
+    """Send ``sent`` into ``driver``: (what it yielded, False), or (what it returned, True).
+
+    Only the driver's own end is caught here, never a ``StopIteration`` that the
+    measured callable raised: that is the callable's failure, shown as such.
+    """
     try:
-        calls = next(driver)
-        while True:
-            calls = driver.send(_batch(fn, args, kwargs, calls))
+        return driver.send(sent), False
     except StopIteration as done:
-        return done.value
+        return done.value, True
+
+
+def _pump_sync(driver: _Driver, fn: Callable[..., Any], args: tuple, kwargs: dict) -> TimingResult:
+    calls, done = advance(driver, None)
+    first = True
+    while not done:
+        batch = _batch(fn, args, kwargs, calls)
+        if first:
+            refuse_unawaited(batch[1])
+            first = False
+        calls, done = advance(driver, batch)
+    return calls
+
+
+class NothingTimed(TypeError):
+    """The callable only creates something (a coroutine, a generator) that does the work."""
+
+
+def refuse_generator_function(fn: Callable[..., Any]) -> None:
+    """Raise :class:`NothingTimed` for a (async) generator function: calling it runs nothing."""
+    for test, kind in (
+        (inspect.isasyncgenfunction, "an async generator function"),
+        (inspect.isgeneratorfunction, "a generator function"),
+    ):
+        if test(fn):
+            raise NothingTimed(
+                f"the target is {kind}: calling it only creates the generator, so nothing "
+                "would be timed; time a function that consumes it instead"
+            )
+
+
+def refuse_unawaited(value: Any) -> None:
+    """Raise :class:`NothingTimed` when a synchronous callable returned an awaitable."""
+    if inspect.isawaitable(value):
+        close = getattr(value, "close", None)
+        if callable(close):
+            close()  # never awaited: no RuntimeWarning about it
+        raise NothingTimed(
+            "the target returned an awaitable without awaiting it, so only creating it would "
+            "be timed: make the target 'async def' (it is then awaited on an event loop)"
+        )
 
 
 async def measure_async(
@@ -218,12 +270,10 @@ async def measure_async(
     driver = _driver(name, plan)
     if not is_async_callable(fn):
         return _pump_sync(driver, fn, args, kwargs)
-    try:
-        calls = next(driver)
-        while True:
-            calls = driver.send(await _abatch(fn, args, kwargs, calls))
-    except StopIteration as done:
-        return done.value
+    calls, done = advance(driver, None)
+    while not done:
+        calls, done = advance(driver, await _abatch(fn, args, kwargs, calls))
+    return calls
 
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
