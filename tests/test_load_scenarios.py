@@ -244,10 +244,7 @@ def test_bad(aide_load):
     result = project.runpytest("--aide-perf", "-p", "no:randomly")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
-        [
-            "aide_load: concurrency must be a whole number or a list of them, "
-            "got [[]1, 2.5]"
-        ]
+        ["aide_load: concurrency must be a whole number or a list of them, got [[]1, 2.5]"]
     )
 
 
