@@ -102,6 +102,10 @@ class ScenarioItem(pytest.Item):
         """Report a bad file or scenario as this item's error, in one line."""
         if self.error is not None:
             pytest.fail(self.error, pytrace=False)
+        assert self.scenario is not None
+        # The check exists before the call, so a timeout that fires at once is its failure.
+        thresholds = self.scenario.thresholds_for(self.host.settings.profile)
+        self.host.check_for(self, self.scenario.name, thresholds)
 
     def runtest(self) -> None:
         """Import the target and measure it under the session's plan."""

@@ -86,6 +86,21 @@ def test_scenario_timeout_and_the_report(project: pytest.Pytester) -> None:
     assert "stuck: timed out: stopped after 250.00 ms" in report
 
 
+def test_a_timeout_that_fires_before_the_target_runs_is_one_line(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "scenarios").mkdir()
+    (project.path / "scenarios" / "s.toml").write_text(
+        '[scenarios.instant]\ntarget = "hang_mod:quick"\ntimeout = 1e-9\n'
+    )
+    result = _run(project, "--aide-perf")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["instant: timed out: stopped after 1.00 ns (timeout from scenario 'instant')"]
+    )
+    assert "CheckTimeout" not in result.stdout.str()
+
+
 def test_session_default_applies_to_fixtures_load_and_async(project: pytest.Pytester) -> None:
     project.makepyfile(
         """
