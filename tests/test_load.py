@@ -187,6 +187,11 @@ def test_smoke(aide_load):
             "aide_load: rate must be from 1.65344e-06 to 1e+09, got 1e-300",
         ),
         (
+            "aide_load(lambda: asleepy(), concurrency=2, requests=4)",
+            "aide_load: the target returned an awaitable without awaiting it, so only creating "
+            "it would be timed: make the target 'async def' (it is then awaited on an event loop)",
+        ),
+        (
             "aide_load(sleepy, concurrency=[1, 'x'])",
             "aide_load: concurrency must be a whole number or a list of them, got [1, 'x']",
         ),

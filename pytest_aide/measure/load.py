@@ -36,7 +36,12 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from pytest_aide.measure.timer import is_async_callable, run_coroutine
+from pytest_aide.measure.timer import (
+    NothingTimed,
+    is_async_callable,
+    refuse_unawaited,
+    run_coroutine,
+)
 
 if sys.platform != "win32":
     import multiprocessing.popen_spawn_posix
@@ -261,11 +266,13 @@ def run_load(
             if wait > 0:
                 time.sleep(wait)
             error: BaseException | None = None
+            value = None
             try:
-                fn(*args, **kwargs)
+                value = fn(*args, **kwargs)
             except Exception as exc:
                 error = exc
             tally.record(due, time.perf_counter(), error)
+            refuse_unawaited(value)
 
     failures: list[BaseException] = []
 
@@ -273,6 +280,7 @@ def run_load(
         try:
             worker()
         except BaseException as exc:
+            tally.stopped = True
             failures.append(exc)
 
     # Daemon threads: a request that hangs past the check's timeout is abandoned
@@ -312,7 +320,7 @@ async def run_load_async(
         if is_coroutine:
             await fn(*args, **kwargs)
         else:
-            await asyncio.to_thread(fn, *args, **kwargs)
+            refuse_unawaited(await asyncio.to_thread(fn, *args, **kwargs))
 
     async def worker() -> None:
         while (due := tally.next_request()) is not None:
@@ -328,6 +336,9 @@ async def run_load_async(
                     await call()
             except asyncio.TimeoutError:
                 error = TimeoutError(f"request passed its timeout of {plan.timeout:g} s")
+            except NothingTimed:
+                tally.stopped = True
+                raise
             except Exception as exc:
                 error = exc
             tally.record(due, time.perf_counter(), error)
