@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_CONFIRM",
     "DEFAULT_PROFILE",
     "DEFAULT_TOLERANCE",
+    "MAX_COUNT",
     "CheckPatterns",
     "ProfileError",
     "ProfileOverrides",
@@ -46,6 +47,8 @@ __all__ = [
 DEFAULT_PROFILE = "default"
 DEFAULT_TOLERANCE = 0.10
 """Allowed slowdown against a baseline, as a fraction."""
+MAX_COUNT = 1_000_000
+"""The largest count an option takes (iterations, warmup, re-measurements)."""
 DEFAULT_CONFIRM = 2
 """Times a suspected wall-time failure is measured again before it fails (``--aide-confirm``)."""
 
@@ -62,9 +65,9 @@ def _whole(text: str, minimum: int) -> int:
         value = int(str(text).strip())
     except ValueError:
         value = minimum - 1
-    if value < minimum:
+    if not minimum <= value <= MAX_COUNT:
         raise argparse.ArgumentTypeError(
-            f"invalid count {text!r}: expected a whole number >= {minimum}"
+            f"invalid count {text!r}: expected a whole number from {minimum} to {MAX_COUNT:,}"
         )
     return value
 

@@ -66,9 +66,9 @@ class AideTimer:
         self, iterations: int, warmup: int, name: str | None, gc: bool
     ) -> tuple[TimingPlan, str]:
         for key, value, least in (("iterations", iterations, 1), ("warmup", warmup, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= 10**6:
                 self._fail(
-                    f"aide_timer: {key} must be a whole number of at least {least}, "
+                    f"aide_timer: {key} must be a whole number from {least} to 1,000,000, "
                     f"got {shown(value)}"
                 )
         if name is not None and not isinstance(name, str):
