@@ -476,11 +476,19 @@ def test_check_ids_that_once_shared_a_file_keep_their_own_baselines(
         "def test_p(aide_timer, x):\n    aide_timer(lambda: None, iterations=3)\n"
     )
     _session(project, "--aide-perf", "--aide-save-baseline").assert_outcomes(passed=4)
-    result = _session(project, "--aide-perf")
-    assert result.ret == pytest.ExitCode.OK
-    result.assert_outcomes(passed=4)
+    _session(project, "--aide-perf")
     saved = sorted(p.name for p in (project.path / "baselines").rglob("test_p*.json"))
     assert len(saved) == 2
+    _compared_with_own_baselines(project, "test_clash.py::test_p")
+
+
+def _compared_with_own_baselines(project: pytest.Pytester, prefix: str) -> None:
+    """Each check whose id starts with ``prefix`` found its own baseline (whatever the figures)."""
+    report = json.loads((project.path / ".aide" / "report.json").read_text())
+    checks = [c for c in report["checks"] if c["id"].startswith(prefix)]
+    assert checks
+    for check in checks:
+        assert check["comparisons"], check  # another id's file would not load: no comparison
 
 
 def test_saving_replaces_a_corrupt_baseline_and_says_so(project: pytest.Pytester) -> None:
@@ -520,10 +528,11 @@ def test_a_check_id_longer_than_a_file_name_keeps_its_baseline(project: pytest.P
         '@pytest.mark.parametrize("x", ["x" * 400])\n'
         "def test_p(aide_timer, x):\n    aide_timer(lambda: None, iterations=3)\n"
     )
-    for args in (("--aide-save-baseline",), ()):
-        result = _session(project, "--aide-perf", *args)
-        assert result.ret == pytest.ExitCode.OK
-        result.assert_outcomes(passed=3)
+    result = _session(project, "--aide-perf", "--aide-save-baseline")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=3)
+    _session(project, "--aide-perf")
+    _compared_with_own_baselines(project, "test_long.py::test_p")
 
 
 def test_report_dir_that_is_a_file(project: pytest.Pytester) -> None:
