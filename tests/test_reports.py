@@ -18,6 +18,7 @@ import pytest
 
 from pytest_aide.check import Check
 from pytest_aide.cli import main
+from pytest_aide.fileio import NotRegularFile, dumps, read_bytes
 from pytest_aide.history import History, HistoryError
 from pytest_aide.report.json import SCHEMA_FILE, build_report
 from pytest_aide.report.markdown import render_markdown
@@ -438,3 +439,17 @@ def test_html_renders_its_charts_in_headless_chromium(
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"screenshot: {shot}")
+
+
+def test_json_is_written_strictly() -> None:
+    text = dumps({"ratio": float("nan"), "bounds": [float("inf"), -float("inf"), 1.5]})
+    assert json.loads(text, parse_constant=_reject) == {"ratio": None, "bounds": [None, None, 1.5]}
+
+
+def _reject(name: str) -> None:
+    raise AssertionError(f"{name} written")
+
+
+def test_a_device_is_not_read_as_a_file() -> None:
+    with pytest.raises(NotRegularFile, match="not a regular file: a character device"):
+        read_bytes(Path("/dev/zero"))
