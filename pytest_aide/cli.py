@@ -6,7 +6,9 @@ Exit codes: 0 fine, 1 something regressed (``compare``), 2 bad input.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -69,7 +71,10 @@ def _read_json(path: Path) -> Any:
     except OSError as exc:
         raise InputError(f"{path}: unreadable: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: unreadable: {exc}") from None
+        raise InputError(
+            f"{path}: not JSON ({exc}): expected a pytest-aide report.json, a "
+            "pytest-benchmark JSON file or a baseline file"
+        ) from None
 
 
 def _add_report(side: Side, path: Path, data: dict[str, Any]) -> None:
@@ -321,22 +326,40 @@ def _history_command(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``pytest-aide`` command."""
-    parser = argparse.ArgumentParser(prog="pytest-aide", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="pytest-aide",
+        description="pytest-aide's companion: compare two runs, render a report again, "
+        "list the run history.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     comparing = commands.add_parser(
         "compare",
         help="compare two runs: report files, baseline files or baseline directories",
+        description="Compare two runs check by check. OLD and NEW are each a pytest-aide "
+        "report.json, a pytest-benchmark JSON file (--benchmark-json), a baseline file or "
+        "a directory of baseline files.",
+        epilog="exit codes: 0 nothing regressed, 1 something regressed, "
+        "2 bad input (a missing, unreadable or unknown file)",
     )
     comparing.add_argument("old", metavar="OLD", help="report.json, baseline file or directory")
     comparing.add_argument("new", metavar="NEW", help="report.json, baseline file or directory")
     add_options(comparing.add_argument, compare_only=True)
-    comparing.add_argument("--format", choices=("text", "md", "json"), default="text")
+    comparing.add_argument(
+        "--format",
+        choices=("text", "md", "json"),
+        default="text",
+        help="text for a terminal, md for a pull-request comment, json for tools "
+        "(default: %(default)s)",
+    )
     comparing.set_defaults(run=_compare_command)
     rendering = commands.add_parser(
         "report", help="render a report.json again as Markdown or HTML, without rerunning"
     )
     rendering.add_argument("file", metavar="FILE", help="a report.json")
-    rendering.add_argument("--format", choices=("md", "html"), default="md")
+    rendering.add_argument(
+        "--format", choices=("md", "html"), default="md", help="output (default: %(default)s)"
+    )
     rendering.add_argument("-o", "--output", help="write here instead of standard output")
     rendering.add_argument("--history", metavar="PATH", help="history file for the HTML trends")
     rendering.set_defaults(run=_report_command)
@@ -352,7 +375,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pytest-aide`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    try:
+        code = int(args.run(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (``| head``) has gone: stop quietly, as a shell tool does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return code
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("pytest-aide")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 if __name__ == "__main__":  # pragma: no cover

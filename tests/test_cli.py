@@ -111,7 +111,20 @@ def test_baseline_directories_and_files(tmp_path: Path, capsys: pytest.CaptureFi
     ("make", "message"),
     [
         (lambda p: p / "missing.json", "missing.json: no such file or directory"),
-        (lambda p: (p / "bad.json").write_text("{oops") and p / "bad.json", "bad.json: unreadable"),
+        (
+            lambda p: (p / "bad.json").write_text("{oops") and p / "bad.json",
+            "bad.json: not JSON (Expecting property name enclosed in double quotes: line 1 "
+            "column 2 (char 1)): expected a pytest-aide report.json, a pytest-benchmark JSON "
+            "file or a baseline file",
+        ),
+        (
+            lambda p: (
+                (p / "report.md").write_text("# pytest-aide performance report\n")
+                and p / "report.md"
+            ),
+            "report.md: not JSON (Expecting value: line 1 column 1 (char 0)): expected a "
+            "pytest-aide report.json",
+        ),
         (lambda p: (p / "empty").mkdir() or p / "empty", "empty: no baseline or report files"),
         (
             lambda p: (
@@ -221,3 +234,36 @@ def test_counted_checks_are_judged_on_their_counts(
     by_measure = {c["measure"]: c for c in payload["comparisons"]}
     assert by_measure["instructions"]["status"] == "regressed"
     assert by_measure["instructions"]["gating"] and not by_measure["time"]["gating"]
+
+
+def test_version_and_help_read_plainly(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert re.fullmatch(r"pytest-aide \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+    for command in ([], ["compare"], ["report"], ["history"]):
+        with pytest.raises(SystemExit):
+            main([*command, "--help"])
+        text = capsys.readouterr().out
+        assert "``" not in text
+    with pytest.raises(SystemExit):
+        main(["compare", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "pytest-benchmark JSON" in text and "exit codes: 0 nothing regressed" in text
+    assert "--format {text,md,json} text for a terminal" in text
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    old, new = _report(tmp_path / "a.json", 1, IDS), _report(tmp_path / "b.json", 1, IDS)
+    argv = ["compare", str(old), str(new)]
+    script = f"import sys; from pytest_aide.cli import main; sys.exit(main({argv!r}))"
+    reader = subprocess.Popen(["head", "-n", "1"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    writer = subprocess.run(
+        [sys.executable, "-c", script], stdout=reader.stdin, stderr=subprocess.PIPE, text=True
+    )
+    reader.stdin.close()
+    reader.wait()
+    assert "Traceback" not in writer.stderr and "BrokenPipeError" not in writer.stderr
+
+
+IDS = tuple(f"t.py::test_{i}" for i in range(3000))

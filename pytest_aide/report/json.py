@@ -52,7 +52,7 @@ def read_report(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not JSON: {exc}") from None
+        raise ValueError(f"{path}: not JSON ({exc}): expected a pytest-aide report.json") from None
     if not isinstance(data, dict) or data.get("kind") != "pytest-aide-report":
         raise ValueError(f"{path}: not a pytest-aide report.json")
     schema = data.get("schema")
