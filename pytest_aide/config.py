@@ -12,7 +12,7 @@ from typing import Any
 
 from pytest_aide.fileio import read_text
 from pytest_aide.stats import DEFAULT_DRIFT
-from pytest_aide.units import UnitError, parse_percent, parse_timeout
+from pytest_aide.units import UnitError, hint, parse_percent, parse_timeout
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
 if sys.version_info >= (3, 11):
@@ -156,7 +156,9 @@ def _entry_thresholds(
         raise ProfileError(f"{prefix}: {not_a_table}")
     unknown = sorted(set(entry) - {"thresholds"})
     if unknown:
-        raise ProfileError(f"{prefix}: unknown key {unknown[0]!r} (known: thresholds)")
+        raise ProfileError(
+            f"{prefix}: unknown key {unknown[0]!r} ({hint(unknown[0], ['thresholds'])})"
+        )
     thresholds = entry.get("thresholds", {})
     if not isinstance(thresholds, dict):
         raise ProfileError(f"{prefix}: key 'thresholds': expected a table")
@@ -182,7 +184,8 @@ def _aide_table(path: Path, shown: str) -> dict[str, Any]:
     unknown = sorted(set(aide) - {"profiles", "checks"})
     if unknown:
         raise ProfileError(
-            f"{shown}: [tool.aide]: unknown key {unknown[0]!r} (known: checks, profiles)"
+            f"{shown}: [tool.aide]: unknown key {unknown[0]!r} "
+            f"({hint(unknown[0], ['checks', 'profiles'])})"
         )
     return aide
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_aide.units import UnitError, format_duration, parse_duration
+from pytest_aide.units import UnitError, format_duration, hint, parse_duration
 from pytest_aide.verdict import Comparison, failure_key
 
 __all__ = [
@@ -75,7 +75,7 @@ class RetryPolicy:
             )
         unknown = sorted(set(raw) - set(RETRY_KEYS))
         if unknown:
-            raise RetryError(f"unknown key {unknown[0]!r} (known: {', '.join(RETRY_KEYS)})")
+            raise RetryError(f"unknown key {unknown[0]!r} ({hint(unknown[0], RETRY_KEYS)})")
         values: dict[str, Any] = {}
         if "max_attempts" in raw:
             attempts = raw["max_attempts"]

@@ -26,7 +26,7 @@ from pytest_aide.measure.timer import (
 from pytest_aide.pairworker import PairServer
 from pytest_aide.results import TimingResult
 from pytest_aide.runner import CheckRun, Load, RunError, run_check, run_check_async
-from pytest_aide.units import shown
+from pytest_aide.units import hint, shown
 
 __all__ = ["AideCpu", "AideLoad", "AideMemory", "AideTimer"]
 
@@ -245,7 +245,7 @@ class AideLoad:
     ) -> tuple[LoadPlan, str, list[int] | None]:
         try:
             if mode not in LOAD_MODES:
-                raise ValueError(f"unknown mode {mode!r} (known: {', '.join(LOAD_MODES)})")
+                raise ValueError(f"unknown mode {mode!r} ({hint(mode, LOAD_MODES)})")
             lowest, levels = _levels(concurrency)
             plan = LoadPlan(lowest, requests, duration, rate, timeout)
         except ValueError as exc:

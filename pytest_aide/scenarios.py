@@ -19,7 +19,7 @@ from pytest_aide.fileio import read_text
 from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.load import LOAD_MODES, LoadPlan
 from pytest_aide.targets import TargetError, import_target
-from pytest_aide.units import UnitError, parse_duration, parse_timeout
+from pytest_aide.units import UnitError, hint, parse_duration, parse_timeout
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
 if sys.version_info >= (3, 11):
@@ -156,7 +156,7 @@ def _switch(value: object, key: str, options: dict[str, Any]) -> dict[str, Any] 
     unknown = sorted(set(value) - set(options))
     if unknown:
         raise ScenarioError(
-            f"key {key!r}: unknown option {unknown[0]!r} (known: {', '.join(options)})"
+            f"key {key!r}: unknown option {unknown[0]!r} ({hint(unknown[0], options)})"
         )
     return {**options, **value}
 
@@ -229,12 +229,12 @@ def _load(value: object) -> ScenarioLoad | None:
     unknown = sorted(set(value) - set(LOAD_OPTIONS))
     if unknown:
         raise ScenarioError(
-            f"key 'load': unknown option {unknown[0]!r} (known: {', '.join(LOAD_OPTIONS)})"
+            f"key 'load': unknown option {unknown[0]!r} ({hint(unknown[0], LOAD_OPTIONS)})"
         )
     concurrency, levels = _concurrency(value.get("concurrency", 50))
     mode = value.get("mode", "thread")
     if mode not in LOAD_MODES:
-        raise ScenarioError(f"key 'load': unknown mode {mode!r} (known: {', '.join(LOAD_MODES)})")
+        raise ScenarioError(f"key 'load': unknown mode {mode!r} ({hint(mode, LOAD_MODES)})")
     requests = value.get("requests")
     if requests is not None:
         try:
@@ -263,7 +263,7 @@ def _scenario(name: str, table: object) -> Scenario:
         raise ScenarioError(f"expected a table, got {type(table).__name__} {table!r}")
     unknown = sorted(set(table) - set(SCENARIO_KEYS))
     if unknown:
-        raise ScenarioError(f"unknown key {unknown[0]!r} (known: {', '.join(SCENARIO_KEYS)})")
+        raise ScenarioError(f"unknown key {unknown[0]!r} ({hint(unknown[0], SCENARIO_KEYS)})")
     if "target" not in table:
         raise ScenarioError("key 'target' is missing ('package.module:callable')")
     try:
@@ -337,8 +337,8 @@ def load_scenario_file(path: Path, display: str | None = None) -> ScenarioFile:
         return result
     unknown = sorted(set(data) - set(_FILE_KEYS))
     if unknown:
-        known = ", ".join(_FILE_KEYS)
-        result.errors[None] = f"{shown}: unknown top-level key {unknown[0]!r} (known: {known})"
+        what = hint(unknown[0], _FILE_KEYS)
+        result.errors[None] = f"{shown}: unknown top-level key {unknown[0]!r} ({what})"
         return result
     scenarios = data.get("scenarios")
     if not isinstance(scenarios, dict) or not scenarios:
@@ -366,7 +366,7 @@ def _attach_profiles(result: ScenarioFile, table: object, names: set[str]) -> No
         if unknown:
             result.errors[f"profiles.{profile}"] = (
                 f"{result.path}: profile {profile!r}: unknown scenario {unknown[0]!r} "
-                f"(known: {', '.join(sorted(names))})"
+                f"({hint(unknown[0], sorted(names))})"
             )
             continue
         for name, thresholds in overrides.items():

@@ -53,7 +53,7 @@ from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import render_summary
 from pytest_aide.results import CountResult, TimingResult
-from pytest_aide.units import format_duration, parse_timeout
+from pytest_aide.units import format_duration, hint, parse_timeout
 from pytest_aide.verdict import (
     Comparison,
     Evidence,
@@ -240,7 +240,7 @@ class AideSession:
         name, source = self.settings.profile, self.settings.profile_source
         if name not in known:
             raise pytest.UsageError(
-                f"unknown aide profile {name!r} (from {source}); known: {', '.join(sorted(known))}"
+                f"unknown aide profile {name!r} (from {source}); {hint(name, sorted(known))}"
             )
 
     def _snapshot(self) -> dict[str, float]:

@@ -7,8 +7,10 @@ that quotes the bad value and says what is accepted.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+from collections.abc import Iterable
 
 __all__ = [
     "MAX_SECONDS",
@@ -16,6 +18,7 @@ __all__ = [
     "format_count",
     "format_duration",
     "format_size",
+    "hint",
     "parse_count",
     "parse_duration",
     "parse_percent",
@@ -65,6 +68,20 @@ PERCENT_HELP = "a percentage like '10%' or 10"
 
 MAX_SECONDS = 7 * 86400.0
 """The longest timeout, load duration or gap between requests accepted: a week."""
+
+
+def hint(word: object, known: Iterable[str]) -> str:
+    """``did you mean 'p95'?`` when ``word`` is close to one of ``known``, else the list."""
+    choices = list(known)
+    text = str(word)
+    prefixed = [c for c in choices if len(text) >= 3 and c.startswith(text)]
+    scored = [
+        (difflib.SequenceMatcher(None, text, choice).ratio(), -index, choice)
+        for index, choice in enumerate(choices)
+    ]
+    best = max(scored, default=(0.0, 0, ""))
+    close = prefixed[0] if prefixed else best[2] if best[0] >= 0.6 else None
+    return f"did you mean {close!r}?" if close else f"known: {', '.join(choices)}"
 
 
 def shown(value: object, width: int = 40) -> str:

@@ -22,6 +22,7 @@ from pytest_aide.units import (
     format_count,
     format_duration,
     format_size,
+    hint,
     parse_count,
     parse_duration,
     parse_percent,
@@ -190,8 +191,7 @@ def parse_thresholds(raw: Mapping[str, Any], origin: str | None = None) -> dict[
     for key, value in raw.items():
         spec = THRESHOLD_KEYS.get(key)
         if spec is None:
-            known = ", ".join(THRESHOLD_KEYS)
-            raise ThresholdError(f"unknown threshold key {key!r} (known: {known})")
+            raise ThresholdError(f"unknown threshold key {key!r} ({hint(key, THRESHOLD_KEYS)})")
         try:
             parsed[key] = Threshold(key, spec.parse(value), origin)
         except UnitError as exc:

@@ -130,7 +130,7 @@ SCENARIO_CASES = {
     "empty-file": ("", "scenarios/bad.toml: no scenarios: add a [scenarios.NAME] table", "file"),
     "unknown-top-level-key": (
         '[scenario.x]\ntarget = "mod:work"\n',
-        "scenarios/bad.toml: unknown top-level key 'scenario' (known: scenarios, profiles)",
+        "scenarios/bad.toml: unknown top-level key 'scenario' (did you mean 'scenarios'?)",
         "file",
     ),
     "wrong-type-iterations": (
@@ -171,15 +171,12 @@ SCENARIO_CASES = {
     ),
     "unknown-key": (
         "iteration = 5",
-        "unknown key 'iteration' (known: target, args, kwargs, iterations, warmup, thresholds, "
-        "memory, cpu, load, timeout, measure, retry, description)",
+        "unknown key 'iteration' (did you mean 'iterations'?)",
         "x",
     ),
     "unknown-threshold-key": (
         'thresholds = { p96 = "1s" }',
-        "unknown threshold key 'p96' (known: mean, median, min, max, p95, p99, throughput_min, "
-        "error_rate_max, cpu_percent_max, memory_peak_max, leaked_max, regression_max, "
-        "instructions_max)",
+        "unknown threshold key 'p96' (did you mean 'p95'?)",
         "x",
     ),
     "unknown-measure": (
@@ -229,7 +226,7 @@ SCENARIO_CASES = {
     ),
     "unknown-retry-key": (
         "retry = { attempts = 3 }",
-        "key 'retry': unknown key 'attempts' (known: max_attempts, base_delay, max_delay, jitter)",
+        "key 'retry': unknown key 'attempts' (did you mean 'max_attempts'?)",
         "x",
     ),
     "zero-timeout": (
@@ -733,9 +730,7 @@ def test_bad_fixture_call(project: pytest.Pytester, call: str, message: str) -> 
     [
         (
             "p96='1s'",
-            "unknown threshold key 'p96' (known: mean, median, min, max, p95, p99, "
-            "throughput_min, error_rate_max, cpu_percent_max, memory_peak_max, leaked_max, "
-            "regression_max, instructions_max)",
+            "unknown threshold key 'p96' (did you mean 'p95'?)",
         ),
         ("'2s'", "takes keyword arguments only, e.g. @pytest.mark.aide(name='x', mean='2s')"),
         (

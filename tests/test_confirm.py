@@ -51,7 +51,8 @@ def test_a_retry_table_overrides_only_what_it_names() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"attempts": 3}, "unknown key 'attempts' (known: max_attempts, base_delay, max_delay"),
+        ({"attempts": 3}, "unknown key 'attempts' (did you mean 'max_attempts'?)"),
+        ({"pause": 3}, "unknown key 'pause' (known: max_attempts, base_delay, max_delay, jitter)"),
         ({"max_attempts": 0}, "max_attempts: expected a whole number of at least 1, got 0"),
         ({"max_attempts": 2.5}, "max_attempts: expected a whole number of at least 1, got 2.5"),
         ({"base_delay": "soon"}, "base_delay: "),

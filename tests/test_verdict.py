@@ -51,11 +51,14 @@ def test_a_limit_nothing_measured_is_a_problem() -> None:
     assert verdict.lines() == ["t: threshold 'mean' is set but nothing measured 'mean'"]
 
 
-def test_unknown_key_lists_the_known_ones() -> None:
+def test_an_unknown_key_gets_the_nearest_known_one_or_the_list() -> None:
     with pytest.raises(ThresholdError) as excinfo:
         parse_thresholds({"p96": "1s"})
+    assert str(excinfo.value) == "unknown threshold key 'p96' (did you mean 'p95'?)"
+    with pytest.raises(ThresholdError) as excinfo:
+        parse_thresholds({"speed": "1s"})
     known = ", ".join(THRESHOLD_KEYS)
-    assert str(excinfo.value) == f"unknown threshold key 'p96' (known: {known})"
+    assert str(excinfo.value) == f"unknown threshold key 'speed' (known: {known})"
 
 
 @pytest.mark.parametrize(
