@@ -265,6 +265,10 @@ class Settings:
     baseline_dir: Path = Path("baselines")
     save_baseline: bool = False
     compare: bool = True
+    only: bool = False
+    """``--aide-only``: deselect every test that is not a performance check."""
+    skip: bool = False
+    """``--aide-skip``: deselect every performance check."""
     tolerance: float = DEFAULT_TOLERANCE
     drift: float = DEFAULT_DRIFT
     """``--aide-drift``: between-run drift that stored comparisons allow for."""
@@ -292,6 +296,8 @@ class Settings:
 
 def option_conflict(settings: Settings) -> str | None:
     """Why the options in force contradict each other, or None when they do not."""
+    if settings.only and settings.skip:
+        return "--aide-only runs only the performance checks; --aide-skip deselects them"
     if settings.against is None:
         return None
     if not settings.compare:

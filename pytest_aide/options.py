@@ -142,6 +142,19 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("no-compare", "skip the baseline comparison", "compare", kind="flag", negate=True),
     Option(
+        "only",
+        "run only the performance checks (scenario items, aide-marked tests, tests using an "
+        "aide fixture or pytest-benchmark's benchmark); deselect the rest",
+        "only",
+        kind="flag",
+    ),
+    Option(
+        "skip",
+        "deselect the performance checks (as --aide-only picks them); run the rest",
+        "skip",
+        kind="flag",
+    ),
+    Option(
         "tolerance",
         "allowed slowdown vs baseline before a significant change is a regression, "
         "e.g. 10% (default 10%)",

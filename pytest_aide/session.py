@@ -121,6 +121,12 @@ def _keyword(kwargs: dict[str, Any], key: str, parse: Callable[[Any], Any]) -> A
         raise ThresholdError(f"{key}: {exc}") from None
 
 
+def _own_marker(item: pytest.Item) -> pytest.Mark | None:
+    """The ``aide`` marker the user wrote, not the one collection adds for ``-m aide``."""
+    marker = item.get_closest_marker("aide")
+    return None if marker is None or marker.kwargs.get("_implied") else marker
+
+
 def _benchmark_disabled(item: pytest.Item) -> str | None:
     """Why pytest-benchmark's ``benchmark`` fixture of this test measured nothing, if so."""
     fixture = getattr(item, "funcargs", {}).get("benchmark")
@@ -285,7 +291,7 @@ class AideSession:
 
     def _is_check(self, item: pytest.Item) -> bool:
         """A test aide gates: marked ``aide``, or named in pyproject (checks or profiles)."""
-        return item.get_closest_marker("aide") is not None or self._configured(item) is not None
+        return _own_marker(item) is not None or self._configured(item) is not None
 
     def _configured(self, item: pytest.Item) -> dict[str, Threshold] | None:
         """Thresholds pyproject attaches to a measuring test without a marker, else None.
@@ -573,9 +579,37 @@ class AideSession:
         return None
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        """Mark every performance check ``aide``; apply ``--aide-only`` / ``--aide-skip``.
+
+        Runs before ``-m`` and ``-k`` select, so ``-m aide`` finds scenario items and
+        unmarked tests that use an aide fixture too.
+        """
+        perf = [item for item in items if self._is_performance_check(item)]
+        for item in perf:
+            if item.get_closest_marker("aide") is None:
+                item.add_marker(pytest.mark.aide(_implied=True))
+        if not (self.settings.only or self.settings.skip):
+            return
+        chosen = set(map(id, perf))
+        kept = [i for i in items if (id(i) in chosen) == self.settings.only]
+        dropped = [i for i in items if (id(i) in chosen) != self.settings.only]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
+
+    def _is_performance_check(self, item: pytest.Item) -> bool:
+        """A scenario item, a check (marked, or in pyproject), or a test using an aide fixture."""
+        if isinstance(item, ScenarioItem) or self._is_check(item):
+            return True
+        return bool(set(_AIDE_FIXTURES) & set(getattr(item, "fixturenames", ())))
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """Validate the ``aide`` marker in both modes; a bad one errors the test."""
-        marker = item.get_closest_marker("aide")
+        marker = _own_marker(item)
         configured = self._configured(item)
         if marker is None:
             if configured is not None:

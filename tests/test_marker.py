@@ -81,3 +81,58 @@ class TestSlow:
     result = pytester.runpytest("--aide-perf")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["test_a: max * > 1.00 ns"])
+
+
+SELECTION = """
+import pytest
+
+def test_plain():
+    pass
+
+def test_timer(aide_timer):
+    aide_timer(lambda: None, iterations=3, warmup=0)
+
+@pytest.mark.aide(mean="1h")
+def test_marked():
+    pass
+
+def test_bench(benchmark):
+    benchmark(lambda: None)
+"""
+CHECKS = ["scenarios/s.toml::ok", "test_sel.py::test_timer", "test_sel.py::test_marked"]
+OTHERS = ["test_sel.py::test_plain", "test_sel.py::test_bench"]
+
+
+@pytest.mark.parametrize(
+    ("args", "selected"),
+    [
+        (("--aide-only",), CHECKS),
+        (("--aide-skip",), OTHERS),
+        (("-o", "aide_only=true"), CHECKS),
+        (("-m", "aide"), CHECKS),
+        (("-m", "not aide"), OTHERS),
+    ],
+)
+def test_performance_checks_are_selected_whatever_their_form(
+    pytester: pytest.Pytester, args: tuple[str, ...], selected: list[str]
+) -> None:
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    pytester.makepyfile(mod="def work():\n    return 1\n", test_sel=SELECTION)
+    (pytester.path / "scenarios").mkdir()
+    (pytester.path / "scenarios" / "s.toml").write_text(
+        '[scenarios.ok]\ntarget = "mod:work"\niterations = 3\nwarmup = 0\n'
+    )
+    result = pytester.runpytest("--co", "-q", "-p", "no:randomly", *args)
+    assert [line for line in result.outlines if "::" in line] == selected
+    outcomes = pytester.runpytest("-p", "no:randomly", "--aide-perf", *args).parseoutcomes()
+    # test_marked measures nothing, so it fails under --aide-perf; it ran all the same
+    ran = outcomes.get("passed", 0) + outcomes.get("failed", 0)
+    assert (ran, outcomes.get("deselected", 0)) == (len(selected), 5 - len(selected))
+
+
+def test_only_and_skip_together_are_a_usage_error(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--aide-only", "--aide-skip")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["ERROR: --aide-only runs only the performance checks; --aide-skip deselects them"]
+    )
