@@ -187,6 +187,8 @@ class AideSession:
         self.workers = 0
         """In the xdist controller: how many workers measured."""
         self._order: dict[str, int] = {}
+        self._remote: dict[str, Check] = {}
+        """xdist controller: the workers' checks by node id, as they arrive."""
         self.crashed: list[str] = []
         """xdist: what the controller was told of workers that crashed mid-test."""
         self._scenario_dirs = [absolute(config.rootpath / d) for d in settings.scenario_dirs]
@@ -551,11 +553,8 @@ class AideSession:
             self._take([Check.from_dict(data) for data in json.loads(payload)])
 
     def _take(self, checks: list[Check]) -> None:
-        known = {check.nodeid: check for check in self.checks}
-        known.update((check.nodeid, check) for check in checks)
-        self.checks = sorted(
-            known.values(), key=lambda c: self._order.get(c.nodeid, len(self._order))
-        )
+        """xdist controller: keep the latest word on each check; ordered at session end."""
+        self._remote.update((check.nodeid, check) for check in checks)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """xdist controller: a worker's check, sent with its test's teardown report."""
@@ -844,6 +843,11 @@ class AideSession:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the reports and append the run to the history under ``--aide-perf``."""
+        if self._remote:
+            self.checks = sorted(
+                [*self.checks, *self._remote.values()],
+                key=lambda c: self._order.get(c.nodeid, len(self._order)),
+            )
         if not self.settings.perf or not self.checks:
             return
         if self.workerinput is not None:
