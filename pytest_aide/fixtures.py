@@ -11,6 +11,7 @@ from typing import Any, NoReturn
 
 from pytest_aide.against import importable_spec
 from pytest_aide.check import Check
+from pytest_aide.config import MAX_COUNT
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
 from pytest_aide.measure.load import (
     LOAD_MODES,
@@ -66,9 +67,10 @@ class AideTimer:
         self, iterations: int, warmup: int, name: str | None, gc: bool
     ) -> tuple[TimingPlan, str]:
         for key, value, least in (("iterations", iterations, 1), ("warmup", warmup, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or not least <= value <= 10**6:
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if not whole or not least <= value <= MAX_COUNT:
                 self._fail(
-                    f"aide_timer: {key} must be a whole number from {least} to 1,000,000, "
+                    f"aide_timer: {key} must be a whole number from {least} to {MAX_COUNT:,}, "
                     f"got {shown(value)}"
                 )
         if name is not None and not isinstance(name, str):
