@@ -14,7 +14,9 @@ measurement and comparison code, in two modes:
   suggests a change (``verdict.looks_changed``: the estimate beyond the
   tolerance either way, significant or not), the same-job pairing that
   ``--aide-confirm`` runs against the baseline's commit, which then decides
-  (``confirmed`` rows also count how many checks were paired).
+  (``confirmed`` rows also count how many checks were paired, and the column
+  ``s/check unflagged`` gives the median seconds of the checks nothing
+  flagged, so were not paired, with their number).
 - ``retried``: the stored comparison, and while it reads regressed, the new side
   measured again in the same process after the backoff of ``--aide-confirm``'s
   retry policy (``confirm.RetryPolicy``), up to 3 more times, as a check whose
@@ -288,12 +290,16 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
     paired: dict[tuple[str, float], int] = defaultdict(int)
     samples: dict[tuple[str, float], list[int]] = defaultdict(list)
     seconds: dict[tuple[str, float], list[float]] = defaultdict(list)
+    unflagged: dict[tuple[str, float], list[float]] = defaultdict(list)
+    """Seconds of the checks that nothing flagged: stored checks, and confirmed checks
+    whose stored reading did not look changed, so were not paired."""
     started = time.perf_counter()
     for done, (mode, slowdown) in enumerate(cases, 1):
         if args.budget is not None and time.perf_counter() - started > args.budget:
             print(f"  budget of {args.budget:.0f} s spent: {done - 1} of {len(cases)} checks run")
             break
         begin = time.perf_counter()
+        was_paired = False
         if mode == "retried":
             both, streak = _retried(1.0 + slowdown, args.iterations, draw)
             streaks[slowdown].append(streak)
@@ -312,6 +318,7 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
                 plan = PairPlan(tolerance=min(TOLERANCES), decide_at=DECIDE_AT)
                 a_rounds, b_rounds = _paired(1.0 + slowdown, plan)
                 paired[mode, slowdown] += 1
+                was_paired = True
                 for t, c in stored.items():
                     if looks_changed(c):
                         verdicts[t] = compare(
@@ -322,6 +329,8 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
         counts[mode, slowdown] += 1
         samples[mode, slowdown].append(len(old) + len(new))
         seconds[mode, slowdown].append(time.perf_counter() - begin)
+        if mode == "stored" or (mode == "confirmed" and not was_paired):
+            unflagged[mode, slowdown].append(time.perf_counter() - begin)
         if done % 50 == 0:
             print(
                 f"  {done}/{len(cases)} checks, {time.perf_counter() - started:.0f} s", flush=True
@@ -331,7 +340,7 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
     print(
         f"{'mode':<7} {'case':<6} {'checks':>6} {'samples/check':>13} "
         + " ".join(f"{f'flagged @{t:.0%} tol':>16}" for t in TOLERANCES)
-        + f" {'s/check median (max)':>21} {'paired':>7}"
+        + f" {'s/check median (max)':>21} {'paired':>7} {'s/check unflagged':>17}"
     )
     for mode in modes:
         for slowdown in (0.0, *SLOWDOWNS):
@@ -344,10 +353,12 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
                 for t in TOLERANCES
             )
             times = seconds[mode, slowdown]
+            quiet = unflagged[mode, slowdown]
             print(
                 f"{mode:<7} {label:<6} {n:>6} {statistics.median(samples[mode, slowdown]):>13.0f} "
                 f"{rates} {statistics.median(times):>12.2f} ({max(times):.2f}) "
-                f"{paired[mode, slowdown] if mode == 'confirmed' else '-':>7}"
+                f"{paired[mode, slowdown] if mode == 'confirmed' else '-':>7} "
+                f"{f'{statistics.median(quiet):.2f} ({len(quiet)})' if quiet else '-':>17}"
             )
     print(
         f"(A/A rows: false alarms; other rows: detections. {sum(counts.values())} checks in "

@@ -95,6 +95,7 @@ class PairServer:
         self._out = os.fdopen(writer, "w", buffering=1)
         self.watch = frozenset(spec.get("watch") or ())
         self.changed = tuple("/" + path for path in spec.get("changed") or ())
+        self.cpu: int | None = spec.get("cpu")
 
     def send(self, message: dict[str, Any]) -> None:
         """One JSON line to the controller."""
@@ -108,7 +109,13 @@ class PairServer:
         return json.loads(line)
 
     def keep(self, nodeids: list[str]) -> list[str]:
-        """Tell the controller what was collected; return what it wants run, in its order."""
+        """Tell the controller what was collected; return what it wants run, in its order.
+
+        The worker is pinned to its CPU from here on: start-up and collection, which
+        nothing measures, run wherever the machine has room, beside the other side's.
+        """
+        if self.cpu is not None and hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, {int(self.cpu)})
         self.send({"op": "items", "items": nodeids})
         return list(self.receive()["items"])
 
@@ -395,8 +402,6 @@ def _start() -> PairServer | None:
     if raw is None:
         return None
     spec = json.loads(raw)
-    if spec.get("cpu") is not None and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {int(spec["cpu"])})
     _redirect_paths(spec.get("path_map"))
     if spec.get("redirects"):
         sys.meta_path.insert(0, Redirect(spec["redirects"]))
@@ -462,10 +467,19 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
 
 
 @pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Tell the controller this session is over."""
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Tell the controller this session is over, and end the process.
+
+    The items and their fixtures are torn down by now; the terminal summary
+    (and plugins importing their libraries to write theirs) would only cost
+    the next round's workers the CPU, and the controller reads nothing more.
+    """
     if _SERVER is not None:
         _SERVER.send({"op": "finish"})
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(int(exitstatus))
 
 
 def serving(config: pytest.Config) -> PairServer | None:

@@ -31,10 +31,12 @@ This module knows nothing of pytest: it starts processes and reads pipes.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -229,9 +231,9 @@ class _Worker:
                 stderr=subprocess.STDOUT,
                 pass_fds=(to_child, from_child),
                 env={
-                    **os.environ,
+                    **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
                     WORKER_ENV: json.dumps(spec),
-                    "PYTHONDONTWRITEBYTECODE": "1",
+                    "PYTHONPYCACHEPREFIX": _pycache(),
                     **(env or {}),
                 },
             )
@@ -282,6 +284,22 @@ class _Worker:
             self.process.kill()
             self.process.wait()
         self.log.close()
+
+
+_PYCACHE: list[str] = []
+
+
+def _pycache() -> str:
+    """A bytecode cache for this process's workers, removed at exit.
+
+    Workers compile (and pytest rewrites the asserts of) the same modules round
+    after round; cached here, only the first round pays, and no tree gets a
+    ``__pycache__`` it did not have.
+    """
+    if not _PYCACHE:
+        _PYCACHE.append(tempfile.mkdtemp(prefix="aide-pycache-"))
+        atexit.register(shutil.rmtree, _PYCACHE[0], ignore_errors=True)
+    return _PYCACHE[0]
 
 
 class _CallFailed(Exception):
