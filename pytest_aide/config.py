@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import importlib
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -294,10 +295,23 @@ class Settings:
     """``--aide-confirm``: times a suspected wall-time failure is measured again."""
 
 
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
 def option_conflict(settings: Settings) -> str | None:
     """Why the options in force contradict each other, or None when they do not."""
     if settings.only and settings.skip:
         return "--aide-only runs only the performance checks; --aide-skip deselects them"
+    if settings.benchmark_json is not None and not _importable("pytest_benchmark"):
+        return (
+            "--aide-benchmark-json writes pytest-benchmark's format with its statistics: "
+            "install pytest-benchmark (pip install 'pytest-aide[benchmark]')"
+        )
     if settings.against is None:
         return None
     if not settings.compare:

@@ -6,16 +6,13 @@ dashboards and github-action-benchmark read them. A counted result's count
 goes in ``extra_info`` (``aide_instructions``, ``aide_cycles``, the calls
 counted and ``aide_count``, the figure with its unit). Reading: a pytest-benchmark
 file saved with ``--benchmark-save-data`` becomes timing results aide can
-compare.
+compare; that needs no pytest-benchmark installed.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
-
-from pytest_benchmark import __version__ as benchmark_version
-from pytest_benchmark.stats import Stats
 
 from pytest_aide.results import CountResult, TimingResult
 
@@ -45,6 +42,8 @@ def _count_info(check: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _entry(check: dict[str, Any], result: dict[str, Any], alone: bool) -> dict[str, Any]:
+    from pytest_benchmark.stats import Stats
+
     stats = Stats()
     for sample in result["samples"]:
         stats.update(sample)
@@ -76,7 +75,12 @@ def _entry(check: dict[str, Any], result: dict[str, Any], alone: bool) -> dict[s
 
 
 def to_benchmark_json(report: dict[str, Any]) -> dict[str, Any]:
-    """The timings of a ``report.json`` as a pytest-benchmark JSON document."""
+    """The timings of a ``report.json`` as a pytest-benchmark JSON document.
+
+    Needs pytest-benchmark (the ``benchmark`` extra): its ``Stats`` computes the figures.
+    """
+    from pytest_benchmark import __version__ as benchmark_version
+
     benchmarks = []
     for check in report["checks"]:
         timings = [r for r in check["results"] if r["kind"] == "timing" and r["mode"] == "perf"]
