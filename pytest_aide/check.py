@@ -88,7 +88,7 @@ class Check:
             "status": self.status,
             "outcome": self.outcome,
             "thresholds": {
-                key: {"limit": t.limit, "origin": t.origin, "text": t.describe()}
+                key: {"limit": t.limit, "origin": t.origin, "text": t.describe(), "unit": t.unit}
                 for key, t in self.thresholds.items()
             },
             "results": [result.to_dict() for result in self.results],
@@ -114,7 +114,7 @@ class Check:
     def from_dict(cls, data: dict[str, Any]) -> Check:
         """Rebuild a judged check from :meth:`to_dict` (an xdist worker's, say)."""
         thresholds = {
-            key: Threshold(key, float(t["limit"]), t.get("origin"))
+            key: Threshold(key, float(t["limit"]), t.get("origin"), t.get("unit"))
             for key, t in data["thresholds"].items()
         }
         check = cls(

@@ -22,6 +22,7 @@ from pytest_aide.gate import COUNT_TOLERANCE
 from pytest_aide.history import History, HistoryError
 from pytest_aide.options import add_options
 from pytest_aide.report.benchmark_json import is_benchmark_json, read_benchmark_json
+from pytest_aide.report.files import Outputs, write_plotly_beside
 from pytest_aide.report.json import REPORT_SCHEMA, read_report
 from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import CountResult, TimingResult, result_from_dict
@@ -288,7 +289,7 @@ def _report_command(args: argparse.Namespace) -> int:
         else:
             from pytest_aide.report.html import render_html  # plotly: only when asked for
 
-            text = render_html(report, points)
+            text = render_html(report, points, inline=args.output in (None, "-"))
     except (ValueError, KeyError, TypeError, HistoryError) as exc:
         problem = exc if isinstance(exc, (ValueError, HistoryError)) else f"bad report: {exc!r}"
         print(f"pytest-aide report: error: {problem}", file=sys.stderr)
@@ -302,6 +303,14 @@ def _report_command(args: argparse.Namespace) -> int:
         print(f"pytest-aide report: error: cannot write {args.output}: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {args.output}")
+    if args.format == "html":
+        outputs = Outputs()
+        asset = write_plotly_beside(outputs, Path(args.output))
+        if asset is not None:
+            print(f"wrote {asset}")
+        for problem in outputs.problems:
+            print(f"pytest-aide report: error: {problem}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -51,7 +51,7 @@ from pytest_aide.measure.timer import LoopFactory, LoopUnavailable, TimingPlan, 
 from pytest_aide.pairworker import serving
 from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
-from pytest_aide.report.terminal import render_summary
+from pytest_aide.report.terminal import summary_lines
 from pytest_aide.results import CountResult, TimingResult
 from pytest_aide.units import format_duration, hint, parse_timeout
 from pytest_aide.verdict import (
@@ -70,6 +70,15 @@ __all__ = ["SESSION_KEY", "SESSION_NAME", "AideSession", "AsyncioLoops"]
 
 
 SESSION_NAME = "aide-session"
+_STATUS_MARKUP: dict[str, dict[str, bool]] = {
+    "PASS": {"green": True},
+    "IMPROVED": {"green": True},
+    "FAIL": {"red": True, "bold": True},
+    "REGRESSED": {"red": True, "bold": True},
+    "ERROR": {"red": True, "bold": True},
+    "SKIP": {"yellow": True},
+}
+"""How the summary colours a status where the terminal shows colour (pytest's markup)."""
 _AIDE_FIXTURES = ("aide_timer", "aide_memory", "aide_cpu", "aide_load")
 SESSION_KEY = pytest.StashKey["AideSession"]()
 _CHECK_KEY = pytest.StashKey[Check]()
@@ -910,9 +919,9 @@ class AideSession:
         terminalreporter.write_sep("=", "aide performance summary")
         settings = self.settings
         against = f"; against: {self.gate.against} (same job)" if self.gate.against else ""
+        source = "" if settings.profile_source == "default" else f" ({settings.profile_source})"
         terminalreporter.write_line(
-            f"profile: {settings.profile} ({settings.profile_source}); "
-            f"machine: {self.gate.slug}{against}"
+            f"profile: {settings.profile}{source}; machine: {self.gate.slug}{against}"
         )
         if self.paired_items:
             pairs = self.pairs
@@ -921,8 +930,13 @@ class AideSession:
                 f"{pairs.rounds} rounds of fresh workers, {pairs.elapsed:.1f} s "
                 f"({pairs.elapsed / self.paired_items:.1f} s per check)"
             )
-        for line in render_summary(self.checks):
-            terminalreporter.write_line(line)
+        width = self.config.get_terminal_writer().fullwidth
+        for line, status in summary_lines(self.checks, width):
+            if status is None or not line.endswith(status):
+                terminalreporter.write_line(line)
+                continue
+            terminalreporter.write(line[: -len(status)])
+            terminalreporter.write_line(status, **_STATUS_MARKUP.get(status, {}))
         for moment, snap in self.snapshots.items():
             terminalreporter.write_line(
                 f"system at {moment}: other processes' cpu {snap['cpu_percent']:.0f}%, memory "

@@ -25,6 +25,7 @@ __all__ = [
     "parse_size",
     "parse_timeout",
     "shown",
+    "written_unit",
 ]
 
 
@@ -55,6 +56,33 @@ _SIZE_UNITS: dict[str, float] = {
     "mib": 1024**2,
     "gib": 1024**3,
     "tib": 1024**4,
+}
+_WRITTEN = {
+    "b": "B",
+    "kb": "kB",
+    "mb": "MB",
+    "gb": "GB",
+    "tb": "TB",
+    "kib": "KiB",
+    "mib": "MiB",
+    "gib": "GiB",
+    "tib": "TiB",
+    "ns": "ns",
+    "us": "us",
+    "µs": "us",
+    "μs": "us",
+    "ms": "ms",
+    "s": "s",
+    "sec": "s",
+    "min": "min",
+    "h": "h",
+}
+_SI_SIZES = (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("kB", 1000))
+_BINARY_SIZES = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
+_UNIT_SCALES = {
+    **{name: scale for name, scale in (*_SI_SIZES, *_BINARY_SIZES)},
+    "B": 1,
+    **{_WRITTEN[k]: v for k, v in _DURATION_UNITS.items()},
 }
 _SCALED_RE = re.compile(rf"^\s*{_NUMBER}\s*([a-zµμ]*)\s*$", re.IGNORECASE)
 _PERCENT_RE = re.compile(rf"^\s*{_NUMBER}\s*(%?)\s*$")
@@ -174,6 +202,14 @@ def parse_percent(value: object) -> float:
     return _checked(number, value, "percentage", PERCENT_HELP) / 100.0
 
 
+def written_unit(value: object) -> str | None:
+    """The unit a duration or size was written in (``"1MB"`` -> ``MB``); None for a number."""
+    if not isinstance(value, str):
+        return None
+    match = _SCALED_RE.match(value)
+    return _WRITTEN.get(match.group(2).lower()) if match else None
+
+
 def _duration_unit(seconds: float) -> tuple[str, float]:
     magnitude = abs(seconds)
     if magnitude >= 3600.0:
@@ -189,22 +225,32 @@ def _duration_unit(seconds: float) -> tuple[str, float]:
     return "ns", 1e-9
 
 
-def format_duration(seconds: float, like: float | None = None) -> str:
+def format_duration(seconds: float, like: float | None = None, unit: str | None = None) -> str:
     """Format seconds with a readable unit, e.g. ``2.31 s`` or ``250.00 ms``.
 
-    ``like`` picks the unit from another value, so a measurement and its limit
-    read in the same unit (``2.31 s > 2.00 s``), unless that would need more
-    than four digits before the point (``125.86 us > 1.00 ns``).
+    ``unit`` (as :func:`written_unit` gives it) is used when given; else ``like``
+    picks the unit from another value, so a measurement and its limit read in
+    the same unit (``2.31 s > 2.00 s``). Either gives way when it would need
+    more than four digits before the point (``125.86 us > 1.00 ns``).
     """
-    unit, scale = _duration_unit(seconds if like is None else like)
+    name, scale = _duration_unit(seconds if like is None else like)
+    if unit in _DURATION_UNITS:
+        name, scale = unit, _DURATION_UNITS[unit]
     if abs(seconds / scale) >= 10_000:
-        unit, scale = _duration_unit(seconds)
-    return f"{seconds / scale:.2f} {unit}"
+        name, scale = _duration_unit(seconds)
+    return f"{seconds / scale:.2f} {name}"
 
 
-def format_size(size: float) -> str:
-    """Format bytes with a binary unit, e.g. ``48.00 MiB``."""
-    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+def format_size(size: float, unit: str | None = None) -> str:
+    """Format bytes, e.g. ``48.00 MiB``; in ``unit``, or its family (SI or binary), if given.
+
+    ``"1MB"`` reads back as ``1.00 MB``, not ``976.56 KiB``: a limit is shown in
+    the units it was written in, and so is the figure it is compared with.
+    """
+    family = _SI_SIZES if unit in dict(_SI_SIZES) else _BINARY_SIZES
+    if unit in dict(family) and abs(size / _UNIT_SCALES[unit]) < 10_000:
+        return f"{size / _UNIT_SCALES[unit]:.2f} {unit}"
+    for name, scale in family:
         if abs(size) >= scale:
-            return f"{size / scale:.2f} {unit}"
+            return f"{size / scale:.2f} {name}"
     return f"{size:.0f} B"

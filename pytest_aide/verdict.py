@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from pytest_aide.stats import (
@@ -27,6 +27,7 @@ from pytest_aide.units import (
     parse_duration,
     parse_percent,
     parse_size,
+    written_unit,
 )
 
 __all__ = [
@@ -88,11 +89,11 @@ def _parse_number(value: object) -> float:
     return float(value)
 
 
-def _format_rate(value: float, like: float | None = None) -> str:
+def _format_rate(value: float, like: float | None = None, unit: str | None = None) -> str:
     return f"{value:,.1f} ops/s" if value >= 10 else f"{value:.3g} ops/s"
 
 
-def _format_percent(value: float, like: float | None = None) -> str:
+def _format_percent(value: float, like: float | None = None, unit: str | None = None) -> str:
     return f"{value * 100:g} %"
 
 
@@ -110,19 +111,19 @@ def _parse_fraction(value: object) -> float:
     return number
 
 
-def _format_fraction(value: float, like: float | None = None) -> str:
+def _format_fraction(value: float, like: float | None = None, unit: str | None = None) -> str:
     return f"{value:.1%}"
 
 
-def _format_cpu(value: float, like: float | None = None) -> str:
+def _format_cpu(value: float, like: float | None = None, unit: str | None = None) -> str:
     return f"{value:.1f} %"
 
 
-def _format_bytes(value: float, like: float | None = None) -> str:
-    return format_size(value)
+def _format_bytes(value: float, like: float | None = None, unit: str | None = None) -> str:
+    return format_size(value, unit)
 
 
-def _format_instructions(value: float, like: float | None = None) -> str:
+def _format_instructions(value: float, like: float | None = None, unit: str | None = None) -> str:
     return format_count(value)
 
 
@@ -153,6 +154,17 @@ THRESHOLD_KEYS: dict[str, _Spec] = {
     "instructions_max": _Spec("instructions", True, parse_count, _format_instructions),
 }
 """Every threshold key, with the metric it bounds and how its value is read."""
+_ORDER = {key: index for index, key in enumerate(THRESHOLD_KEYS)}
+
+
+def in_order(keys: Iterable[str]) -> list[str]:
+    """Threshold keys in the order limits are shown (:data:`THRESHOLD_KEYS`' order).
+
+    Times first, then throughput, errors, CPU, memory, the regression tolerance, counts.
+    """
+    return sorted(keys, key=lambda key: (_ORDER.get(key, len(_ORDER)), key))
+
+
 CONFIRMABLE_METRICS = frozenset({"mean", "median", "min", "max", "p95", "p99", "throughput"})
 """Metrics a busy machine moves: a limit on one is measured again before it fails."""
 
@@ -167,6 +179,8 @@ class Threshold:
     """The bound in base units: seconds, ops/s, bytes or a fraction."""
     origin: str | None = None
     """Where the limit came from when not the check itself, e.g. ``profile production``."""
+    unit: str | None = None
+    """The unit the limit was written in (``MB``, ``ms``): it is shown in that unit."""
 
     @property
     def metric(self) -> str | None:
@@ -182,7 +196,8 @@ class Threshold:
         """The limit as text, e.g. ``mean <= 2.00 s``."""
         spec = THRESHOLD_KEYS[self.key]
         sign = "<=" if spec.upper else ">="
-        return f"{spec.metric or 'regression'} {sign} {spec.render(self.limit, self.limit)}"
+        limit = spec.render(self.limit, self.limit, self.unit)
+        return f"{spec.metric or 'regression'} {sign} {limit}"
 
 
 def parse_thresholds(raw: Mapping[str, Any], origin: str | None = None) -> dict[str, Threshold]:
@@ -193,7 +208,7 @@ def parse_thresholds(raw: Mapping[str, Any], origin: str | None = None) -> dict[
         if spec is None:
             raise ThresholdError(f"unknown threshold key {key!r} ({hint(key, THRESHOLD_KEYS)})")
         try:
-            parsed[key] = Threshold(key, spec.parse(value), origin)
+            parsed[key] = Threshold(key, spec.parse(value), origin, written_unit(value))
         except UnitError as exc:
             raise ThresholdError(f"threshold {key!r}: {exc}") from None
     return parsed
@@ -211,10 +226,10 @@ class Breach:
         """One failure line, e.g. ``diagnosis: mean 2.31 s > 2.00 s``."""
         spec = THRESHOLD_KEYS[self.threshold.key]
         sign = ">" if spec.upper else "<"
-        limit = self.threshold.limit
+        limit, unit = self.threshold.limit, self.threshold.unit
         text = (
-            f"{self.subject}: {spec.metric} {spec.render(self.actual, limit)} {sign} "
-            f"{spec.render(limit, limit)}"
+            f"{self.subject}: {spec.metric} {spec.render(self.actual, limit, unit)} {sign} "
+            f"{spec.render(limit, limit, unit)}"
         )
         if self.threshold.origin:
             text += f" (limit from {self.threshold.origin})"
@@ -245,6 +260,9 @@ class Comparison:
     measure: str = "time"
     """What was compared: ``time`` (an interval from samples), or an exact count
     (``instructions``, ``cycles``), whose ratio has no interval."""
+    baseline_median: float | None = None
+    """The median of the baseline's samples (a count: the baseline's count per call),
+    shown beside the current figures; None where only an estimate was kept."""
 
     @property
     def status(self) -> str:
@@ -282,6 +300,7 @@ class Comparison:
             "gating": self.gating,
             "undecided": self.undecided,
             "measure": self.measure,
+            "baseline_median": self.baseline_median,
         }
 
     @classmethod
@@ -305,6 +324,7 @@ class Comparison:
             undecided=data.get("undecided"),
             baseline_runs=int(data.get("baseline_runs", 1)),
             measure=str(data.get("measure", "time")),
+            baseline_median=_number_or_none(data.get("baseline_median")),
         )
 
     def change(self) -> str:
@@ -362,16 +382,8 @@ def compare_counts(
     ratio = new / old if old > 0 else 1.0
     estimate = RatioEstimate(ratio, ratio, ratio, 1.0, calls[0], calls[1])
     undecided = None if old > 0 else f"the baseline counted no {measure} per call"
-    return Comparison(
-        subject,
-        estimate,
-        tolerance,
-        baseline_date,
-        gating,
-        against,
-        undecided=undecided,
-        measure=measure,
-    )
+    counted = Comparison(subject, estimate, tolerance, baseline_date, gating, against, undecided)
+    return replace(counted, measure=measure, baseline_median=old)
 
 
 def compare_count_results(
@@ -401,6 +413,12 @@ def compare_count_results(
     ]
 
 
+def _number_or_none(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 def compare(
     subject: str,
     old: Sequence[float],
@@ -423,19 +441,26 @@ def compare(
     (:func:`~pytest_aide.stats.run_ratio_estimate`); with fewer than
     :data:`~pytest_aide.stats.MIN_RUN_SAMPLES` samples on a side there is no verdict.
     """
+    undecided, pooled = None, 1
     if against:
         estimate = paired_ratio_estimate(old, new)
-        return Comparison(subject, estimate, tolerance, baseline_date, gating, against)
-    if len(runs) >= 2:
-        estimate = runs_ratio_estimate(runs, statistics.median(new), drift)
-        return Comparison(
-            subject, estimate, tolerance, baseline_date, gating, baseline_runs=len(runs)
-        )
-    estimate = run_ratio_estimate(old, new, drift)
-    undecided = None
-    if min(len(old), len(new)) < MIN_RUN_SAMPLES:
-        undecided = f"not enough samples to compare ({len(old)} vs {len(new)})"
-    return Comparison(subject, estimate, tolerance, baseline_date, gating, against, undecided)
+    elif len(runs) >= 2:
+        estimate, pooled = runs_ratio_estimate(runs, statistics.median(new), drift), len(runs)
+    else:
+        estimate = run_ratio_estimate(old, new, drift)
+        if min(len(old), len(new)) < MIN_RUN_SAMPLES:
+            undecided = f"not enough samples to compare ({len(old)} vs {len(new)})"
+    return Comparison(
+        subject,
+        estimate,
+        tolerance,
+        baseline_date,
+        gating,
+        against,
+        undecided,
+        baseline_runs=pooled,
+        baseline_median=statistics.median(old) if old else None,
+    )
 
 
 @dataclass

@@ -44,7 +44,7 @@ def test_a_slowed_tree_is_flagged_against_the_revision(repo: pytest.Pytester) ->
         [
             "work: regressed +* % (95 % CI +*..+* %) vs HEAD (*) (same job), tolerance 10 %",
             "test_timed: regressed +* % * vs HEAD (*) (same job), tolerance 10 %",
-            "profile: default (default); machine: *; against: HEAD (*) (same job)",
+            "profile: default; machine: *; against: HEAD (*) (same job)",
         ]
     )
     assert git(repo, "worktree", "list").count("\n") == 1  # the temporary worktree is gone

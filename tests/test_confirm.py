@@ -128,7 +128,7 @@ def test_wall_time_limits_are_suspects_and_memory_fails_at_once() -> None:
     verdict = decide(_evidence(None, mean=2.0, memory_peak=2e6))
     suspects, hard = suspicions(verdict)
     assert list(suspects) == ["diag:mean"]
-    assert hard == ["diag: memory_peak 1.91 MiB > 976.56 KiB"]
+    assert hard == ["diag: memory_peak 2.00 MB > 1.00 MB"]  # in the units written
 
 
 def test_the_verdict_keeps_only_confirmed_wall_time_failures() -> None:

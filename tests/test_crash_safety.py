@@ -23,6 +23,7 @@ from pytest_aide.baselines import (
     load_baseline,
 )
 from pytest_aide.history import History
+from pytest_aide.report.html import plotly_asset
 from pytest_aide.report.json import dump_report
 from pytest_aide.report.markdown import render_markdown
 
@@ -71,13 +72,18 @@ def _check_files(root: Path, seen: dict[str, int]) -> None:
     runs = History(reports / "history.sqlite").runs(limit=100_000)
     assert len(runs) >= seen.get("runs", 0)
     seen["runs"] = len(runs)
+    asset, plotly_js = plotly_asset()
     for path in root.rglob("*"):
         if path.is_file():
             # Besides the outputs: hidden temporaries (never read) and SQLite's own
             # rollback journal, which the next connection uses to undo a torn append.
-            assert path.suffix in (".json", ".md", ".html", ".sqlite", ".sqlite-journal") or (
-                path.name.startswith(".") and path.name.endswith(".tmp")
+            assert (
+                path.suffix in (".json", ".md", ".html", ".sqlite", ".sqlite-journal")
+                or (path.name.startswith(".") and path.name.endswith(".tmp"))
+                or path.name == asset
             ), path
+            if path.name == asset:  # plotly.js beside the page: whole, or not there yet
+                assert path.read_text(encoding="utf-8") == plotly_js
 
 
 def test_sigkill_while_saving_never_tears_a_file(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_default_profile_uses_the_scenarios_own_limits(project: pytest.Pytester) -> None:
     result = project.runpytest("--aide-perf")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["profile: default (default); machine: *", "diag * PASS"])
+    result.stdout.fnmatch_lines(["profile: default; machine: *", "diag * PASS"])
 
 
 def test_option_selects_a_scenario_file_profile(project: pytest.Pytester) -> None:

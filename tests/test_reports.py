@@ -20,6 +20,7 @@ from pytest_aide.check import Check
 from pytest_aide.cli import main
 from pytest_aide.fileio import NotRegularFile, dumps, read_bytes
 from pytest_aide.history import History, HistoryError
+from pytest_aide.report.html import plotly_asset
 from pytest_aide.report.json import SCHEMA_FILE, build_report
 from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import (
@@ -385,6 +386,72 @@ def test_report_command_renders_again(
         f"pytest-aide report: error: {pytester.path / 'bad.json'}: report schema 7 is newer "
         "than this pytest-aide reads (1)\n"
     )
+
+
+def test_the_bundled_scenarios_page_is_light_and_loads_plotly_from_beside_it(
+    pytester: pytest.Pytester,
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "aide_system", pytester.path / "aide_system")
+    shutil.copytree(root / "scenarios", pytester.path / "scenarios")
+    result = pytester.runpytest_subprocess("--aide-perf", "--aide-no-compare", "scenarios")
+    assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)  # limits may break
+    aide = pytester.path / ".aide"
+    page = (aide / "report.html").read_text(encoding="utf-8")
+    assert len(page.encode()) < 1_000_000
+    name, text = plotly_asset()
+    assert f'<script src="{name}"></script>' in page
+    assert (aide / name).read_text(encoding="utf-8") == text
+    assert page.count('class="chart"') >= 4  # distributions, load, sweep, memory at least
+    written = (aide / name).stat().st_mtime_ns
+    pytester.runpytest_subprocess("--aide-perf", "--aide-no-compare", "-k", "health", "scenarios")
+    assert (aide / name).stat().st_mtime_ns == written  # written once, not with every report
+    assert sorted(p.name for p in aide.glob("plotly-*")) == [name]
+
+
+def test_the_baseline_median_is_reported_and_drawn_beside_the_samples(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(SUITE.replace("iterations=5", "iterations=12"))
+    pytester.runpytest("--aide-perf", "-k", "timed", "--aide-save-baseline")
+    saved = json.loads((pytester.path / ".aide" / "report.json").read_text(encoding="utf-8"))
+    (timing,) = saved["checks"][0]["results"]
+    pytester.runpytest("--aide-perf", "-k", "timed", "--aide-confirm", "0")
+    report = json.loads((pytester.path / ".aide" / "report.json").read_text(encoding="utf-8"))
+    _validate(report)
+    (comparison,) = report["checks"][0]["comparisons"]
+    assert comparison["baseline_median"] == timing["stats"]["median"]
+    page = (pytester.path / ".aide" / "report.html").read_text(encoding="utf-8")
+    assert '"name":"baseline median"' in page
+    assert "allowed slowdown" in page
+
+
+def test_report_html_to_a_file_or_to_standard_output(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytester.makepyfile(SUITE)
+    pytester.runpytest("--aide-perf", "-k", "timed")
+    name, text = plotly_asset()
+    out = pytester.path / "elsewhere" / "page.html"
+    out.parent.mkdir()
+    capsys.readouterr()
+    assert (
+        main(
+            [
+                "report",
+                str(pytester.path / ".aide" / "report.json"),
+                "--format",
+                "html",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert capsys.readouterr().out.splitlines() == [f"wrote {out}", f"wrote {out.parent / name}"]
+    assert (out.parent / name).read_text(encoding="utf-8") == text
+    assert main(["report", str(pytester.path / ".aide" / "report.json"), "--format", "html"]) == 0
+    assert f"<script>{text}</script>" in capsys.readouterr().out  # nothing to put it beside
 
 
 def _chromium() -> str | None:

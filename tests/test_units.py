@@ -15,6 +15,7 @@ from pytest_aide.units import (
     parse_duration,
     parse_percent,
     parse_size,
+    written_unit,
 )
 
 
@@ -121,3 +122,39 @@ def test_formatted_durations_parse_back(value: float) -> None:
     text = format_duration(value)
     assert parse_duration(text.replace(" ", "")) == pytest.approx(value, rel=5e-3, abs=5e-12)
     assert math.isfinite(parse_duration(text.replace(" ", "")))
+
+
+@pytest.mark.parametrize(
+    ("written", "unit"),
+    [
+        ("1MB", "MB"),
+        ("8 mb", "MB"),
+        ("512KiB", "KiB"),
+        ("250ms", "ms"),
+        ("80µs", "us"),
+        ("2sec", "s"),
+        (2, None),
+        ("2", None),
+        (1.5, None),
+    ],
+)
+def test_the_unit_a_value_was_written_in(written: object, unit: str | None) -> None:
+    assert written_unit(written) == unit
+
+
+def test_a_size_reads_back_in_the_units_it_was_written_in() -> None:
+    assert format_size(1_000_000, "MB") == "1.00 MB"
+    assert format_size(8_000_000, "MB") == "8.00 MB"
+    assert format_size(1_200_000, "MB") == "1.20 MB"
+    assert format_size(3_500_000_000, "MB") == "3500.00 MB"
+    assert format_size(3.5e13, "MB") == "35.00 TB"  # too many digits: the same family
+    assert format_size(1_000_000, "kB") == "1000.00 kB"
+    assert format_size(1_000_000) == "976.56 KiB"  # a plain number: binary, as before
+    assert format_size(1_048_576, "MiB") == "1.00 MiB"
+
+
+def test_a_duration_reads_back_in_the_units_it_was_written_in() -> None:
+    assert format_duration(0.5, unit="s") == "0.50 s"
+    assert format_duration(0.5) == "500.00 ms"
+    assert format_duration(0.3125, 0.25, unit="ms") == "312.50 ms"
+    assert format_duration(125e-6, 1e-9, unit="ns") == "125.00 us"  # would need 6 digits

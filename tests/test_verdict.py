@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 from pytest_aide.results import TimingResult
 from pytest_aide.verdict import (
     THRESHOLD_KEYS,
+    Breach,
     Evidence,
     ThresholdError,
     compare,
     decide,
+    in_order,
     judge,
     parse_thresholds,
 )
@@ -161,3 +163,30 @@ def test_decide_names_why_nothing_was_measured_first() -> None:
     assert decide(evidence).problems == ["b: benchmark disabled", "b: later"]
     measured = _evidence(unmeasured="never shown")
     assert "never shown" not in decide(measured).problems
+
+
+def test_limits_read_in_the_units_they_were_written_in() -> None:
+    thresholds = parse_thresholds(
+        {"memory_peak_max": "1MB", "leaked_max": "512KiB", "mean": "0.5s", "p95": "250ms"}
+    )
+    assert [thresholds[k].describe() for k in in_order(thresholds)] == [
+        "mean <= 0.50 s",
+        "p95 <= 250.00 ms",
+        "memory_peak <= 1.00 MB",
+        "leaked <= 512.00 KiB",
+    ]
+    line = Breach("peak", thresholds["memory_peak_max"], 1_200_000).line()
+    assert line == "peak: memory_peak 1.20 MB > 1.00 MB"
+
+
+def test_limits_come_in_a_fixed_order_whatever_order_they_were_written_in() -> None:
+    keys = ["regression_max", "leaked_max", "p95", "throughput_min", "mean", "error_rate_max"]
+    assert in_order(keys) == [
+        "mean",
+        "p95",
+        "throughput_min",
+        "error_rate_max",
+        "leaked_max",
+        "regression_max",
+    ]
+    assert in_order(reversed(keys)) == in_order(keys)

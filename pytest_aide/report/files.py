@@ -18,7 +18,7 @@ from pytest_aide.report.benchmark_json import to_benchmark_json
 from pytest_aide.report.json import dump_report
 from pytest_aide.report.markdown import render_markdown
 
-__all__ = ["Outputs", "write_outputs"]
+__all__ = ["Outputs", "write_outputs", "write_plotly_beside"]
 
 
 @dataclass
@@ -27,6 +27,29 @@ class Outputs:
 
     written: list[Path] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+
+def write_plotly_beside(outputs: Outputs, page: Path) -> Path | None:
+    """Write the plotly.js file ``page`` loads into its directory, unless it is there.
+
+    Returns the file written, if one was; a failure is one of ``outputs.problems``.
+    The file is support for the page, so it is not one of ``outputs.written``.
+    """
+    from pytest_aide.report.html import plotly_asset
+
+    name, text = plotly_asset()
+    asset = page.parent / name
+    try:
+        if asset.is_file() and asset.stat().st_size == len(text.encode()):
+            return None
+    except OSError:
+        pass
+    try:
+        atomic_write_text(asset, text)
+    except OSError as exc:
+        outputs.problems.append(f"cannot write {asset}: {write_problem(asset, exc)}")
+        return None
+    return asset
 
 
 def _write(outputs: Outputs, path: Path, render: Any) -> None:
@@ -66,6 +89,8 @@ def write_outputs(
     markdown = render_markdown(report)
     _write(outputs, report_dir / "report.md", lambda: markdown)
     _write(outputs, report_dir / "report.html", lambda: render_html(report, points))
+    if report_dir / "report.html" in outputs.written:
+        write_plotly_beside(outputs, report_dir / "report.html")
     if benchmark_json is not None:
         _write(
             outputs,

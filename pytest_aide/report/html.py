@@ -1,8 +1,10 @@
-"""``report.html``: one self-contained page with plotly charts, read from ``report.json`` data.
+"""``report.html``: one page with plotly charts, read from ``report.json`` data.
 
-plotly.js is embedded once in the page, gzip-compressed (1.5 MB instead of
-4.8 MB) and unpacked by the browser's ``DecompressionStream``, so the page opens
-offline and stays light. Charts: timing
+plotly.js (4.8 MB) is not in the page: it is written once beside it, as
+``plotly-<version>.min.js`` (:func:`plotly_asset`), and the page loads it by
+that relative name, so the page opens offline from the report directory (or
+a CI artifact of it) and stays a few hundred kB. Without the file the page
+says which file to put beside it; ``inline=True`` embeds it instead. Charts: timing
 distributions per check, change against the baseline with its confidence
 interval, load latency percentiles, sweep curves, memory peaks and, when a
 history is kept, each check's trend over past runs.
@@ -10,14 +12,13 @@ history is kept, each check's trend over past runs.
 
 from __future__ import annotations
 
-import base64
 import functools
-import gzip
 import html
 import re
 from collections.abc import Sequence
 from typing import Any
 
+import plotly
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
@@ -26,6 +27,7 @@ from pytest_aide.history import Point
 from pytest_aide.report.markdown import by_attention, confirmation_lines
 from pytest_aide.results import CountResult, thin
 from pytest_aide.units import format_duration, format_size
+from pytest_aide.verdict import in_order
 
 __all__ = ["render_html"]
 
@@ -68,32 +70,27 @@ def _div(figure: go.Figure, chart_id: str, height: int = 320) -> str:
 
 _DEFERRED = "text/x-aide-chart"
 _LOADER = """
-(async () => {
-  const packed = document.getElementById("aide-plotly").textContent;
-  const run = (code) => {
-    const script = document.createElement("script");
-    script.textContent = code;
-    document.head.appendChild(script);
-  };
-  try {
-    const bytes = Uint8Array.from(atob(packed), (c) => c.charCodeAt(0));
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
-    run(await new Response(stream).text());
-    const charts = document.querySelectorAll('script[type="CHART_TYPE"]');
-    charts.forEach((chart) => run(chart.textContent));
-  } catch (error) {
-    document.querySelectorAll("div.chart").forEach((chart) => {
-      chart.textContent = "Charts need a browser from 2023 or later: " + error;
+(() => {
+  const charts = document.querySelectorAll("div.chart");
+  if (typeof window.Plotly === "undefined") {
+    charts.forEach((chart) => {
+      chart.textContent = "Charts need ASSET beside this page (written with it).";
     });
+    return;
   }
+  document.querySelectorAll('script[type="CHART_TYPE"]').forEach((chart) => {
+    const script = document.createElement("script");
+    script.textContent = chart.textContent;
+    document.head.appendChild(script);
+  });
 })();
 """.replace("CHART_TYPE", _DEFERRED)
 
 
 @functools.lru_cache(maxsize=1)
-def _packed_plotly() -> str:
-    """plotly.js, gzip-compressed and base64-encoded (computed once per process)."""
-    return base64.b64encode(gzip.compress(get_plotlyjs().encode(), 9, mtime=0)).decode()
+def plotly_asset() -> tuple[str, str]:
+    """plotly.js as ``(file name, text)``: the file the page loads from its own directory."""
+    return f"plotly-{plotly.__version__}.min.js", get_plotlyjs()
 
 
 def _results(checks: list[dict[str, Any]], kind: str) -> list[tuple[dict, dict]]:
@@ -116,10 +113,30 @@ def _distributions(checks: list[dict[str, Any]]) -> str:
                 hovertemplate="%{x:.4g} ms<extra>" + html.escape(result["name"]) + "</extra>",
             )
         )
-    figure.update_layout(
-        title=f"Time per call (up to {_POINTS} samples per check, evenly spaced)", showlegend=False
-    )
-    figure.update_xaxes(title="milliseconds per call", type="log")
+    baselines = [
+        (result["name"], comp["baseline_median"])
+        for check, result in timings
+        for comp in check["comparisons"]
+        if comp["result"] == result["name"]
+        and comp.get("measure", "time") == "time"
+        and comp.get("baseline_median") is not None
+    ]
+    if baselines:
+        figure.add_trace(
+            go.Scatter(
+                x=_ms([median for _, median in baselines]),
+                y=[name for name, _ in baselines],
+                mode="markers",
+                name="baseline median",
+                marker={"symbol": "diamond-open", "size": 13, "color": "#1f2328"},
+                hovertemplate="baseline median %{x:.4g} ms<extra>%{y}</extra>",
+            )
+        )
+    title = f"Time per call (up to {_POINTS} samples per check, evenly spaced)"
+    if baselines:
+        title += "; ◇ baseline median"
+    figure.update_layout(title=title, showlegend=False)
+    figure.update_xaxes(title="milliseconds per call", type="log", tickformat="~g")
     return _div(figure, "distributions", 120 + 60 * len(timings))
 
 
@@ -147,10 +164,22 @@ def _baseline_changes(checks: list[dict[str, Any]]) -> str:
             hovertemplate="%{x:+.1f} %<extra>%{y}</extra>",
         )
     )
-    for _, comp in rows:
-        figure.add_vline(x=comp["tolerance"] * 100, line_dash="dot", line_color="#bc4c00")
-    figure.update_layout(title="Current against baseline: change with 95 % interval")
-    figure.update_xaxes(title="change in time (or count) per call (%); dotted: allowed slowdown")
+    figure.add_trace(
+        go.Scatter(
+            y=names,
+            x=[comp["tolerance"] * 100 for _, comp in rows],
+            mode="markers",
+            marker={"symbol": "line-ns", "size": 26, "line": {"width": 3, "color": "#bc4c00"}},
+            hovertemplate="allowed slowdown %{x:.3g} %<extra>%{y}</extra>",
+        )
+    )
+    figure.add_vline(x=0, line_color="#59636e", line_width=1)
+    figure.update_layout(
+        title="Current against baseline: change with 95 % interval", showlegend=False
+    )
+    figure.update_xaxes(
+        title="change in time (or count) per call (%); orange mark: that check's allowed slowdown"
+    )
     return _div(figure, "baseline", 120 + 45 * len(rows))
 
 
@@ -199,8 +228,8 @@ def _sweeps(checks: list[dict[str, Any]]) -> str:
         figure.add_vline(x=sweep["knee"], line_dash="dot", annotation_text=f"knee {sweep['knee']}")
         figure.update_layout(title=f"Sweep {sweep['name']}: throughput and p95 by concurrency")
         figure.update_xaxes(title="concurrency", type="log", tickvals=x)
-        figure.update_yaxes(title="requests/s", secondary_y=False)
-        figure.update_yaxes(title="p95 ms", secondary_y=True)
+        figure.update_yaxes(title="requests/s", rangemode="tozero", secondary_y=False)
+        figure.update_yaxes(title="p95 ms", rangemode="tozero", secondary_y=True)
         parts.append(_div(figure, f"sweep-{index}"))
     return "".join(parts)
 
@@ -243,7 +272,7 @@ def _trends(points: Sequence[Point]) -> str:
         )
     figure.update_layout(title="History: median (load: p95) per run")
     figure.update_xaxes(title="run", tickformat="d", dtick=1)
-    figure.update_yaxes(title="milliseconds", type="log")
+    figure.update_yaxes(title="milliseconds", type="log", tickformat="~g")
     return _div(figure, "history", 380)
 
 
@@ -292,7 +321,8 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
                 )
         shown = check["failures"] or confirmation_lines(check)
         why = "".join(f"<li>{html.escape(line)}</li>" for line in shown)
-        limits = ", ".join(t["text"] for _, t in sorted(check["thresholds"].items())) or "-"
+        thresholds = check["thresholds"]
+        limits = ", ".join(thresholds[key]["text"] for key in in_order(thresholds)) or "-"
         rows.append(
             f'<tr><td><span class="badge" style="background:{colour}">{check["status"]}</span></td>'
             f"<td><code>{html.escape(check['id'])}</code>"
@@ -306,10 +336,24 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
     )
 
 
-def render_html(report: dict[str, Any], history: Sequence[Point] = ()) -> str:
-    """The whole page; ``history`` holds past runs' points for the trend chart."""
+def _plotly_script(inline: bool) -> str:
+    name, text = plotly_asset()
+    if inline:
+        return f"<script>{text}</script>"
+    return f'<script src="{html.escape(name)}"></script>'
+
+
+def render_html(
+    report: dict[str, Any], history: Sequence[Point] = (), *, inline: bool = False
+) -> str:
+    """The whole page; ``history`` holds past runs' points for the trend chart.
+
+    The page loads :func:`plotly_asset`'s file from its own directory, or, with
+    ``inline``, carries plotly.js itself (4.8 MB).
+    """
     checks = by_attention(report["checks"])
     totals, machine = report["totals"], report["machine"]
+    asset = html.escape(plotly_asset()[0])
     charts = "".join(
         part
         for part in (
@@ -335,6 +379,6 @@ def render_html(report: dict[str, Any], history: Sequence[Point] = ()) -> str:
         f"<style>{_STYLE}</style></head><body>"
         f'<h1>pytest-aide performance report</h1><p class="sub">{subtitle}</p>'
         f"{_summary_table(checks)}{charts}"
-        f'<script type="application/gzip;base64" id="aide-plotly">{_packed_plotly()}</script>'
-        f"<script>{_LOADER}</script></body></html>\n"
+        f"{_plotly_script(inline)}<script>{_LOADER.replace('ASSET', asset)}</script>"
+        "</body></html>\n"
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from pytest_aide.results import CountResult
 from pytest_aide.units import format_duration, format_size
+from pytest_aide.verdict import in_order
 
 __all__ = [
     "STATUS_ORDER",
@@ -82,7 +83,8 @@ def attention_lines(check: dict[str, Any]) -> list[str]:
 
 
 def _main_rows(check: dict[str, Any]) -> list[str]:
-    limits = ", ".join(t["text"] for _, t in sorted(check["thresholds"].items())) or "-"
+    thresholds = check["thresholds"]
+    limits = ", ".join(thresholds[key]["text"] for key in in_order(thresholds)) or "-"
     rows = []
     for result in check["results"]:
         if result["kind"] == "sweep":

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 from pytest_aide.check import Check, totals
 from pytest_aide.results import LoadResult, SweepResult, TimingResult
 from pytest_aide.units import format_duration
-from pytest_aide.verdict import Comparison
+from pytest_aide.verdict import Comparison, in_order
 
-__all__ = ["render_summary"]
+__all__ = ["render_summary", "summary_lines"]
 
 _HEADER = (
     "check",
@@ -40,9 +41,11 @@ def _figures(result: TimingResult | LoadResult) -> tuple[str, ...]:
 
 
 def _rows(check: Check) -> list[tuple[str, ...]]:
-    limits = ", ".join(t.describe() for t in check.thresholds.values()) or "-"
+    limits = ", ".join(check.thresholds[k].describe() for k in in_order(check.thresholds)) or "-"
     measured = [
-        r.knee if isinstance(r, SweepResult) else r
+        (f"{r.name} (knee {r.knee.concurrency})", r.knee)
+        if isinstance(r, SweepResult)
+        else (r.name, r)
         for r in check.results
         if isinstance(r, (TimingResult, LoadResult, SweepResult))
     ]
@@ -54,7 +57,7 @@ def _rows(check: Check) -> list[tuple[str, ...]]:
         if c.subject not in comparisons or comparisons[c.subject].measure == "time":
             comparisons[c.subject] = c
     rows = []
-    for result in measured:
+    for label, result in measured:
         comparison = comparisons.get(result.name)
         change = "-"
         if comparison is not None:
@@ -66,11 +69,17 @@ def _rows(check: Check) -> list[tuple[str, ...]]:
             change += "" if comparison.gating else " (info)"
             if comparison.undecided:
                 change = f"n/a ({e.n_old} vs {e.n_new})"
-        rows.append((result.name, *_figures(result), change, limits, check.status))
+        rows.append((label, *_figures(result), change, limits, check.status))
     return rows
 
 
 _SWEEP_HEADER = ("concurrency", "req/s", "p50", "p95", "errors", "")
+
+_DROPPED_FIRST = ("min", "max", "mean", "ops/s", "p95")
+"""Columns left out, in this order, until the table fits the terminal."""
+
+Line = tuple[str, "str | None"]
+"""A summary line and, for a row of the table, the status it ends with (to colour)."""
 
 
 def _layout(table: list[tuple[str, ...]], numeric: Sequence[int]) -> list[str]:
@@ -84,36 +93,108 @@ def _layout(table: list[tuple[str, ...]], numeric: Sequence[int]) -> list[str]:
     ]
 
 
+def _fits(lines: Sequence[str], width: int | None) -> bool:
+    return width is None or all(len(line) <= width for line in lines)
+
+
+def _table(rows: list[tuple[str, ...]], width: int | None) -> list[Line]:
+    """The rows laid out within ``width``: columns dropped, then limits and names folded."""
+    keep = list(range(len(_HEADER)))
+    for name in (None, *_DROPPED_FIRST):
+        if name is not None:
+            keep.remove(_HEADER.index(name))
+        lines = _pick(rows, keep, fold_limits=False, fold_names=False)
+        if _fits([text for text, _ in lines], width):
+            return lines
+    lines = _pick(rows, keep, fold_limits=True, fold_names=False)
+    if _fits([text for text, _ in lines], width):
+        return lines
+    return _pick(rows, keep, fold_limits=True, fold_names=True, width=width)
+
+
+def _pick(
+    rows: list[tuple[str, ...]],
+    keep: list[int],
+    *,
+    fold_limits: bool,
+    fold_names: bool,
+    width: int | None = None,
+) -> list[Line]:
+    """Lay out the ``keep`` columns; folded limits, and names too long, get lines of their own."""
+    limits = _HEADER.index("limits")
+    columns = [i for i in keep if not (fold_limits and i == limits)]
+    numeric = [n for n, i in enumerate(columns) if i in _NUMERIC]
+    names = [row[0] for row in rows]
+    if fold_names and width is not None:
+        rest = _layout([tuple(row[i] for i in columns[1:]) for row in [_HEADER, *rows]], [])
+        room = max(len("check"), width - max(len(line) for line in rest) - 2)
+        names = [name if len(name) <= room else "" for name in names]
+    table = [_HEADER] + [(name, *row[1:]) for name, row in zip(names, rows, strict=True)]
+    laid = _layout([tuple(row[i] for i in columns) for row in table], numeric)
+    out: list[Line] = [(laid[0], None)]
+    for row, name, text in zip(rows, names, laid[1:], strict=True):
+        if not name:
+            out += [(line, None) for line in _wrap(row[0], width)]
+        out.append((text, row[-1]))
+        if fold_limits and row[limits] != "-":
+            folded = _wrap(f"    limits: {row[limits]}", width, "      ")
+            out += [(line, None) for line in folded]
+    return out
+
+
+def _wrap(text: str, width: int | None, indent: str = "      ") -> list[str]:
+    """``text`` folded to ``width`` (at spaces where it can, else anywhere); indented after."""
+    if width is None or len(text) <= width:
+        return [text]
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_on_hyphens=False) or [
+        text[:width]
+    ]
+
+
 def _sweep_lines(sweep: SweepResult) -> list[str]:
     table = [_SWEEP_HEADER, *sweep.rows()]
     return [f"{sweep.name}: {sweep.summary()}"] + [f"  {line}" for line in _layout(table, range(5))]
 
 
-def render_summary(checks: Sequence[Check]) -> list[str]:
-    """Table rows, one per result, then totals and the success rate."""
-    table = [_HEADER] + [row for check in checks for row in _rows(check)]
-    lines = _layout(table, _NUMERIC)
+def summary_lines(checks: Sequence[Check], width: int | None = None) -> list[Line]:
+    """The summary; the table's lines are no wider than ``width`` (None: as wide as they come).
+
+    The table drops its least needed columns first (min, max, mean, ops/s,
+    p95), then puts limits, then check names, on lines of their own. The
+    lines after it (notes, confirmations, totals) stay whole, one message a
+    line, as pytest's own do. Rows of the table carry their status, so the
+    caller can colour it.
+    """
+    lines = _table([row for check in checks for row in _rows(check)], width)
     counts = totals(checks)
+    text: list[str] = []
     others = [r for c in checks for r in c.results if not isinstance(r, TimingResult)]
     for result in others:
         if isinstance(result, SweepResult):
-            lines.extend(_sweep_lines(result))
+            text.extend(_sweep_lines(result))
         else:
-            lines.append(f"{result.name}: {result.summary()}")
+            text.append(f"{result.name}: {result.summary()}")
     notes = [note for c in checks if c.verdict for note in c.verdict.notes]
-    lines.extend(f"note: {note}" for note in notes)
+    text.extend(f"note: {note}" for note in notes)
     confirmed = [(c.name, c.confirmation) for c in checks if c.confirmation is not None]
     for name, confirmation in confirmed:
-        lines.extend(f"confirm: {line}" for line in confirmation.lines(name))
+        text.extend(f"confirm: {line}" for line in confirmation.lines(name))
     if confirmed:
         spent = sum(confirmation.seconds for _, confirmation in confirmed)
-        lines.append(
+        text.append(
             f"confirm: {len(confirmed)} suspected check(s) measured again, {spent:.1f} s "
             "confirming (--aide-confirm)"
         )
-    lines.append("")
-    lines.append(
+    if text:
+        text.insert(0, "")  # the table ends at a blank line
+    text.append("")
+    text.append(
         f"checks: {counts['checks']}, passed: {counts['passed']}, failed: {counts['failed']}, "
         f"success rate: {100 * counts['success_rate']:.1f}%"
     )
-    return lines
+    return lines + [(line, None) for line in text]
+
+
+def render_summary(checks: Sequence[Check], width: int | None = None) -> list[str]:
+    """Table rows, one per result, then totals and the success rate (see :func:`summary_lines`)."""
+    return [text for text, _ in summary_lines(checks, width)]
