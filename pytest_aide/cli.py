@@ -9,6 +9,7 @@ import argparse
 import importlib.metadata
 import json
 import os
+import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,15 @@ from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.units import format_count, format_duration
 from pytest_aide.verdict import Comparison, compare, compare_count_results, tolerance_for
 
-__all__ = ["InputError", "Side", "compare_sides", "load_side", "main"]
+__all__ = [
+    "InputError",
+    "Side",
+    "compare_sides",
+    "load_side",
+    "main",
+    "not_compared",
+    "tolerance_origin",
+]
 
 
 class InputError(Exception):
@@ -50,6 +59,8 @@ class Side:
     """Per check and result, the medians of the runs a baseline file pooled."""
     counts: dict[str, dict[str, CountResult]] = field(default_factory=dict)
     """Per check, the valgrind counts of its results (counted checks only)."""
+    others: dict[str, list[str]] = field(default_factory=dict)
+    """Per check, the kinds of its results that are not compared (load, sweep, memory...)."""
 
     def add(self, check_id: str, results: list[Any], date: str, source: str) -> None:
         """Add one check; the same id twice is ambiguous and refused."""
@@ -62,6 +73,13 @@ class Side:
             r.name: r for r in results if isinstance(r, TimingResult) and r.mode == "perf"
         }
         self.counts[check_id] = {r.name: r for r in results if isinstance(r, CountResult)}
+        self.others[check_id] = sorted(
+            {
+                getattr(r, "kind", type(r).__name__)
+                for r in results
+                if not isinstance(r, (TimingResult, CountResult))
+            }
+        )
         self.dates[check_id] = date
         self.sources[check_id] = source
 
@@ -182,43 +200,96 @@ def compare_sides(
     return rows
 
 
+def tolerance_origin(
+    old: Side, new: Side, check_id: str, given: bool, measure: str = "time"
+) -> str:
+    """Where a check's tolerance in :func:`compare_sides` comes from, in a few words."""
+    if check_id in new.tolerances:
+        return "regression_max in NEW"
+    if check_id in old.tolerances:
+        return "regression_max in OLD"
+    if measure != "time":
+        return "counts' default"
+    return "--tolerance" if given else "default"
+
+
+def not_compared(old: Side, new: Side, rows: list[tuple[str, Comparison]]) -> dict[str, str]:
+    """Checks on both sides that have no row, with the reason."""
+    compared = {check_id for check_id, _ in rows}
+    reasons = {}
+    for check_id in sorted((set(old.results) & set(new.results)) - compared):
+        kinds = sorted(set(old.others.get(check_id, [])) | set(new.others.get(check_id, [])))
+        if kinds:
+            reasons[check_id] = (
+                f"{' and '.join(kinds)} results: the regression gate compares timings and "
+                "counts; their limits are in each run's report"
+            )
+        else:
+            reasons[check_id] = "no timing or count of the same name on both sides"
+    return reasons
+
+
+def _kinds(side: Side, check_id: str) -> str:
+    """`` (load results)`` for a check with nothing compared but such results, else ""."""
+    if side.results.get(check_id) or side.counts.get(check_id) or not side.others.get(check_id):
+        return ""
+    return f" ({' and '.join(side.others[check_id])} results: not kept in baselines)"
+
+
 def _only_or_named(results: dict[str, Any], name: str) -> Any:
     return results[name] if name in results else next(iter(results.values()))
 
 
-def _table_rows(rows: list[tuple[str, Comparison]], old: Side, new: Side) -> list[tuple[str, ...]]:
+def _figures(c: Comparison, check_id: str, old: Side, new: Side) -> tuple[str, str, float, float]:
+    """The row's label, its change as text, and the two figures the change is between."""
+    e = c.estimate
+    if c.measure != "time":
+        label = f"{check_id} ({c.measure})"
+        if len(new.counts[check_id]) > 1:
+            label = f"{check_id} ({c.subject}, {c.measure})"
+        before = old.counts[check_id][c.subject].value
+        return label, f"{e.percent:+.1f} % exact", before, new.counts[check_id][c.subject].value
+    label = check_id if len(old.results[check_id]) == 1 else f"{check_id} ({c.subject})"
+    older = _only_or_named(old.results[check_id], c.subject)
+    runs = old.runs.get(check_id, {}).get(older.name, [])
+    # A baseline of several runs is judged against the runs' medians: show their centre.
+    before = statistics.geometric_mean(runs) if len(runs) >= 2 else older.median
+    change = f"{e.percent:+.1f} % [{(e.low - 1) * 100:+.1f}, {(e.high - 1) * 100:+.1f}]"
+    return label, change, before, new.results[check_id][c.subject].median
+
+
+def _table_rows(
+    rows: list[tuple[str, Comparison]], old: Side, new: Side, given: bool
+) -> list[tuple[str, ...]]:
     table = []
     for check_id, c in rows:
-        e = c.estimate
+        label, change, before, after = _figures(c, check_id, old, new)
         if c.measure != "time":
             unit = "cycles" if c.measure == "cycles" else "instr"
-            label = f"{check_id} ({c.measure})"
-            if len(new.counts[check_id]) > 1:
-                label = f"{check_id} ({c.subject}, {c.measure})"
-            before = format_count(old.counts[check_id][c.subject].value, unit)
-            after = format_count(new.counts[check_id][c.subject].value, unit)
-            spread = "exact"
+            shown = (format_count(before, unit), format_count(after, unit))
         else:
-            label = check_id if len(old.results[check_id]) == 1 else f"{check_id} ({c.subject})"
-            before = format_duration(_only_or_named(old.results[check_id], c.subject).median)
-            after = format_duration(new.results[check_id][c.subject].median)
-            spread = f"{(e.low - 1) * 100:+.1f}..{(e.high - 1) * 100:+.1f} %"
-        verdict = c.undecided or c.status
+            runs = len(old.runs.get(check_id, {}).get(c.subject, []))
+            shown = (format_duration(before) + (f" ({runs} runs)" if runs >= 2 else ""),)
+            shown += (format_duration(after),)
+        origin = tolerance_origin(old, new, check_id, given, c.measure)
+        verdict = (c.undecided or c.status) + ("" if c.gating else " (info)")
         table.append(
             (
                 label,
-                before,
-                after,
-                f"{e.ratio:.3f}",
-                spread,
-                verdict + ("" if c.gating else " (info)"),
+                *shown,
+                f"{after / before:.3f}" if before > 0 else "-",
+                change,
+                f"{c.tolerance * 100:g} % ({origin})",
+                verdict,
             )
         )
     return table
 
 
-_HEADER = ("id", "old median", "new median", "ratio", "95 % CI", "verdict")
-"""A counted check's rows show its count per call under the median columns."""
+_HEADER = ("id", "old median", "new median", "new/old", "change [95 % CI]", "tolerance", "verdict")
+"""A counted check's rows show its count per call under the median columns. ``new/old``
+is the ratio of the two figures shown; the change is the comparison's estimate, on which
+the verdict rests (robust to outliers, so it can differ from the ratio of medians)."""
 
 
 def _render_text(table: list[tuple[str, ...]]) -> list[str]:
@@ -236,15 +307,17 @@ def _render_md(table: list[tuple[str, ...]]) -> list[str]:
     return lines
 
 
-def _summary(rows: list[tuple[str, Comparison]], tolerance: float) -> str:
+def _summary(rows: list[tuple[str, Comparison]], tolerance: float, own: int) -> str:
     kinds = ("regressed", "improved", "unchanged", "undecided")
     counts = {s: sum(1 for _, c in rows if c.gating and c.status == s) for s in kinds}
     undecided = f", {counts['undecided']} undecided" if counts["undecided"] else ""
     counted = any(c.measure != "time" for _, c in rows)
     of_counts = f", counts {COUNT_TOLERANCE * 100:g} %" if counted else ""
+    mine = f"; {own} check(s) with a regression_max of their own" if own else ""
     return (
         f"{counts['regressed']} regressed, {counts['improved']} improved, "
-        f"{counts['unchanged']} unchanged{undecided} (tolerance {tolerance * 100:g} %{of_counts})"
+        f"{counts['unchanged']} unchanged{undecided} "
+        f"(tolerance {tolerance * 100:g} %{of_counts}{mine})"
     )
 
 
@@ -259,21 +332,35 @@ def _compare_command(args: argparse.Namespace) -> int:
     rows = compare_sides(old, new, tolerance, drift)
     only_old = sorted(set(old.results) - set(new.results))
     only_new = sorted(set(new.results) - set(old.results))
+    skipped = not_compared(old, new, rows)
+    given = args.tolerance is not None
+    own = len({i for i, _ in rows if i in new.tolerances or i in old.tolerances})
     if args.format == "json":
         payload = {
             "tolerance": tolerance,
-            "comparisons": [{"id": check_id, **c.to_dict()} for check_id, c in rows],
+            "comparisons": [
+                {
+                    "id": check_id,
+                    **c.to_dict(),
+                    "tolerance_from": tolerance_origin(old, new, check_id, given, c.measure),
+                    "old": (figures := _figures(c, check_id, old, new))[2],
+                    "new": figures[3],
+                }
+                for check_id, c in rows
+            ],
             "only_old": only_old,
             "only_new": only_new,
+            "not_compared": skipped,
         }
         print(dumps(payload, indent=2, sort_keys=True))
     else:
         render = _render_md if args.format == "md" else _render_text
-        lines = render(_table_rows(rows, old, new))
+        lines = render(_table_rows(rows, old, new, given))
         prefix = "- " if args.format == "md" else ""
-        lines += [""] + [f"{prefix}only in OLD: {i}" for i in only_old]
-        lines += [f"{prefix}only in NEW: {i}" for i in only_new]
-        lines.append(_summary(rows, tolerance))
+        lines += [""] + [f"{prefix}only in OLD: {i}{_kinds(old, i)}" for i in only_old]
+        lines += [f"{prefix}only in NEW: {i}{_kinds(new, i)}" for i in only_new]
+        lines += [f"{prefix}not compared: {i}: {why}" for i, why in skipped.items()]
+        lines.append(_summary(rows, tolerance, own))
         print("\n".join(lines))
     return 1 if any(c.gating and c.status == "regressed" for _, c in rows) else 0
 

@@ -14,7 +14,7 @@ import pytest
 
 from pytest_aide.baselines import Baseline, save_baseline
 from pytest_aide.cli import main
-from pytest_aide.results import CountResult, TimingResult
+from pytest_aide.results import CountResult, LoadResult, TimingResult
 
 BASE = [0.010 + i * 1e-5 for i in range(30)]
 
@@ -40,16 +40,13 @@ def test_unchanged_runs_exit_zero(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     out = capsys.readouterr().out
     assert code == 0
-    assert out.splitlines()[0].split() == [
+    assert re.split(r"\s{2,}", out.splitlines()[0]) == [
         "id",
-        "old",
-        "median",
-        "new",
-        "median",
-        "ratio",
-        "95",
-        "%",
-        "CI",
+        "old median",
+        "new median",
+        "new/old",
+        "change [95 % CI]",
+        "tolerance",
         "verdict",
     ]
     assert "t.py::a  " in out and "0 regressed, 0 improved, 2 unchanged (tolerance 10 %)" in out
@@ -88,9 +85,12 @@ def test_markdown_and_one_sided_ids(tmp_path: Path, capsys: pytest.CaptureFixtur
     new = _report(tmp_path / "new.json", 1, ("t.py::a", "t.py::added"))
     assert main(["compare", str(old), str(new), "--format", "md"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "| id | old median | new median | ratio | 95 % CI | verdict |"
-    assert lines[1] == "|---|---|---|---|---|---|"
-    assert lines[2].startswith("| t.py::a | 10.15 ms | 10.15 ms | 1.000 |")
+    assert lines[0] == (
+        "| id | old median | new median | new/old | change [95 % CI] | tolerance | verdict |"
+    )
+    assert lines[1] == "|---|---|---|---|---|---|---|"
+    assert lines[2].startswith("| t.py::a | 10.15 ms | 10.15 ms | 1.000 | +0.0 % [")
+    assert lines[2].endswith(" | 10 % (default) | unchanged |")
     assert "- only in OLD: t.py::gone" in lines and "- only in NEW: t.py::added" in lines
 
 
@@ -223,7 +223,8 @@ def test_counted_checks_are_judged_on_their_counts(
         "1 M instr",
         "1.02 M instr",
         "1.020",
-        "exact",
+        "+2.0 % exact",
+        "3 % (counts' default)",
         "unchanged",
     ] in rows
     assert "regressed (info)" in out
@@ -267,3 +268,71 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
 
 IDS = tuple(f"t.py::test_{i}" for i in range(3000))
+
+
+def test_each_row_says_its_tolerance_and_where_it_came_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A check's own regression_max is shown on its row, not hidden behind the footer's."""
+    old, new = _report(tmp_path / "old.json", 1), _report(tmp_path / "new.json", 1.8)
+    data = json.loads(new.read_text())
+    data["checks"][0]["thresholds"] = {"regression_max": {"limit": 4.0}}
+    new.write_text(json.dumps(data))
+    assert main(["compare", str(old), str(new)]) == 1  # t.py::b regressed at 10 %
+    out = capsys.readouterr().out
+    rows = {row[0]: row for row in (re.split(r"\s{2,}", line) for line in out.splitlines())}
+    assert rows["t.py::a"][-2:] == ["400 % (regression_max in NEW)", "unchanged"]
+    assert rows["t.py::b"][-2:] == ["10 % (default)", "regressed"]
+    assert "(tolerance 10 %; 1 check(s) with a regression_max of their own)" in out
+    assert main(["compare", str(old), str(new), "--tolerance", "5%", "--format", "json"]) == 1
+    payload = json.loads(capsys.readouterr().out)
+    origins = {c["id"]: c["tolerance_from"] for c in payload["comparisons"]}
+    assert origins == {"t.py::a": "regression_max in NEW", "t.py::b": "--tolerance"}
+
+
+def test_the_ratio_shown_is_the_ratio_of_the_figures_beside_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    skewed = [0.010] * 20 + [0.020] * 11  # a bimodal baseline: median 10 ms
+    runs = [{"created": "2026-11-20", "medians": {"test_x": m}} for m in (0.009, 0.010, 0.011)]
+    old = tmp_path / "old.json"
+    save_baseline(
+        old, Baseline(id="t.py::test_x", results=[TimingResult("test_x", skewed)], machine={})
+    )
+    data = json.loads(old.read_text())
+    data["runs"] = runs  # three saved runs of one commit, as a refresh job leaves them
+    old.write_text(json.dumps(data))
+    new = tmp_path / "new.json"
+    save_baseline(
+        new, Baseline(id="t.py::test_x", results=[TimingResult("test_x", BASE)], machine={})
+    )
+    main(["compare", str(tmp_path / "old.json"), str(new), "--format", "json"])
+    (row,) = json.loads(capsys.readouterr().out)["comparisons"]
+    # Judged against three runs' medians: their geometric mean is the figure shown.
+    assert row["old"] == pytest.approx((0.009 * 0.010 * 0.011) ** (1 / 3))
+    assert row["new"] / row["old"] == pytest.approx(row["ratio"])
+    main(["compare", str(tmp_path / "old.json"), str(new)])
+    line = capsys.readouterr().out.splitlines()[1]
+    before, after, ratio = re.split(r"\s{2,}", line)[1:4]
+    assert before == "9.97 ms (3 runs)" and after == "10.15 ms" and ratio == "1.018"
+
+
+def test_load_and_sweep_checks_are_listed_as_not_compared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sides = []
+    for name in ("old", "new"):
+        path = _report(tmp_path / f"{name}.json", 1)
+        data = json.loads(path.read_text())
+        load = LoadResult("served", [0.001] * 10, wall_time=0.1, concurrency=2)
+        data["checks"].append({"id": "t.py::served", "results": [load.to_dict()]})
+        path.write_text(json.dumps(data))
+        sides.append(str(path))
+    assert main(["compare", *sides]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "not compared: t.py::served: load results: the regression gate compares timings and "
+        "counts; their limits are in each run's report"
+    ) in out.splitlines()
+    main(["compare", *sides, "--format", "json"])
+    assert list(json.loads(capsys.readouterr().out)["not_compared"]) == ["t.py::served"]
