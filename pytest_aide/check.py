@@ -144,12 +144,18 @@ class Check:
 
 
 def totals(checks: Sequence[Check]) -> dict[str, Any]:
-    """Checks counted (skips are not), passed (PASS or IMPROVED), failed and the success rate."""
+    """Checks counted (skips are not), passed, failed, errors and the success rate.
+
+    Passed is PASS or IMPROVED; failed and errors are as pytest counts them (an
+    error is in set-up or teardown).
+    """
     counted = [c for c in checks if c.status != "SKIP"]
     passed = sum(1 for c in counted if c.status in ("PASS", "IMPROVED"))
+    errors = sum(1 for c in counted if c.status == "ERROR")
     return {
         "checks": len(counted),
         "passed": passed,
-        "failed": len(counted) - passed,
+        "failed": len(counted) - passed - errors,
+        "errors": errors,
         "success_rate": passed / len(counted) if counted else 1.0,
     }

@@ -101,6 +101,7 @@ class ScenarioItem(pytest.Item):
     def setup(self) -> None:
         """Report a bad file or scenario as this item's error, in one line."""
         if self.error is not None:
+            self.host.check_for(self)  # an error of a check, counted and shown as such
             pytest.fail(self.error, pytrace=False)
         assert self.scenario is not None
         # The check exists before the call, so a timeout that fires at once is its failure.

@@ -828,6 +828,12 @@ class AideSession:
             check.outcome = "skipped"
         elif report.failed and report.when != "call":
             check.outcome = "error"
+            if check.verdict is None:  # the error is the check's one failure line
+                lines = report.longreprtext.strip().splitlines() or [f"error at {report.when}"]
+                problem = lines[-1].removeprefix("E").strip()
+                check.verdict = decide(
+                    Evidence(check.name, check.results, check.thresholds, problems=[problem])
+                )
         elif report.when == "call":
             if report.passed and self.settings.perf:
                 adopted = item.stash.get(_ADOPTED_KEY, False)

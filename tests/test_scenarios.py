@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,34 @@ def test_a_bad_scenario_does_not_hide_good_ones_in_the_same_file(
     )
     result = project.runpytest("--aide-perf")
     result.assert_outcomes(passed=3, errors=1)
+    # The summary counts as pytest does: the bad scenario is an error of its own.
+    result.stdout.fnmatch_lines(
+        [
+            "typo * ERROR",
+            "checks: 4, passed: 3, failed: 0, errors: 1, success rate: 75.0%",
+        ]
+    )
+    report = json.loads((project.path / ".aide" / "report.json").read_text())
+    assert report["totals"] == {
+        "checks": 4,
+        "passed": 3,
+        "failed": 0,
+        "errors": 1,
+        "success_rate": 0.75,
+    }
+    (typo,) = [c for c in report["checks"] if c["status"] == "ERROR"]
+    assert typo["failures"] == [
+        "scenarios/mixed.toml: scenario 'typo': unknown key 'threshold' (did you mean "
+        "'thresholds'?)"
+    ]
+
+
+def test_only_a_bad_scenario_is_an_error_not_an_empty_run(project: pytest.Pytester) -> None:
+    write(project, "aide.toml", '[scenarios.typo]\ntarget = "aide_targets:diagnose"\nwarm = 1\n')
+    result = project.runpytest("--aide-perf")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["checks: 1, passed: 0, failed: 0, errors: 1, success rate: 0.0%"])
+    assert "measured nothing" not in result.stdout.str()
 
 
 def test_bundled_scenarios_are_valid() -> None:

@@ -219,10 +219,12 @@ def render_markdown(report: dict[str, Any]) -> str:
     """The whole ``report.md``: totals, what went wrong, every check, load, environment."""
     totals = report["totals"]
     checks = by_attention(report["checks"])
+    errors = totals.get("errors", 0)
     verdict = (
         "all checks passed"
-        if totals["failed"] == 0
+        if totals["failed"] == 0 and not errors
         else f"{totals['failed']} of {totals['checks']} checks failed"
+        + (f", {errors} error(s)" if errors else "")
     )
     lines = [
         "# pytest-aide performance report",

@@ -190,7 +190,8 @@ def summary_lines(checks: Sequence[Check], width: int | None = None) -> list[Lin
     text.append("")
     text.append(
         f"checks: {counts['checks']}, passed: {counts['passed']}, failed: {counts['failed']}, "
-        f"success rate: {100 * counts['success_rate']:.1f}%"
+        + (f"errors: {counts['errors']}, " if counts["errors"] else "")
+        + f"success rate: {100 * counts['success_rate']:.1f}%"
     )
     return lines + [(line, None) for line in text]
 
