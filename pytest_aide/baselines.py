@@ -37,6 +37,7 @@ __all__ = [
     "atomic_write_text",
     "baseline_family",
     "baseline_relpath",
+    "code_branch",
     "code_version",
     "find_baseline",
     "legacy_relpath",
@@ -342,6 +343,22 @@ def merged_runs(old: Baseline | None, new: Baseline) -> list[dict[str, Any]]:
     return [*kept, new.this_run()][-MAX_RUNS:]
 
 
+def _git(rootdir: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=rootdir, capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def code_branch(rootdir: Path) -> str | None:
+    """The git branch checked out at ``rootdir``; None outside git or on a detached HEAD."""
+    branch = (_git(rootdir, "rev-parse", "--abbrev-ref", "HEAD") or "").strip()
+    return branch if branch and branch != "HEAD" else None
+
+
 def code_version(rootdir: Path, ignore: list[Path]) -> tuple[str | None, bool]:
     """The git commit checked out at ``rootdir`` and whether tracked files differ from it.
 
@@ -351,13 +368,7 @@ def code_version(rootdir: Path, ignore: list[Path]) -> tuple[str | None, bool]:
     """
 
     def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", *args], cwd=rootdir, capture_output=True, text=True, timeout=30
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout if done.returncode == 0 else None
+        return _git(rootdir, *args)
 
     commit = git("rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     if not commit:

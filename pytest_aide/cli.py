@@ -28,7 +28,7 @@ from pytest_aide.report.json import REPORT_SCHEMA, read_report
 from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import CountResult, TimingResult, result_from_dict
 from pytest_aide.stats import DEFAULT_DRIFT
-from pytest_aide.units import format_count, format_duration
+from pytest_aide.units import format_count, format_duration, format_size, hint
 from pytest_aide.verdict import Comparison, compare, compare_count_results, tolerance_for
 
 __all__ = [
@@ -401,22 +401,85 @@ def _report_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _columns(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
 def _history_command(args: argparse.Namespace) -> int:
+    store = History(Path(args.path))
     try:
-        runs = History(Path(args.path)).runs(args.limit)
+        if args.check:
+            return _trend(store, args.check, args.limit)
+        runs = store.runs(args.limit)
     except HistoryError as exc:
         print(f"pytest-aide history: error: {exc}", file=sys.stderr)
         return 2
-    header = ("run", "created", "profile", "machine", "checks", "passed", "failed")
-    rows = [header] + [
-        (str(r.id), r.created, r.profile, r.machine, str(r.checks), str(r.passed), str(r.failed))
-        for r in runs
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    header = ("run", "created", "commit", "branch", "profile", "machine", "checks", "passed")
+    header += ("failed",)
+    _columns(
+        [header]
+        + [
+            (
+                str(r.id),
+                r.created,
+                (r.commit[:7] + ("+" if r.dirty else "")) if r.commit else "-",
+                r.branch or "-",
+                r.profile,
+                r.machine,
+                str(r.checks),
+                str(r.passed),
+                str(r.failed),
+            )
+            for r in runs
+        ]
+    )
     if not runs:
         print("(no runs recorded)")
+    return 0
+
+
+def _trend(store: History, check: str, limit: int) -> int:
+    """A check's figures run by run, oldest first: ``pytest-aide history CHECK``."""
+    runs = {r.id: r for r in store.runs(limit=1_000_000)}
+    points = [p for p in store.points([check], limit=limit) if p.check_id == check]
+    if not points:
+        known = store.check_ids()
+        print(
+            f"pytest-aide history: error: {store.path}: no run recorded {check!r} "
+            f"({hint(check, known) if known else 'no checks recorded'})",
+            file=sys.stderr,
+        )
+        return 2
+    header = ("run", "created", "commit", "branch", "result", "figure", "status")
+    rows = [header]
+    for point in points:
+        run = runs.get(point.run)
+        if point.count is not None:
+            figure = f"{format_count(point.count)} per call"
+        elif point.kind == "load" and point.p95 is not None:
+            figure = f"p95 {format_duration(point.p95)}"
+        elif point.median is not None:
+            figure = f"median {format_duration(point.median)}"
+        elif point.memory_peak is not None:
+            figure = f"peak {format_size(point.memory_peak)}"
+        else:
+            figure = "-"
+        commit = (run.commit[:7] + ("+" if run.dirty else "")) if run and run.commit else "-"
+        rows.append(
+            (
+                str(point.run),
+                point.created,
+                commit,
+                (run.branch if run else None) or "-",
+                point.result,
+                figure,
+                point.status,
+            )
+        )
+    print(check)
+    _columns(rows)
     return 0
 
 
@@ -459,7 +522,13 @@ def build_parser() -> argparse.ArgumentParser:
     rendering.add_argument("-o", "--output", help="write here instead of standard output")
     rendering.add_argument("--history", metavar="PATH", help="history file for the HTML trends")
     rendering.set_defaults(run=_report_command)
-    listing = commands.add_parser("history", help="list the runs in a history file")
+    listing = commands.add_parser(
+        "history",
+        help="list the runs in a history file, or one check's trend",
+        description="Without CHECK: the runs, newest first, with their commit and branch. "
+        "With CHECK (a node id, as in report.json): its figures run by run, oldest first.",
+    )
+    listing.add_argument("check", metavar="CHECK", nargs="?", help="a check's node id")
     listing.add_argument(
         "--path", default=".aide/history.sqlite", help="history file (default: %(default)s)"
     )

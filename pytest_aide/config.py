@@ -277,6 +277,8 @@ class Settings:
     report_dir: Path = Path(".aide")
     against: str | None = None
     """``--aide-against``: git revision to measure beside this tree, in the same job."""
+    compare_run: str | None = None
+    """``--aide-compare-run``: a history run (number, ``latest``, commit) to gate against."""
     keep_traces: bool = False
     """``--aide-keep-traces``: keep memray trace files and list them in the report."""
     loop: str = "asyncio"
@@ -311,6 +313,16 @@ def option_conflict(settings: Settings) -> str | None:
         return (
             "--aide-benchmark-json writes pytest-benchmark's format with its statistics: "
             "install pytest-benchmark (pip install 'pytest-aide[benchmark]')"
+        )
+    if settings.compare_run is not None and settings.against is not None:
+        return (
+            f"--aide-compare-run {settings.compare_run} gates against a stored run; "
+            f"--aide-against {settings.against} measures a revision in the same job: pick one"
+        )
+    if settings.compare_run is not None and not settings.compare:
+        return (
+            f"--aide-compare-run {settings.compare_run} is a comparison; it cannot be "
+            "combined with --aide-no-compare"
         )
     if settings.against is None:
         return None

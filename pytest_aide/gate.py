@@ -32,13 +32,25 @@ from pytest_aide.verdict import (
     tolerance_for,
 )
 
-__all__ = ["COUNT_TOLERANCE", "Gate"]
+__all__ = ["COUNT_TOLERANCE", "Gate", "StoredRun"]
 
 COUNT_TOLERANCE = 0.03
 """Allowed growth of a count per call before it is a regression, unless the check sets
 ``regression_max``. A pure loop's count is steady to 0.01 %, but code that grows lists,
 dicts and strings moved by up to 1.7 % between fresh sessions with where earlier work
 left the heap (``benchmarks/count_determinism.py``), so 1 % would cry wolf."""
+
+
+@dataclass
+class StoredRun:
+    """A run from the history that replaces the baseline files (``--aide-compare-run``)."""
+
+    label: str
+    """How the run is named in notes, e.g. ``history run #12 1a2b3c4 (main) 2026-11-26``."""
+    machine: str
+    """The machine slug the run was measured on."""
+    baselines: dict[str, Baseline]
+    """Each check's results in that run, as a baseline (commit and date included)."""
 
 
 @dataclass
@@ -66,6 +78,8 @@ class Gate:
     architecture, Python build and valgrind major version (empty when nothing was counted)."""
     dirty: bool = False
     """Tracked files differ from ``commit``."""
+    stored: StoredRun | None = None
+    """A history run to compare with instead of the baseline files."""
 
     def evaluate(self, check: Check, unmeasured: str | None = None) -> Verdict:
         """Judge ``check`` on its thresholds and its baseline; save a new baseline if asked.
@@ -158,6 +172,8 @@ class Gate:
 
     def _baseline(self, check: Check, verdict: Evidence, slug: str) -> tuple[Baseline, bool] | None:
         """The stored baseline ``check`` is compared with, and whether it gates."""
+        if self.stored is not None:
+            return self._stored_baseline(check, verdict)
         path, same_machine = find_baseline(self.baseline_dir, slug, check.nodeid)
         if path is None:
             return None
@@ -174,6 +190,27 @@ class Gate:
             other = path.relative_to(self.baseline_dir).parts[0]
             verdict.notes.append(
                 f"{check.name}: baseline {shown} is from another machine ({other}); "
+                + (
+                    "gating anyway (--aide-compare-any-machine)"
+                    if gating
+                    else "reported only (use --aide-compare-any-machine to gate on it)"
+                )
+            )
+        return baseline, gating
+
+    def _stored_baseline(self, check: Check, verdict: Evidence) -> tuple[Baseline, bool] | None:
+        """``check``'s results in the history run compared with, and whether they gate."""
+        assert self.stored is not None
+        baseline = self.stored.baselines.get(check.nodeid)
+        if baseline is None:
+            verdict.notes.append(f"{check.name}: not in {self.stored.label}: nothing to compare")
+            return None
+        same_machine = self.stored.machine == self.slug
+        gating = (same_machine or self.any_machine) and not self.save
+        if not same_machine:
+            verdict.notes.append(
+                f"{check.name}: {self.stored.label} was measured on another machine "
+                f"({self.stored.machine}); "
                 + (
                     "gating anyway (--aide-compare-any-machine)"
                     if gating

@@ -1,14 +1,18 @@
 """The run history: every ``--aide-perf`` session's figures in one SQLite file.
 
-Each run keeps its totals and, per result, the figures a trend needs (median,
-p95, throughput, memory peak, the count per call of a counted check) and the
-check's status. The store is append-only;
-a file that is not a history database is reported, never replaced.
+Each run keeps its totals, the git commit, branch and whether the tree was
+modified, and, per result, the figures a trend needs (median, p95,
+throughput, memory peak, the count per call of a counted check), the check's
+status and the whole result (every sample), so that a later session can be
+gated against a stored run as against a baseline (``--aide-compare-run``).
+The store is append-only; a file that is not a history database is
+reported, never replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.baselines import write_problem
-from pytest_aide.fileio import file_kind
+from pytest_aide.fileio import dumps, file_kind
 
 __all__ = ["HISTORY_SCHEMA", "History", "HistoryError", "Point", "Run"]
 
-HISTORY_SCHEMA = 2
-"""Version of the tables below, stored in ``PRAGMA user_version`` (2 added ``count``)."""
+HISTORY_SCHEMA = 3
+"""Version of the tables below, stored in ``PRAGMA user_version`` (2 added ``count``;
+3 added the runs' ``commit``, ``branch`` and ``dirty`` and the points' ``data``)."""
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -31,7 +36,10 @@ CREATE TABLE IF NOT EXISTS runs (
     machine TEXT NOT NULL,
     checks INTEGER NOT NULL,
     passed INTEGER NOT NULL,
-    failed INTEGER NOT NULL
+    failed INTEGER NOT NULL,
+    commit_sha TEXT,
+    branch TEXT,
+    dirty INTEGER
 );
 CREATE TABLE IF NOT EXISTS points (
     run INTEGER NOT NULL REFERENCES runs(id),
@@ -43,12 +51,24 @@ CREATE TABLE IF NOT EXISTS points (
     p95 REAL,
     throughput REAL,
     memory_peak REAL,
-    count REAL
+    count REAL,
+    data TEXT
 );
 CREATE INDEX IF NOT EXISTS points_by_check ON points (check_id, run);
 """
 _COLUMNS = {
-    "runs": ("id", "created", "profile", "machine", "checks", "passed", "failed"),
+    "runs": (
+        "id",
+        "created",
+        "profile",
+        "machine",
+        "checks",
+        "passed",
+        "failed",
+        "commit_sha",
+        "branch",
+        "dirty",
+    ),
     "points": (
         "run",
         "check_id",
@@ -60,8 +80,14 @@ _COLUMNS = {
         "throughput",
         "memory_peak",
         "count",
+        "data",
     ),
 }
+_ADDED = {
+    2: {"points": ("count REAL",)},
+    3: {"runs": ("commit_sha TEXT", "branch TEXT", "dirty INTEGER"), "points": ("data TEXT",)},
+}
+"""Columns each version added, to bring an older file up to date."""
 
 
 class HistoryError(Exception):
@@ -79,6 +105,20 @@ class Run:
     checks: int
     passed: int
     failed: int
+    commit: str | None = None
+    """The git commit the run measured; None outside git and in runs before version 3."""
+    branch: str | None = None
+    dirty: bool = False
+    """True when tracked files differed from ``commit``."""
+
+    def label(self) -> str:
+        """``#12 1a2b3c4 (main) 2026-11-26``: the run as people name it."""
+        parts = [f"#{self.id}"]
+        if self.commit:
+            parts.append(self.commit[:7] + ("+" if self.dirty else ""))
+        if self.branch:
+            parts.append(f"({self.branch})")
+        return " ".join([*parts, self.created[:10]])
 
 
 @dataclass(frozen=True)
@@ -97,6 +137,8 @@ class Point:
     memory_peak: float | None
     count: float | None = None
     """Instructions (or estimated cycles) per call, for a ``count`` point."""
+    commit: str | None = None
+    """The run's git commit, where it was recorded."""
 
 
 def _figures(result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
@@ -115,6 +157,17 @@ def _figures(result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         cycles = result.get("measure") == "cycles" and result.get("cycles") is not None
         return result["name"], {"count": result["cycles" if cycles else "instructions"]}
     return None
+
+
+def _run_columns(db: sqlite3.Connection) -> str:
+    """The runs' columns to select: NULL for those an older file does not have yet."""
+    have = {c for (c,) in db.execute("SELECT name FROM pragma_table_info('runs')")}
+    return ", ".join(c if c in have else "NULL" for c in _COLUMNS["runs"])
+
+
+def _run(row: tuple[Any, ...]) -> Run:
+    *head, dirty = row
+    return Run(*head, dirty=bool(dirty))
 
 
 class History:
@@ -184,16 +237,22 @@ class History:
             db.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
             return
         expected = {name: set(columns) for name, columns in _COLUMNS.items()}
-        if version == 1:
-            expected["points"].discard("count")
+        for since, added in _ADDED.items():
+            if version < since:
+                for table, columns in added.items():
+                    expected[table] -= {column.split()[0] for column in columns}
         if foreign or version == 0 or any(tables.get(n) != c for n, c in expected.items()):
             what = f"tables: {', '.join(sorted(tables))}" if tables else "no tables"
             raise HistoryError(
                 f"{self.path}: an SQLite database that is not a pytest-aide history ({what}); "
                 "left untouched: pass --aide-history with another path"
             )
-        if create and version == 1:
-            db.execute("ALTER TABLE points ADD COLUMN count REAL")
+        if create and version < HISTORY_SCHEMA:
+            for since, added in _ADDED.items():
+                if version < since:
+                    for table, columns in added.items():
+                        for column in columns:
+                            db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
             db.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
 
     def _problem(self, exc: sqlite3.Error) -> str:
@@ -227,16 +286,20 @@ class History:
         """Record one ``report.json`` as a run; returns its id."""
         totals = report["totals"]
         with self._connect(create=True) as db:
+            dirty = report.get("dirty")
             cursor = db.execute(
-                "INSERT INTO runs (created, profile, machine, checks, passed, failed) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (created, profile, machine, checks, passed, failed, "
+                "commit_sha, branch, dirty) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     report["created"],
                     report["profile"],
                     machine,
                     totals["checks"],
                     totals["passed"],
-                    totals["failed"],
+                    totals["failed"] + totals.get("errors", 0),
+                    report.get("commit"),
+                    report.get("branch"),
+                    None if dirty is None else int(bool(dirty)),
                 ),
             )
             run = cursor.lastrowid
@@ -260,20 +323,64 @@ class History:
                             stats.get("throughput"),
                             stats.get("memory_peak"),
                             stats.get("count"),
+                            dumps(result, sort_keys=True),
                         )
                     )
-            db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             return run
 
     def runs(self, limit: int = 20) -> list[Run]:
         """The latest ``limit`` runs, newest first."""
         with self._connect(create=False) as db:
             rows = db.execute(
-                "SELECT id, created, profile, machine, checks, passed, failed FROM runs "
-                "ORDER BY id DESC LIMIT ?",
-                (limit,),
+                f"SELECT {_run_columns(db)} FROM runs ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
-        return [Run(*row) for row in rows]
+        return [_run(row) for row in rows]
+
+    def find_run(self, selector: str, machine: str | None = None) -> Run:
+        """The run ``selector`` names: its number, ``latest``, or a commit (a prefix will do).
+
+        ``latest`` and a commit pick the newest such run, on ``machine`` when one is
+        given and it has one there. Raises :class:`HistoryError` saying what exists.
+        """
+        with self._connect(create=False) as db:
+            rows = [_run(row) for row in db.execute(f"SELECT {_run_columns(db)} FROM runs")]
+        if not rows:
+            raise HistoryError(f"{self.path}: no runs recorded yet")
+        if selector.isdigit():
+            found = [r for r in rows if r.id == int(selector)]
+            what = f"no run {selector} (runs {rows[0].id} to {rows[-1].id})"
+        elif selector == "latest":
+            found, what = rows, ""
+        else:
+            found = [r for r in rows if r.commit and r.commit.startswith(selector.lower())]
+            commits = sorted({r.commit[:7] for r in rows if r.commit})
+            what = f"no run of a commit starting {selector!r} (commits: " + (
+                ", ".join(commits[-5:]) + ")" if commits else "none recorded)"
+            )
+        if not found:
+            raise HistoryError(f"{self.path}: {what}")
+        here = [r for r in found if r.machine == machine]
+        return (here or found)[-1]
+
+    def results(self, run: int) -> dict[str, list[dict[str, Any]]]:
+        """Every result recorded in run ``run``, whole, by check id."""
+        with self._connect(create=False) as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] < 3:
+                return {}  # runs recorded before results were kept whole
+            rows = db.execute(
+                "SELECT check_id, data FROM points WHERE run = ? AND data IS NOT NULL", (run,)
+            ).fetchall()
+        found: dict[str, list[dict[str, Any]]] = {}
+        for check_id, data in rows:
+            found.setdefault(check_id, []).append(json.loads(data))
+        return found
+
+    def check_ids(self) -> list[str]:
+        """Every check id the history has recorded, sorted."""
+        with self._connect(create=False) as db:
+            rows = db.execute("SELECT DISTINCT check_id FROM points ORDER BY check_id")
+            return [check_id for (check_id,) in rows]
 
     def points(self, check_ids: list[str], limit: int = 50) -> list[Point]:
         """Each check's figures over its latest ``limit`` runs, oldest first."""
@@ -285,7 +392,9 @@ class History:
             rows = db.execute(
                 "SELECT p.run, r.created, p.check_id, p.result, p.kind, p.status, p.median, "
                 "p.p95, p.throughput, p.memory_peak, "
-                f"{'p.count' if version > 1 else 'NULL'} FROM points p JOIN runs r ON r.id = p.run "
+                f"{'p.count' if version > 1 else 'NULL'}, "
+                f"{'r.commit_sha' if version > 2 else 'NULL'} FROM points p JOIN runs r "
+                "ON r.id = p.run "
                 f"WHERE p.check_id IN ({marks}) AND p.run > "
                 "(SELECT COALESCE(MAX(id), 0) FROM runs) - ? ORDER BY p.run",
                 (*check_ids, limit),

@@ -197,6 +197,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="REV",
     ),
     Option(
+        "compare-run",
+        "gate against a run stored in the history (its number, latest, or a commit) "
+        "instead of the baseline files",
+        "compare_run",
+        metavar="N|latest|COMMIT",
+    ),
+    Option(
         "keep-traces",
         "keep memray trace files (under the report dir's traces/) and list them in the "
         "report, for `memray flamegraph`",

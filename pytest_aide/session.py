@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import pytest
 
 from pytest_aide.against import AgainstError, Revision
-from pytest_aide.baselines import code_version
+from pytest_aide.baselines import Baseline, code_branch, code_version
 from pytest_aide.check import Check
 from pytest_aide.collect import ScenarioFileCollector, ScenarioItem
 from pytest_aide.config import (
@@ -36,7 +36,8 @@ from pytest_aide.config import (
 from pytest_aide.confirm import DECIDE_AT, Attempt, Confirmation, Retrying, RetryPolicy, retry_table
 from pytest_aide.counting import COUNTED, Counting
 from pytest_aide.fileio import absolute
-from pytest_aide.gate import Gate
+from pytest_aide.gate import Gate, StoredRun
+from pytest_aide.history import History, HistoryError
 from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.deadline import CheckTimeout, deadline
 from pytest_aide.measure.load import Progress
@@ -52,7 +53,7 @@ from pytest_aide.pairworker import serving
 from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import summary_lines
-from pytest_aide.results import CountResult, TimingResult
+from pytest_aide.results import CountResult, TimingResult, result_from_dict
 from pytest_aide.units import format_duration, hint, parse_timeout
 from pytest_aide.verdict import (
     Comparison,
@@ -250,6 +251,38 @@ class AideSession:
                     self.revision = Revision.check_out(settings.against, config.rootpath)
             except AgainstError as exc:
                 raise pytest.UsageError(str(exc)) from None
+        self.stored_run: StoredRun | None = None
+        if settings.perf and settings.compare_run is not None:
+            self.stored_run = self._read_stored_run(settings.compare_run)
+
+    def _read_stored_run(self, selector: str) -> StoredRun:
+        """The history run ``--aide-compare-run`` names, as baselines; one line if it cannot."""
+        store = History(self.settings.history or self.settings.report_dir / "history.sqlite")
+        slug = machine_slug(machine_info())
+        try:
+            run = store.find_run(selector, slug)
+            recorded = store.results(run.id)
+        except HistoryError as exc:
+            raise pytest.UsageError(f"--aide-compare-run {selector}: {exc}") from None
+        label = f"history run {run.label()}"
+        baselines = {}
+        for check_id, results in recorded.items():
+            kept = [result_from_dict(r) for r in results if r.get("kind") in ("timing", "count")]
+            baselines[check_id] = Baseline(
+                id=check_id,
+                results=[r for r in kept if isinstance(r, (TimingResult, CountResult))],
+                machine={},
+                profile=run.profile,
+                created=run.created,
+                commit=run.commit,
+                dirty=run.dirty,
+            )
+        if not baselines:
+            raise pytest.UsageError(
+                f"--aide-compare-run {selector}: {label} kept no results to compare with "
+                "(runs recorded before pytest-aide kept every sample)"
+            )
+        return StoredRun(label, run.machine, baselines)
 
     def _check_profile_is_known(self) -> None:
         files = [p for d in self._scenario_dirs if d.is_dir() for p in sorted(d.rglob("*.toml"))]
@@ -289,6 +322,7 @@ class AideSession:
             against=self.revision.label if self.revision else None,
             commit=commit,
             dirty=dirty,
+            stored=self.stored_run,
         )
 
     def _pairable(self, item: pytest.Item) -> bool:
@@ -875,6 +909,12 @@ class AideSession:
         report["system"] = self.snapshots
         report["slug"] = self.gate.slug
         report["xdist_workers"] = self.workers
+        ignore = [settings.baseline_dir, settings.report_dir]
+        commit, dirty = code_version(self.config.rootpath, ignore)
+        report["commit"], report["dirty"] = commit, dirty if commit else None
+        report["branch"] = code_branch(self.config.rootpath) if commit else None
+        if self.stored_run is not None:
+            report["compared_with"] = self.stored_run.label
         if self.crashed:
             report["crashed_workers"] = self.crashed
         if self.revision is not None:
@@ -925,6 +965,8 @@ class AideSession:
         terminalreporter.write_sep("=", "aide performance summary")
         settings = self.settings
         against = f"; against: {self.gate.against} (same job)" if self.gate.against else ""
+        if self.stored_run is not None:
+            against = f"; against: {self.stored_run.label}"
         source = "" if settings.profile_source == "default" else f" ({settings.profile_source})"
         terminalreporter.write_line(
             f"profile: {settings.profile}{source}; machine: {self.gate.slug}{against}"

@@ -209,15 +209,8 @@ def test_history_survives_two_runs_and_feeds_the_trend(
     capsys.readouterr()
     assert main(["history", "--path", str(history)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == [
-        "run",
-        "created",
-        "profile",
-        "machine",
-        "checks",
-        "passed",
-        "failed",
-    ]
+    header = "run created commit branch profile machine checks passed failed"
+    assert lines[0].split() == header.split()
     assert [line.split()[0] for line in lines[1:]] == ["2", "1"]
     page = (pytester.path / ".aide" / "report.html").read_text(encoding="utf-8")
     assert 'data-chart="history"' in page

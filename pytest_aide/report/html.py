@@ -250,6 +250,16 @@ def _memory(checks: list[dict[str, Any]]) -> str:
     return _div(figure, "memory")
 
 
+def _run_label(point: Point) -> str:
+    """``#12 1a2b3c4 11-26``: the run, its commit where recorded, and its day."""
+    commit = f" {point.commit[:7]}" if point.commit else ""
+    return f"#{point.run}{commit} {point.created[5:10]}"
+
+
+def _run_order(points: Sequence[Point]) -> list[str]:
+    return [_run_label(p) for p in sorted({p.run: p for p in points}.values(), key=lambda p: p.run)]
+
+
 def _trends(points: Sequence[Point]) -> str:
     series: dict[str, list[Point]] = {}
     for point in points:
@@ -262,16 +272,21 @@ def _trends(points: Sequence[Point]) -> str:
         values = [p.median if p.kind == "timing" else p.p95 for p in run]
         figure.add_trace(
             go.Scatter(
-                x=[p.run for p in run],
+                x=[_run_label(p) for p in run],
                 y=[v * 1000 if v is not None else None for v in values],
                 name=name + (" (p95)" if run[0].kind != "timing" else ""),
                 mode="lines+markers",
                 text=[f"{p.created} {p.status}" for p in run],
-                hovertemplate="run %{x}: %{y:.4g} ms<br>%{text}<extra>" + name + "</extra>",
+                hovertemplate="%{x}: %{y:.4g} ms<br>%{text}<extra>" + name + "</extra>",
             )
         )
     figure.update_layout(title="History: median (load: p95) per run")
-    figure.update_xaxes(title="run", tickformat="d", dtick=1)
+    figure.update_xaxes(
+        title="run: number, commit, date",
+        type="category",
+        categoryorder="array",
+        categoryarray=_run_order(points),
+    )
     figure.update_yaxes(title="milliseconds", type="log", tickformat="~g")
     return _div(figure, "history", 380)
 
@@ -287,16 +302,21 @@ def _count_trends(points: Sequence[Point]) -> str:
     for name, run in series.items():
         figure.add_trace(
             go.Scatter(
-                x=[p.run for p in run],
+                x=[_run_label(p) for p in run],
                 y=[p.count for p in run],
                 name=name,
                 mode="lines+markers",
                 text=[f"{p.created} {p.status}" for p in run],
-                hovertemplate="run %{x}: %{y:.4s}<br>%{text}<extra>" + name + "</extra>",
+                hovertemplate="%{x}: %{y:.4s}<br>%{text}<extra>" + name + "</extra>",
             )
         )
     figure.update_layout(title="History: count per call (valgrind) per run")
-    figure.update_xaxes(title="run", tickformat="d", dtick=1)
+    figure.update_xaxes(
+        title="run: number, commit, date",
+        type="category",
+        categoryorder="array",
+        categoryarray=_run_order(points),
+    )
     figure.update_yaxes(title="instructions (or estimated cycles) per call")
     return _div(figure, "count-history", 380)
 
