@@ -15,3 +15,5 @@ def _quiet_inner_sessions(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
         monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
         # Inner sessions must not append to the real job summary of a GitHub Actions run.
         monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+        # A wide terminal, so rows keep every column; tests/test_terminal.py sets its own.
+        monkeypatch.setenv("COLUMNS", "250")

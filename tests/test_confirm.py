@@ -214,17 +214,17 @@ def test_a_suspected_limit_is_measured_again_before_it_fails(pytester: pytest.Py
     result.assert_outcomes(passed=1, failed=2)
     result.stdout.fnmatch_lines(
         [
-            "test_always_slow: mean * > 100.00 ms",
-            "test_always_slow: mean * > 100.00 ms: confirmed in every attempt "
+            "test_always_slow: mean * > 0.10 s",
+            "test_always_slow: mean * > 0.10 s: confirmed in every attempt "
             "(3 attempts, * s confirming)",
-            "test_always_slow:   attempt 1 at +0.0 s (*): mean * > 100.00 ms",
+            "test_always_slow:   attempt 1 at +0.0 s (*): mean * > 0.10 s",
             "test_always_slow:   attempt 3 at +*",
         ]
     )
     result.stdout.fnmatch_lines(["*ValueError: the target broke on its second run*"])
     result.stdout.fnmatch_lines(
         [
-            "confirm: test_noisy_once: mean * > 200.00 ms: not confirmed (machine noise): "
+            "confirm: test_noisy_once: mean * > 0.20 s: not confirmed (machine noise): "
             "broken in 1 of 2 attempts (2 attempts, * s confirming)",
             "confirm: test_noisy_once:   attempt 2 at +* s (*): within limits",
             "confirm: 3 suspected check(s) measured again, * s confirming (--aide-confirm)",
