@@ -300,14 +300,16 @@ class AideSession:
         return self.meter.snapshot()
 
     @functools.cached_property
+    def source(self) -> tuple[str | None, bool]:
+        """The git commit measured and whether tracked files differ from it (reports aside)."""
+        ignore = [self.settings.baseline_dir, self.settings.report_dir]
+        return code_version(self.config.rootpath, ignore)
+
+    @functools.cached_property
     def gate(self) -> Gate:
         """Judges checks under ``--aide-perf``; built on first use (reading machine info)."""
         settings, machine = self.settings, machine_info()
-        commit, dirty = (
-            code_version(self.config.rootpath, [settings.baseline_dir, settings.report_dir])
-            if settings.save_baseline
-            else (None, False)
-        )
+        commit, dirty = self.source if settings.save_baseline else (None, False)
         return Gate(
             baseline_dir=settings.baseline_dir,
             rootdir=self.config.rootpath,
@@ -909,8 +911,7 @@ class AideSession:
         report["system"] = self.snapshots
         report["slug"] = self.gate.slug
         report["xdist_workers"] = self.workers
-        ignore = [settings.baseline_dir, settings.report_dir]
-        commit, dirty = code_version(self.config.rootpath, ignore)
+        commit, dirty = self.source
         report["commit"], report["dirty"] = commit, dirty if commit else None
         report["branch"] = code_branch(self.config.rootpath) if commit else None
         if self.stored_run is not None:

@@ -79,11 +79,7 @@ _WRITTEN = {
 }
 _SI_SIZES = (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("kB", 1000))
 _BINARY_SIZES = (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024))
-_UNIT_SCALES = {
-    **{name: scale for name, scale in (*_SI_SIZES, *_BINARY_SIZES)},
-    "B": 1,
-    **{_WRITTEN[k]: v for k, v in _DURATION_UNITS.items()},
-}
+_SIZE_SCALES = dict(_SI_SIZES + _BINARY_SIZES)
 _SCALED_RE = re.compile(rf"^\s*{_NUMBER}\s*([a-zµμ]*)\s*$", re.IGNORECASE)
 _PERCENT_RE = re.compile(rf"^\s*{_NUMBER}\s*(%?)\s*$")
 
@@ -248,8 +244,8 @@ def format_size(size: float, unit: str | None = None) -> str:
     the units it was written in, and so is the figure it is compared with.
     """
     family = _SI_SIZES if unit in dict(_SI_SIZES) else _BINARY_SIZES
-    if unit in dict(family) and abs(size / _UNIT_SCALES[unit]) < 10_000:
-        return f"{size / _UNIT_SCALES[unit]:.2f} {unit}"
+    if unit in dict(family) and abs(size / _SIZE_SCALES[unit]) < 10_000:
+        return f"{size / _SIZE_SCALES[unit]:.2f} {unit}"
     for name, scale in family:
         if abs(size) >= scale:
             return f"{size / scale:.2f} {name}"
