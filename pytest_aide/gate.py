@@ -198,6 +198,10 @@ class Gate:
             )
         return baseline, gating
 
+    def _reference(self, baseline: Baseline) -> str:
+        """What a comparison line names its baseline by: its date, or the history run."""
+        return self.stored.label if self.stored is not None else baseline.date
+
     def _stored_baseline(self, check: Check, verdict: Evidence) -> tuple[Baseline, bool] | None:
         """``check``'s results in the history run compared with, and whether they gate."""
         assert self.stored is not None
@@ -229,7 +233,7 @@ class Gate:
             old,
             counts,
             tolerance=self._count_tolerance(check),
-            baseline_date=baseline.date,
+            baseline_date=self._reference(baseline),
             gating=gating,
         )
 
@@ -251,7 +255,7 @@ class Gate:
                 before.samples,
                 result.samples,
                 tolerance=self.time_tolerance(check),
-                baseline_date=baseline.date,
+                baseline_date=self._reference(baseline),
                 gating=gating,
                 drift=self.drift,
                 runs=baseline.run_medians(result.name),

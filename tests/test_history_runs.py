@@ -71,6 +71,7 @@ def test_compare_run_gates_against_a_stored_run_as_against_a_baseline(
         report = json.loads((project.path / ".aide" / "report.json").read_text())
         (comparison,) = report["checks"][0]["comparisons"]
         assert comparison["result"] == "test_kept" and comparison["gating"]
+        assert comparison["baseline_date"].startswith(label)  # "vs baseline of history run #1..."
         assert report["compared_with"].startswith(label)
     # Without it, the same session has no baseline files to compare with.
     _perf(project)
