@@ -258,6 +258,13 @@ def _figures(c: Comparison, check_id: str, old: Side, new: Side) -> tuple[str, s
     return label, change, before, new.results[check_id][c.subject].median
 
 
+def _row_json(check_id: str, c: Comparison, old: Side, new: Side, given: bool) -> dict[str, Any]:
+    """A row of ``compare --format json``: the comparison, its tolerance's origin, its figures."""
+    _, _, before, after = _figures(c, check_id, old, new)
+    origin = tolerance_origin(old, new, check_id, given, c.measure)
+    return {"id": check_id, **c.to_dict(), "tolerance_from": origin, "old": before, "new": after}
+
+
 def _table_rows(
     rows: list[tuple[str, Comparison]], old: Side, new: Side, given: bool
 ) -> list[tuple[str, ...]]:
@@ -338,16 +345,7 @@ def _compare_command(args: argparse.Namespace) -> int:
     if args.format == "json":
         payload = {
             "tolerance": tolerance,
-            "comparisons": [
-                {
-                    "id": check_id,
-                    **c.to_dict(),
-                    "tolerance_from": tolerance_origin(old, new, check_id, given, c.measure),
-                    "old": (figures := _figures(c, check_id, old, new))[2],
-                    "new": figures[3],
-                }
-                for check_id, c in rows
-            ],
+            "comparisons": [_row_json(check_id, c, old, new, given) for check_id, c in rows],
             "only_old": only_old,
             "only_new": only_new,
             "not_compared": skipped,
