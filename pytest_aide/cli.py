@@ -240,6 +240,12 @@ def _only_or_named(results: dict[str, Any], name: str) -> Any:
     return results[name] if name in results else next(iter(results.values()))
 
 
+def _old_runs(c: Comparison, check_id: str, old: Side) -> list[float]:
+    """The run medians OLD's baseline pooled for the result ``c`` compares (none: [])."""
+    older = _only_or_named(old.results[check_id], c.subject)
+    return old.runs.get(check_id, {}).get(older.name, [])
+
+
 def _figures(c: Comparison, check_id: str, old: Side, new: Side) -> tuple[str, str, float, float]:
     """The row's label, its change as text, and the two figures the change is between."""
     e = c.estimate
@@ -250,10 +256,13 @@ def _figures(c: Comparison, check_id: str, old: Side, new: Side) -> tuple[str, s
         before = old.counts[check_id][c.subject].value
         return label, f"{e.percent:+.1f} % exact", before, new.counts[check_id][c.subject].value
     label = check_id if len(old.results[check_id]) == 1 else f"{check_id} ({c.subject})"
-    older = _only_or_named(old.results[check_id], c.subject)
-    runs = old.runs.get(check_id, {}).get(older.name, [])
+    runs = _old_runs(c, check_id, old)
     # A baseline of several runs is judged against the runs' medians: show their centre.
-    before = statistics.geometric_mean(runs) if len(runs) >= 2 else older.median
+    before = (
+        statistics.geometric_mean(runs)
+        if len(runs) >= 2
+        else _only_or_named(old.results[check_id], c.subject).median
+    )
     change = f"{e.percent:+.1f} % [{(e.low - 1) * 100:+.1f}, {(e.high - 1) * 100:+.1f}]"
     return label, change, before, new.results[check_id][c.subject].median
 
@@ -275,7 +284,7 @@ def _table_rows(
             unit = "cycles" if c.measure == "cycles" else "instr"
             shown = (format_count(before, unit), format_count(after, unit))
         else:
-            runs = len(old.runs.get(check_id, {}).get(c.subject, []))
+            runs = len(_old_runs(c, check_id, old))
             shown = (format_duration(before) + (f" ({runs} runs)" if runs >= 2 else ""),)
             shown += (format_duration(after),)
         origin = tolerance_origin(old, new, check_id, given, c.measure)

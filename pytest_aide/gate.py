@@ -185,18 +185,23 @@ class Gate:
             if not self.save:
                 verdict.problems.append(f"{check.name}: {exc}")
             return None
+        other = path.relative_to(self.baseline_dir).parts[0]
+        reference = f"baseline {shown} is from another machine ({other})"
+        return baseline, self._gating(check, verdict, same_machine, reference)
+
+    def _gating(self, check: Check, verdict: Evidence, same_machine: bool, other: str) -> bool:
+        """Whether a stored comparison gates; ``other`` says why not, from another machine."""
         gating = (same_machine or self.any_machine) and not self.save
         if not same_machine:
-            other = path.relative_to(self.baseline_dir).parts[0]
             verdict.notes.append(
-                f"{check.name}: baseline {shown} is from another machine ({other}); "
+                f"{check.name}: {other}; "
                 + (
                     "gating anyway (--aide-compare-any-machine)"
                     if gating
                     else "reported only (use --aide-compare-any-machine to gate on it)"
                 )
             )
-        return baseline, gating
+        return gating
 
     def _reference(self, baseline: Baseline) -> str:
         """What a comparison line names its baseline by: its date, or the history run."""
@@ -209,19 +214,8 @@ class Gate:
         if baseline is None:
             verdict.notes.append(f"{check.name}: not in {self.stored.label}: nothing to compare")
             return None
-        same_machine = self.stored.machine == self.slug
-        gating = (same_machine or self.any_machine) and not self.save
-        if not same_machine:
-            verdict.notes.append(
-                f"{check.name}: {self.stored.label} was measured on another machine "
-                f"({self.stored.machine}); "
-                + (
-                    "gating anyway (--aide-compare-any-machine)"
-                    if gating
-                    else "reported only (use --aide-compare-any-machine to gate on it)"
-                )
-            )
-        return baseline, gating
+        other = f"{self.stored.label} was measured on another machine ({self.stored.machine})"
+        return baseline, self._gating(check, verdict, self.stored.machine == self.slug, other)
 
     def _compare_counts(self, check: Check, verdict: Evidence, counts: list[CountResult]) -> None:
         found = self._baseline(check, verdict, self.count_slugs[counts[0].measure])
