@@ -347,17 +347,22 @@ class History:
             rows = [_run(row) for row in db.execute(f"SELECT {_run_columns(db)} FROM runs")]
         if not rows:
             raise HistoryError(f"{self.path}: no runs recorded yet")
-        if selector.isdigit():
-            found = [r for r in rows if r.id == int(selector)]
-            what = f"no run {selector} (runs {rows[0].id} to {rows[-1].id})"
-        elif selector == "latest":
+        commits = sorted({r.commit[:7] for r in rows if r.commit})
+        of_commit = f"no run of a commit starting {selector!r} (commits: " + (
+            ", ".join(commits[-5:]) + ")" if commits else "none recorded)"
+        )
+        if selector == "latest":
             found, what = rows, ""
+        elif selector.isdigit() and any(r.id == int(selector) for r in rows):
+            found, what = [r for r in rows if r.id == int(selector)], ""
+        elif selector.isdigit() and len(selector) < 4:
+            found, what = [], f"no run {selector} (runs {rows[0].id} to {rows[-1].id})"
         else:
+            # An abbreviated commit may be all digits ("5247369"): git abbreviates to 4 or more.
             found = [r for r in rows if r.commit and r.commit.startswith(selector.lower())]
-            commits = sorted({r.commit[:7] for r in rows if r.commit})
-            what = f"no run of a commit starting {selector!r} (commits: " + (
-                ", ".join(commits[-5:]) + ")" if commits else "none recorded)"
-            )
+            what = of_commit
+            if selector.isdigit():
+                what = f"no run {selector} (runs {rows[0].id} to {rows[-1].id}) and {of_commit}"
         if not found:
             raise HistoryError(f"{self.path}: {what}")
         here = [r for r in found if r.machine == machine]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from pytest_aide.cli import main
-from pytest_aide.history import History
+from pytest_aide.history import History, HistoryError
 
 SUITE = """
 import pytest
@@ -96,6 +97,30 @@ def test_a_run_that_is_not_there_is_one_line(
         [f"ERROR: --aide-compare-run {selector}: */.aide/history.sqlite: {message}"]
     )
     assert "Traceback" not in result.stderr.str()
+
+
+def test_a_commit_abbreviated_to_digits_is_found_as_a_commit(tmp_path: Path) -> None:
+    store = History(tmp_path / "history.sqlite")
+    totals = {"checks": 0, "passed": 0, "failed": 0}
+    for commit in ("5247369" + "a" * 33, "f" * 40):
+        store.append(
+            {
+                "created": "2026-11-26",
+                "profile": "default",
+                "totals": totals,
+                "checks": [],
+                "commit": commit,
+            },
+            "m",
+        )
+    assert store.find_run("2").commit == "f" * 40  # a run number first
+    assert store.find_run("5247369").id == 1  # then, from four digits on, a commit
+    with pytest.raises(HistoryError, match=r"no run 7 \(runs 1 to 2\)$"):
+        store.find_run("7")
+    with pytest.raises(
+        HistoryError, match=r"no run 1234 .* and no run of a commit starting '1234'"
+    ):
+        store.find_run("1234")
 
 
 def test_compare_run_without_a_history_is_one_line(project: pytest.Pytester) -> None:
