@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -35,12 +36,33 @@ class DiagnosisReport:
     top_processes: list[tuple[int, str, int]]
     """(pid, label, rss bytes) of the largest processes."""
     findings: list[Finding] = field(default_factory=list)
+    owners: dict[int, str] = field(default_factory=dict)
+    """The user each of the largest processes runs as, by pid."""
 
 
 @lru_cache(maxsize=1024)
 def process_label(pid: int, name: str) -> str:
     """A readable label for a process (cached: names rarely change for a pid)."""
     return f"{name or '?'}[{pid}]"
+
+
+@lru_cache(maxsize=256)
+def user_name(uid: int) -> str:
+    """The login name of ``uid`` (cached: each lookup reads the user database)."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _owners(pids: list[int]) -> dict[int, str]:
+    owners = {}
+    for pid in pids:
+        try:
+            owners[pid] = user_name(psutil.Process(pid).uids().real)
+        except (psutil.Error, OSError):
+            continue  # gone, or not ours to read
+    return owners
 
 
 def _grade(component: str, percent: float, warn: float, critical: float) -> Finding:
@@ -70,6 +92,7 @@ def diagnose_system(top: int = 5, disk_path: str = "/") -> DiagnosisReport:
         disk_percent=disk.percent,
         process_count=len(processes),
         top_processes=processes[:top],
+        owners=_owners([pid for pid, _, _ in processes[:top]]),
     )
     report.findings = [
         _grade("cpu", cpu, 60.0, 80.0),

@@ -12,6 +12,7 @@ from typing import Any
 _EXPORTS = {
     "Check": "pytest_aide.check",
     "TimingPlan": "pytest_aide.measure.timer",
+    "CacheResult": "pytest_aide.results",
     "CpuResult": "pytest_aide.results",
     "LoadResult": "pytest_aide.results",
     "MemoryResult": "pytest_aide.results",
@@ -44,6 +45,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "THRESHOLD_KEYS",
+    "CacheResult",
     "Check",
     "CpuResult",
     "LoadResult",

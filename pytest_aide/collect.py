@@ -12,6 +12,7 @@ import pytest
 import pytest_aide
 from pytest_aide.check import Check
 from pytest_aide.config import Settings, display_path
+from pytest_aide.measure.caches import CacheError, resolve_caches
 from pytest_aide.measure.load import Progress, smoke_load
 from pytest_aide.measure.timer import LoopFactory, TimingPlan
 from pytest_aide.pairworker import PairServer
@@ -117,8 +118,11 @@ class ScenarioItem(pytest.Item):
         check = session.check_for(self, scenario.name, thresholds)
         try:
             target = resolve_target(scenario.target, self.config.rootpath)
+            caches = resolve_caches(scenario.caches, self.config.rootpath)
         except ScenarioError as exc:
             self._fail(exc)
+        except CacheError as exc:
+            self._fail(f"key 'caches': {exc}")
         plan = session.plan(scenario.iterations, scenario.warmup)
         load = None
         if scenario.load is not None:
@@ -140,6 +144,7 @@ class ScenarioItem(pytest.Item):
             progress=session.progress,
             server=session.pair_server,
             nodeid=self.nodeid,
+            caches=caches,
         )
         try:
             check.results += run_check(run)

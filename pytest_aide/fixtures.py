@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from pytest_aide.against import importable_spec
 from pytest_aide.check import Check
 from pytest_aide.config import MAX_COUNT
+from pytest_aide.measure.caches import WatchedCache
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
 from pytest_aide.measure.load import (
     LOAD_MODES,
@@ -55,6 +56,7 @@ class AideTimer:
         loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
         server: PairServer | None = None,
         fail: Callable[[str], NoReturn] | None = None,
+        caches: list[WatchedCache] | None = None,
     ) -> None:
         self._check = check
         self._plan = plan
@@ -62,6 +64,7 @@ class AideTimer:
         self._loop_factory = loop_factory
         self._server = server
         """Set in a ``--aide-against`` pair worker: calls are timed on the controller's orders."""
+        self._caches = list(caches or [])
 
     def _prepare(
         self, iterations: int, warmup: int, name: str | None, gc: bool
@@ -102,13 +105,16 @@ class AideTimer:
             loop_factory=self._loop_factory,
             server=self._server,
             nodeid=self._check.nodeid,
+            caches=self._caches,
         )
         try:
-            (result,) = run_check(run)
+            result, *caches = run_check(run)
         except RunError as exc:
             self._fail(f"aide_timer: {exc}")
         assert isinstance(result, TimingResult)
-        return self._record(result)
+        self._record(result)
+        self._check.results += caches
+        return result
 
     async def async_(
         self,
@@ -123,14 +129,23 @@ class AideTimer:
         """Time ``fn`` on the running loop, from an async test: ``await aide_timer.async_(fn)``."""
         plan, label = self._prepare(iterations, warmup, name, gc)
         run = CheckRun(
-            label, fn, args, kwargs, plan, server=self._server, nodeid=self._check.nodeid
+            label,
+            fn,
+            args,
+            kwargs,
+            plan,
+            server=self._server,
+            nodeid=self._check.nodeid,
+            caches=self._caches,
         )
         try:
-            result = await run_check_async(run)
+            result, *caches = await run_check_async(run)
         except RunError as exc:
             self._fail(f"aide_timer: {exc}")
         assert isinstance(result, TimingResult)
-        return self._record(result)
+        self._record(result)
+        self._check.results += caches
+        return result
 
 
 class AideMemory:
@@ -229,12 +244,14 @@ class AideLoad:
         loop_factory: LoopFactory | None = None,
         progress: Progress | None = None,
         fail: Callable[[str], NoReturn] | None = None,
+        caches: list[WatchedCache] | None = None,
     ) -> None:
         self._check = check
         self._smoke = smoke
         self._fail = fail or _raise
         self._loop_factory = loop_factory
         self._progress = progress
+        self._caches = list(caches or [])
 
     def _plan(
         self,
@@ -285,12 +302,13 @@ class AideLoad:
             load=Load(plan, mode, levels, spec),
             loop_factory=self._loop_factory,
             progress=self._progress,
+            caches=self._caches,
         )
         try:
-            (result,) = run_check(run)
+            result, *caches = run_check(run)
         except RunError as exc:
             self._fail(f"aide_load: {exc}")
-        self._check.results.append(result)
+        self._check.results += [result, *caches]
         return result
 
     async def async_(
@@ -309,11 +327,17 @@ class AideLoad:
         plan, _, levels = self._plan("async", concurrency, requests, duration, rate, timeout)
         label = name or self._check.next_result_name()
         run = CheckRun(
-            label, fn, args, kwargs, load=Load(plan, "async", levels), progress=self._progress
+            label,
+            fn,
+            args,
+            kwargs,
+            load=Load(plan, "async", levels),
+            progress=self._progress,
+            caches=self._caches,
         )
         try:
-            result = await run_check_async(run)
+            result, *caches = await run_check_async(run)
         except RunError as exc:
             self._fail(f"aide_load: {exc}")
-        self._check.results.append(result)
+        self._check.results += [result, *caches]
         return result

@@ -18,9 +18,10 @@ from pytest_aide.session import SESSION_KEY, SESSION_NAME, AideSession, AsyncioL
 __all__ = ["aide_cpu", "aide_load", "aide_memory", "aide_timer"]
 
 MARKER_HELP = (
-    "aide(name=None, timeout=None, **thresholds): performance limits for this test, e.g. "
-    "@pytest.mark.aide(mean='2s', p95='250ms', throughput_min=50, timeout='1min'); "
-    "enforced under --aide-perf (the timeout always)"
+    "aide(name=None, timeout=None, caches=None, **thresholds): performance limits for this "
+    "test, e.g. @pytest.mark.aide(mean='2s', p95='250ms', throughput_min=50, timeout='1min'); "
+    "caches=[cached_func] reports their hit rate over aide_timer/aide_load's measured calls "
+    "(cache_hit_rate_min='90%' gates it); enforced under --aide-perf (the timeout always)"
 )
 
 
@@ -65,6 +66,7 @@ def aide_timer(request: pytest.FixtureRequest) -> AideTimer:
         loop_factory=session.loop_factory,
         server=session.pair_server,
         fail=_fail,
+        caches=session.caches_for(request.node),
     )
 
 
@@ -113,4 +115,5 @@ def aide_load(request: pytest.FixtureRequest) -> AideLoad:
         loop_factory=session.loop_factory,
         progress=session.progress,
         fail=_fail,
+        caches=session.caches_for(request.node),
     )

@@ -20,6 +20,8 @@ __all__ = [
     "KNEE_FRACTION",
     "MAX_STORED_SAMPLES",
     "RESULT_SCHEMA",
+    "CacheResult",
+    "CacheStats",
     "CountResult",
     "CpuResult",
     "LoadResult",
@@ -528,6 +530,112 @@ class SweepResult:
         return cls(str(data["name"]), [LoadResult.from_dict(d) for d in data["levels"]])
 
 
+@dataclass(frozen=True)
+class CacheStats:
+    """What the measured calls did to one cache."""
+
+    name: str
+    hits: int
+    misses: int
+    maxsize: int | None
+    """The cache's bound (None: unbounded, as ``functools.cache``)."""
+    currsize: int
+    """Entries held when the measured calls ended."""
+
+    @property
+    def lookups(self) -> int:
+        """Hits and misses together."""
+        return self.hits + self.misses
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Hits per lookup, or None when the calls looked nothing up."""
+        return self.hits / self.lookups if self.lookups else None
+
+    def summary(self) -> str:
+        """``pkg.mod:f 98.0 % hits (490 hits, 10 misses, 12/1024 entries)``."""
+        rate = "no lookups" if self.hit_rate is None else f"{self.hit_rate:.1%} hits"
+        bound = "unbounded" if self.maxsize is None else f"{self.maxsize:,}"
+        return (
+            f"{self.name} {rate} ({self.hits:,} hits, {self.misses:,} misses, "
+            f"{self.currsize:,}/{bound} entries)"
+        )
+
+
+@dataclass
+class CacheResult:
+    """Hits and misses of the caches a check names, over its measured calls (not warmup)."""
+
+    kind: ClassVar[str] = "cache"
+
+    name: str
+    caches: list[CacheStats]
+
+    @property
+    def hits(self) -> int:
+        """Hits of every cache together."""
+        return sum(cache.hits for cache in self.caches)
+
+    @property
+    def misses(self) -> int:
+        """Misses of every cache together."""
+        return sum(cache.misses for cache in self.caches)
+
+    @property
+    def hit_rate(self) -> float | None:
+        """Hits per lookup over every cache; None when nothing was looked up."""
+        lookups = self.hits + self.misses
+        return self.hits / lookups if lookups else None
+
+    def metrics(self) -> dict[str, float]:
+        """Figures that thresholds can bound, by metric name (no hit rate without lookups)."""
+        return {} if self.hit_rate is None else {"cache_hit_rate": self.hit_rate}
+
+    def summary(self) -> str:
+        """One line: the hit rate, then each cache's figures."""
+        rate = "no lookups" if self.hit_rate is None else f"cache hit rate {self.hit_rate:.1%}"
+        return f"{rate}: " + "; ".join(cache.summary() for cache in self.caches)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict."""
+        return {
+            "kind": self.kind,
+            "schema": RESULT_SCHEMA,
+            "name": self.name,
+            "hit_rate": self.hit_rate,
+            "hits": self.hits,
+            "misses": self.misses,
+            "caches": [
+                {
+                    "name": c.name,
+                    "hits": c.hits,
+                    "misses": c.misses,
+                    "maxsize": c.maxsize,
+                    "currsize": c.currsize,
+                    "hit_rate": c.hit_rate,
+                }
+                for c in self.caches
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CacheResult:
+        """Rebuild a result written by :meth:`to_dict`."""
+        return cls(
+            name=str(data["name"]),
+            caches=[
+                CacheStats(
+                    str(c["name"]),
+                    int(c["hits"]),
+                    int(c["misses"]),
+                    None if c.get("maxsize") is None else int(c["maxsize"]),
+                    int(c.get("currsize", 0)),
+                )
+                for c in data["caches"]
+            ],
+        )
+
+
 COUNT_METRICS = ("instructions", "cycles")
 """Metrics only a :class:`CountResult` has."""
 
@@ -609,12 +717,22 @@ class CountResult:
         )
 
 
-Result = TimingResult | MemoryResult | CpuResult | LoadResult | SweepResult | CountResult
+Result = (
+    TimingResult | MemoryResult | CpuResult | LoadResult | SweepResult | CountResult | CacheResult
+)
 """Any measurement result."""
 
 _RESULT_TYPES: dict[str, Any] = {
     cls.kind: cls
-    for cls in (TimingResult, MemoryResult, CpuResult, LoadResult, SweepResult, CountResult)
+    for cls in (
+        TimingResult,
+        MemoryResult,
+        CpuResult,
+        LoadResult,
+        SweepResult,
+        CountResult,
+        CacheResult,
+    )
 }
 
 

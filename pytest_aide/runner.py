@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_aide.measure.caches import CacheWatch, WatchedCache
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
 from pytest_aide.measure.load import (
     LoadPlan,
@@ -89,6 +90,19 @@ class CheckRun:
     progress: Progress | None = None
     server: PairServer | None = None
     nodeid: str = ""
+    caches: list[WatchedCache] = field(default_factory=list)
+    """Caches whose hits and misses over the measured calls (not warmup) are reported."""
+
+    def cache_watch(self) -> CacheWatch | None:
+        """A watch over :attr:`caches` while measuring for real; None when there is none."""
+        if not self.caches or self.plan.smoke or self.server is not None:
+            return None
+        if self.load is not None and self.load.mode == "process":
+            raise RunError(
+                "caches: a process-mode load calls the target in other processes, whose "
+                "caches this process cannot read (use mode 'thread' or 'async')"
+            )
+        return CacheWatch(self.name, self.caches)
 
 
 def served(name: str, value: Any) -> TimingResult:
@@ -112,15 +126,18 @@ def _run_check(run: CheckRun) -> list[Result]:
         )
         return [served(run.name, value)]
     smoke = run.plan.smoke
+    watch = run.cache_watch()
     if smoke or run.cpu_interval is None:
-        results = [_measure(run)]
+        results = [_measure(run, watch)]
     else:
         try:
             with CpuTrace(run.name, interval=run.cpu_interval) as cpu:
-                measured = _measure(run)
+                measured = _measure(run, watch)
         except CpuUnavailable as exc:
             raise RunError(str(exc)) from None
         results = [measured, cpu.result]
+    if watch is not None:
+        results.append(watch.stop())
     if run.memory is not None and not smoke:
         try:
             with MemoryTrace(run.name, keep_dir=run.trace_dir, **run.memory) as memory:
@@ -140,7 +157,7 @@ def _run_check(run: CheckRun) -> list[Result]:
     return results
 
 
-def _measure(run: CheckRun) -> Result:
+def _measure(run: CheckRun, watch: CacheWatch | None) -> Result:
     if run.load is None:
         return measure(
             run.target,
@@ -149,7 +166,10 @@ def _measure(run: CheckRun) -> Result:
             name=run.name,
             plan=run.plan,
             loop_factory=run.loop_factory,
+            on_sampling=None if watch is None else watch.start,
         )
+    if watch is not None:
+        watch.start()
     return apply_load(
         run.target,
         run.args,
@@ -164,21 +184,32 @@ def _measure(run: CheckRun) -> Result:
     )
 
 
-async def run_check_async(run: CheckRun) -> Result:
+async def run_check_async(run: CheckRun) -> list[Result]:
     """:func:`run_check` from an async test, on its running loop: timing or async load."""
     try:
         refuse_generator_function(run.target)
-        return await _run_check_async(run)
+        watch = run.cache_watch()
+        measured = await _run_check_async(run, watch)
     except NothingTimed as exc:
         raise RunError(str(exc)) from None
+    return [measured] if watch is None else [measured, watch.stop()]
 
 
-async def _run_check_async(run: CheckRun) -> Result:
+async def _run_check_async(run: CheckRun, watch: CacheWatch | None) -> Result:
     if run.server is not None and run.load is None:
         value = await run.server.aserve(run.nodeid, run.name, run.target, run.args, run.kwargs)
         return served(run.name, value)
     if run.load is None:
-        return await measure_async(run.target, run.args, run.kwargs, name=run.name, plan=run.plan)
+        return await measure_async(
+            run.target,
+            run.args,
+            run.kwargs,
+            name=run.name,
+            plan=run.plan,
+            on_sampling=None if watch is None else watch.start,
+        )
+    if watch is not None:
+        watch.start()
     plans = (
         [run.load.plan] if run.load.levels is None else level_plans(run.load.plan, run.load.levels)
     )

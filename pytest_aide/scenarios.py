@@ -51,6 +51,7 @@ SCENARIO_KEYS = (
     "timeout",
     "measure",
     "retry",
+    "caches",
     "description",
 )
 """Keys a ``[scenarios.NAME]`` table may hold."""
@@ -103,6 +104,8 @@ class Scenario:
     retry: dict[str, Any] | None = None
     """The ``retry`` table (validated): how a suspected failure is confirmed; None: the
     session's ``--aide-confirm``."""
+    caches: list[str] = field(default_factory=list)
+    """``package.module:function`` names of caches whose hit rate the check reports."""
 
     def thresholds_for(self, profile: str) -> dict[str, Threshold]:
         """The scenario's thresholds with ``profile``'s overrides merged over them."""
@@ -287,6 +290,7 @@ def _scenario(name: str, table: object) -> Scenario:
         timeout=_timeout(table.get("timeout")),
         measure=_measure(table.get("measure"), "load" in table),
         retry=_retry(table.get("retry")),
+        caches=_caches(table.get("caches", [])),
     )
 
 
@@ -300,6 +304,19 @@ def _measure(value: object, load: bool) -> str | None:
     if load and measure != "time":
         raise ScenarioError(f"key 'measure': a load scenario is timed, it cannot measure {measure}")
     return measure
+
+
+def _caches(value: object) -> list[str]:
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ScenarioError(
+            f"key 'caches': expected an array of 'package.module:function' names, got {value!r}"
+        )
+    for name in names:
+        module, sep, attr = name.partition(":")
+        if not sep or not module.strip() or not attr.strip() or " " in name:
+            raise ScenarioError(f"key 'caches': expected 'package.module:function', got {name!r}")
+    return list(names)
 
 
 def _retry(value: object) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import pytest
 
@@ -38,6 +38,7 @@ from pytest_aide.counting import COUNTED, Counting
 from pytest_aide.fileio import absolute
 from pytest_aide.gate import Gate, StoredRun
 from pytest_aide.history import History, HistoryError
+from pytest_aide.measure.caches import WatchedCache, resolve_caches
 from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.deadline import CheckTimeout, deadline
 from pytest_aide.measure.load import Progress
@@ -85,6 +86,7 @@ SESSION_KEY = pytest.StashKey["AideSession"]()
 _CHECK_KEY = pytest.StashKey[Check]()
 _TIMEOUT_KEY = pytest.StashKey[tuple[float, str]]()
 _RETRY_KEY = pytest.StashKey[dict[str, Any]]()
+_CACHES_KEY = pytest.StashKey[list[WatchedCache]]()
 _ADOPTED_KEY = pytest.StashKey[bool]()
 _STREAM_ATTR = "aide_check"
 """A worker's report attribute (which xdist sends on) holding the check, as JSON."""
@@ -103,9 +105,16 @@ class AsyncioLoops:
         return {config.stash[SESSION_KEY].settings.loop: self.factory}
 
 
-def _marker_limits(
-    marker: pytest.Mark,
-) -> tuple[str | None, dict[str, Threshold], float | None, str | None, dict[str, Any] | None]:
+class _MarkerLimits(NamedTuple):
+    name: str | None
+    thresholds: dict[str, Threshold]
+    timeout: float | None
+    measure: str | None
+    retry: dict[str, Any] | None
+    caches: list[WatchedCache] | None
+
+
+def _marker_limits(marker: pytest.Mark) -> _MarkerLimits:
     if marker.args:
         raise ThresholdError(
             "takes keyword arguments only, e.g. @pytest.mark.aide(name='x', mean='2s')"
@@ -117,7 +126,16 @@ def _marker_limits(
     timeout = _keyword(kwargs, "timeout", parse_timeout)
     measure = _keyword(kwargs, "measure", measure_name)
     retry = _keyword(kwargs, "retry", retry_table)
-    return name, parse_thresholds(kwargs), timeout, measure, retry
+    caches = _keyword(kwargs, "caches", _marker_caches)
+    return _MarkerLimits(name, parse_thresholds(kwargs), timeout, measure, retry, caches)
+
+
+def _marker_caches(value: Any) -> list[WatchedCache]:
+    """The marker's ``caches``: a cached function, a ``"pkg.mod:func"`` name, or a list of them."""
+    specs = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not specs:
+        raise ValueError("expected a cached function or 'package.module:function', got []")
+    return resolve_caches(specs)
 
 
 def _keyword(kwargs: dict[str, Any], key: str, parse: Callable[[Any], Any]) -> Any:
@@ -660,7 +678,7 @@ class AideSession:
                 self.check_for(item, None, configured)
             return
         try:
-            name, thresholds, timeout, _, retry = _marker_limits(marker)
+            name, thresholds, timeout, _, retry, caches = _marker_limits(marker)
         except ThresholdError as exc:
             self.check_for(item)
             message = f"{item.nodeid}: @pytest.mark.aide: {exc}"
@@ -669,7 +687,14 @@ class AideSession:
             item.stash[_TIMEOUT_KEY] = (timeout, "@pytest.mark.aide")
         if retry is not None:
             item.stash[_RETRY_KEY] = retry
+        if caches is not None:
+            item.stash[_CACHES_KEY] = caches
         self.check_for(item, name, {**(configured or {}), **thresholds})
+
+    @staticmethod
+    def caches_for(item: pytest.Item) -> list[WatchedCache]:
+        """The caches the test's marker names (``caches=``), watched while it measures."""
+        return item.stash.get(_CACHES_KEY, [])
 
     def _timeout(self, item: pytest.Item) -> tuple[float, str] | None:
         """The check's timeout and where it was set; None for no limit or no check."""

@@ -152,6 +152,7 @@ THRESHOLD_KEYS: dict[str, _Spec] = {
     "leaked_max": _Spec("leaked", True, parse_size, _format_bytes),
     "regression_max": _Spec(None, True, parse_percent, _format_percent),
     "instructions_max": _Spec("instructions", True, parse_count, _format_instructions),
+    "cache_hit_rate_min": _Spec("cache_hit_rate", False, _parse_fraction, _format_fraction),
 }
 """Every threshold key, with the metric it bounds and how its value is read."""
 _ORDER = {key: index for index, key in enumerate(THRESHOLD_KEYS)}

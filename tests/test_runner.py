@@ -80,10 +80,10 @@ def test_async_timing_and_async_sweep_on_the_running_loop() -> None:
         await asyncio.sleep(0.001)
 
     async def main() -> tuple[Any, Any]:
-        timing = await run_check_async(
+        (timing,) = await run_check_async(
             CheckRun("t", nap, plan=TimingPlan(iterations=2, warmup=0, min_time=0))
         )
-        sweep = await run_check_async(
+        (sweep,) = await run_check_async(
             CheckRun("s", nap, load=Load(LoadPlan(1, requests=4), "async", [1, 2]))
         )
         return timing, sweep

@@ -122,9 +122,14 @@ def is_async_callable(fn: Callable[..., Any]) -> bool:
     )
 
 
-def _driver(name: str, plan: TimingPlan) -> _Driver:
-    """Decide batch sizes; receives each batch's elapsed time. Never reads the clock."""
+def _driver(name: str, plan: TimingPlan, on_sampling: Callable[[], None] | None = None) -> _Driver:
+    """Decide batch sizes; receives each batch's elapsed time. Never reads the clock.
+
+    ``on_sampling`` is called once warmup is over, right before the first sample.
+    """
     if plan.smoke:
+        if on_sampling is not None:
+            on_sampling()
         elapsed, value = yield 1
         return TimingResult(name, [elapsed / 1e9], mode="smoke", gc="enabled", value=value)
     target = _target_sample_ns()
@@ -147,6 +152,8 @@ def _driver(name: str, plan: TimingPlan) -> _Driver:
         rounds += 1
         warmed_ns += elapsed
     gc.collect()
+    if on_sampling is not None:
+        on_sampling()
     was_enabled = gc.isenabled()
     if not plan.gc:
         gc.disable()
@@ -264,10 +271,14 @@ async def measure_async(
     *,
     name: str,
     plan: TimingPlan,
+    on_sampling: Callable[[], None] | None = None,
 ) -> TimingResult:
-    """Time ``fn`` on the running event loop; coroutine functions are awaited."""
+    """Time ``fn`` on the running event loop; coroutine functions are awaited.
+
+    ``on_sampling`` is called when warmup is over, before the first sample.
+    """
     kwargs = kwargs or {}
-    driver = _driver(name, plan)
+    driver = _driver(name, plan, on_sampling)
     if not is_async_callable(fn):
         return _pump_sync(driver, fn, args, kwargs)
     calls, done = advance(driver, None)
@@ -354,9 +365,16 @@ def measure(
     name: str,
     plan: TimingPlan,
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+    on_sampling: Callable[[], None] | None = None,
 ) -> TimingResult:
-    """Time ``fn`` from synchronous code; a coroutine function runs on a new event loop."""
+    """Time ``fn`` from synchronous code; a coroutine function runs on a new event loop.
+
+    ``on_sampling`` is called when warmup is over, before the first sample.
+    """
     kwargs = kwargs or {}
     if is_async_callable(fn):
-        return run_coroutine(measure_async(fn, args, kwargs, name=name, plan=plan), loop_factory)
-    return _pump_sync(_driver(name, plan), fn, args, kwargs)
+        return run_coroutine(
+            measure_async(fn, args, kwargs, name=name, plan=plan, on_sampling=on_sampling),
+            loop_factory,
+        )
+    return _pump_sync(_driver(name, plan, on_sampling), fn, args, kwargs)

@@ -6,7 +6,7 @@ that relative name, so the page opens offline from the report directory (or
 a CI artifact of it) and stays a few hundred kB. Without the file the page
 says which file to put beside it; ``inline=True`` embeds it instead. Charts: timing
 distributions per check, change against the baseline with its confidence
-interval, load latency percentiles, sweep curves, memory peaks and, when a
+interval, load latency percentiles, sweep curves, memory peaks, cache hit rates and, when a
 history is kept, each check's trend over past runs.
 """
 
@@ -250,6 +250,43 @@ def _memory(checks: list[dict[str, Any]]) -> str:
     return _div(figure, "memory")
 
 
+def _caches(checks: list[dict[str, Any]]) -> str:
+    found = _results(checks, "cache")
+    rows = [(r["name"], cache) for _, r in found for cache in r["caches"]]
+    if not rows:
+        return ""
+    labels = [f"{name}: {cache['name']}" for name, cache in rows]
+    figure = go.Figure(
+        go.Bar(
+            x=[(cache["hit_rate"] or 0.0) * 100 for _, cache in rows],
+            y=labels,
+            orientation="h",
+            text=[f"{cache['hits']:,} hits, {cache['misses']:,} misses" for _, cache in rows],
+            hovertemplate="%{y}: %{x:.1f} %% hits<br>%{text}<extra></extra>",
+            name="hit rate",
+        )
+    )
+    for check, r in found:
+        limit = (check.get("thresholds") or {}).get("cache_hit_rate_min")
+        if limit is None:
+            continue
+        own = [label for label, (name, _) in zip(labels, rows, strict=True) if name == r["name"]]
+        figure.add_trace(
+            go.Scatter(
+                x=[limit["limit"] * 100] * len(own),
+                y=own,
+                mode="markers",
+                marker={"symbol": "line-ns-open", "size": 18, "color": "#cf222e"},
+                name="cache_hit_rate_min",
+                hovertemplate=f"{check['id']}: limit %{{x:.1f}} %<extra></extra>",
+                showlegend=False,
+            )
+        )
+    figure.update_layout(title="Caches: hit rate over the measured calls (limit marked)")
+    figure.update_xaxes(title="hits per lookup, %", range=[0, 100])
+    return _div(figure, "caches", 120 + 40 * len(rows))
+
+
 def _run_label(point: Point) -> str:
     """``#12 1a2b3c4 11-26``: the run, its commit where recorded, and its day."""
     commit = f" {point.commit[:7]}" if point.commit else ""
@@ -332,6 +369,10 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
                 figures += f"knee at concurrency {result['knee']}; "
             elif result["kind"] == "memory":
                 figures += f"peak {format_size(result['peak_bytes'])}; "
+            elif result["kind"] == "cache":
+                rate = result["hit_rate"]
+                shown = "no cache lookups" if rate is None else f"cache hit rate {rate:.1%}"
+                figures += f"{shown}; "
             elif result["kind"] == "count":
                 counted = CountResult.from_dict(result).summary()
                 figures += f"{html.escape(result['name'])}: {html.escape(counted)}; "
@@ -382,6 +423,7 @@ def render_html(
             _load_percentiles(checks),
             _sweeps(checks),
             _memory(checks),
+            _caches(checks),
             _trends(history),
             _count_trends(history),
         )

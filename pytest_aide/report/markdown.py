@@ -169,6 +169,42 @@ def _resource_section(checks: list[dict[str, Any]]) -> list[str]:
     return ["", "## Memory and CPU", "", "| result | kind | figures |", "|---|---|---|", *lines]
 
 
+def _rate(rate: float | None) -> str:
+    return "no lookups" if rate is None else f"{rate:.1%}"
+
+
+def _cache_section(checks: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for check in checks:
+        for r in check["results"]:
+            if r["kind"] != "cache":
+                continue
+            for cache in r["caches"]:
+                bound = "unbounded" if cache["maxsize"] is None else f"{cache['maxsize']:,}"
+                lines.append(
+                    f"| `{_cell(r['name'])}` | `{_cell(cache['name'])}` | "
+                    f"{_rate(cache['hit_rate'])} | {cache['hits']:,} | {cache['misses']:,} | "
+                    f"{cache['currsize']:,} / {bound} |"
+                )
+            if len(r["caches"]) > 1:
+                lines.append(
+                    f"| `{_cell(r['name'])}` | all | {_rate(r['hit_rate'])} | {r['hits']:,} | "
+                    f"{r['misses']:,} | |"
+                )
+    if not lines:
+        return []
+    return [
+        "",
+        "## Caches",
+        "",
+        "Over the measured calls, warmup left out.",
+        "",
+        "| result | cache | hit rate | hits | misses | entries / bound |",
+        "|---|---|---:|---:|---:|---:|",
+        *lines,
+    ]
+
+
 def _count_section(checks: list[dict[str, Any]]) -> list[str]:
     lines = []
     for check in checks:
@@ -253,6 +289,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += _count_section(checks)
     lines += _load_section(checks)
     lines += _resource_section(checks)
+    lines += _cache_section(checks)
     notes = [note for check in checks for note in check["notes"]]
     if notes:
         lines += ["", "## Notes", "", *[f"- {_cell(note)}" for note in notes]]
