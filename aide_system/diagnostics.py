@@ -55,11 +55,11 @@ def user_name(uid: int) -> str:
         return str(uid)
 
 
-def _owners(pids: list[int]) -> dict[int, str]:
+def _owners(procs: list[psutil.Process]) -> dict[int, str]:
     owners = {}
-    for pid in pids:
+    for proc in procs:
         try:
-            owners[pid] = user_name(psutil.Process(pid).uids().real)
+            owners[proc.pid] = user_name(proc.uids().real)
         except (psutil.Error, OSError):
             continue  # gone, or not ours to read
     return owners
@@ -80,10 +80,12 @@ def diagnose_system(top: int = 5, disk_path: str = "/") -> DiagnosisReport:
     swap = psutil.swap_memory()
     disk = psutil.disk_usage(disk_path if os.path.exists(disk_path) else os.getcwd())
     processes: list[tuple[int, str, int]] = []
+    procs: dict[int, psutil.Process] = {}
     for proc in psutil.process_iter(["pid", "name", "memory_info"]):
         info = proc.info
         rss = info["memory_info"].rss if info.get("memory_info") else 0
         processes.append((info["pid"], process_label(info["pid"], info.get("name") or ""), rss))
+        procs[info["pid"]] = proc
     processes.sort(key=lambda entry: entry[2], reverse=True)
     report = DiagnosisReport(
         cpu_percent=cpu,
@@ -92,7 +94,7 @@ def diagnose_system(top: int = 5, disk_path: str = "/") -> DiagnosisReport:
         disk_percent=disk.percent,
         process_count=len(processes),
         top_processes=processes[:top],
-        owners=_owners([pid for pid, _, _ in processes[:top]]),
+        owners=_owners([procs[pid] for pid, _, _ in processes[:top]]),
     )
     report.findings = [
         _grade("cpu", cpu, 60.0, 80.0),
