@@ -14,6 +14,7 @@ from pytest_aide.check import Check
 from pytest_aide.config import Settings, display_path
 from pytest_aide.measure.caches import CacheError, resolve_caches
 from pytest_aide.measure.load import Progress, smoke_load
+from pytest_aide.measure.queries import QueryError, resolve_databases
 from pytest_aide.measure.timer import LoopFactory, TimingPlan
 from pytest_aide.pairworker import PairServer
 from pytest_aide.runner import CheckRun, Load, RunError, RunSkipped, run_check
@@ -119,10 +120,13 @@ class ScenarioItem(pytest.Item):
         try:
             target = resolve_target(scenario.target, self.config.rootpath)
             caches = resolve_caches(scenario.caches, self.config.rootpath)
+            databases = resolve_databases(scenario.databases, self.config.rootpath)
         except ScenarioError as exc:
             self._fail(exc)
         except CacheError as exc:
             self._fail(f"key 'caches': {exc}")
+        except QueryError as exc:
+            self._fail(f"key 'databases': {exc}")
         plan = session.plan(scenario.iterations, scenario.warmup)
         load = None
         if scenario.load is not None:
@@ -145,6 +149,7 @@ class ScenarioItem(pytest.Item):
             server=session.pair_server,
             nodeid=self.nodeid,
             caches=caches,
+            databases=databases,
         )
         try:
             check.results += run_check(run)

@@ -21,6 +21,7 @@ from pytest_aide.measure.load import (
     smoke_load,
 )
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
+from pytest_aide.measure.queries import WatchedDatabase
 from pytest_aide.measure.timer import (
     LoopFactory,
     TimingPlan,
@@ -57,6 +58,7 @@ class AideTimer:
         server: PairServer | None = None,
         fail: Callable[[str], NoReturn] | None = None,
         caches: list[WatchedCache] | None = None,
+        databases: list[WatchedDatabase] | None = None,
     ) -> None:
         self._check = check
         self._plan = plan
@@ -65,6 +67,7 @@ class AideTimer:
         self._server = server
         """Set in a ``--aide-against`` pair worker: calls are timed on the controller's orders."""
         self._caches = list(caches or [])
+        self._databases = list(databases or [])
 
     def _prepare(
         self, iterations: int, warmup: int, name: str | None, gc: bool
@@ -106,6 +109,7 @@ class AideTimer:
             server=self._server,
             nodeid=self._check.nodeid,
             caches=self._caches,
+            databases=self._databases,
         )
         try:
             result, *caches = run_check(run)
@@ -137,6 +141,7 @@ class AideTimer:
             server=self._server,
             nodeid=self._check.nodeid,
             caches=self._caches,
+            databases=self._databases,
         )
         try:
             result, *caches = await run_check_async(run)
@@ -245,6 +250,7 @@ class AideLoad:
         progress: Progress | None = None,
         fail: Callable[[str], NoReturn] | None = None,
         caches: list[WatchedCache] | None = None,
+        databases: list[WatchedDatabase] | None = None,
     ) -> None:
         self._check = check
         self._smoke = smoke
@@ -252,6 +258,7 @@ class AideLoad:
         self._loop_factory = loop_factory
         self._progress = progress
         self._caches = list(caches or [])
+        self._databases = list(databases or [])
 
     def _plan(
         self,
@@ -303,6 +310,7 @@ class AideLoad:
             loop_factory=self._loop_factory,
             progress=self._progress,
             caches=self._caches,
+            databases=self._databases,
         )
         try:
             result, *caches = run_check(run)
@@ -334,6 +342,7 @@ class AideLoad:
             load=Load(plan, "async", levels),
             progress=self._progress,
             caches=self._caches,
+            databases=self._databases,
         )
         try:
             result, *caches = await run_check_async(run)

@@ -18,10 +18,12 @@ from pytest_aide.session import SESSION_KEY, SESSION_NAME, AideSession, AsyncioL
 __all__ = ["aide_cpu", "aide_load", "aide_memory", "aide_timer"]
 
 MARKER_HELP = (
-    "aide(name=None, timeout=None, caches=None, **thresholds): performance limits for this "
-    "test, e.g. @pytest.mark.aide(mean='2s', p95='250ms', throughput_min=50, timeout='1min'); "
-    "caches=[cached_func] reports their hit rate over aide_timer/aide_load's measured calls "
-    "(cache_hit_rate_min='90%' gates it); enforced under --aide-perf (the timeout always)"
+    "aide(name=None, timeout=None, caches=None, databases=None, **thresholds): performance "
+    "limits for this test, e.g. @pytest.mark.aide(mean='2s', p95='250ms', throughput_min=50, "
+    "timeout='1min'); caches=[cached_func] reports their hit rate over aide_timer/aide_load's "
+    "measured calls (cache_hit_rate_min='90%' gates it), databases=[sqlite3 connection or "
+    "SQLAlchemy engine] their SQL statements per call (queries_max=3 gates it); enforced under "
+    "--aide-perf (the timeout always)"
 )
 
 
@@ -67,6 +69,7 @@ def aide_timer(request: pytest.FixtureRequest) -> AideTimer:
         server=session.pair_server,
         fail=_fail,
         caches=session.caches_for(request.node),
+        databases=session.databases_for(request.node),
     )
 
 
@@ -116,4 +119,5 @@ def aide_load(request: pytest.FixtureRequest) -> AideLoad:
         progress=session.progress,
         fail=_fail,
         caches=session.caches_for(request.node),
+        databases=session.databases_for(request.node),
     )

@@ -26,6 +26,7 @@ __all__ = [
     "CpuResult",
     "LoadResult",
     "MemoryResult",
+    "QueryResult",
     "SweepResult",
     "TimingResult",
     "result_from_dict",
@@ -636,6 +637,80 @@ class CacheResult:
         )
 
 
+@dataclass
+class QueryResult:
+    """SQL statements the check's calls executed: how many per call, and which."""
+
+    kind: ClassVar[str] = "queries"
+
+    name: str
+    statements: int
+    """Statements executed over the counted calls."""
+    calls: int
+    """Calls (or load requests) counted."""
+    distinct: int = 0
+    """Different statement shapes (literals as ``?``)."""
+    top: list[dict[str, Any]] = field(default_factory=list)
+    """The most frequent shapes, most first: ``{"statement": ..., "count": ...}``."""
+    databases: list[str] = field(default_factory=list)
+    """The connections and engines traced, by the names the check gave."""
+
+    @property
+    def per_call(self) -> float:
+        """Statements per call."""
+        return self.statements / self.calls if self.calls else 0.0
+
+    def metrics(self) -> dict[str, float]:
+        """Figures that thresholds can bound, by metric name."""
+        return {"queries": self.per_call}
+
+    def summary(self) -> str:
+        """One line: statements per call, then the commonest shapes with their count per call."""
+        calls = f"{self.calls:,} call" + ("s" if self.calls != 1 else "")
+        text = (
+            f"{self.per_call:,.4g} queries per call ({self.statements:,} statements over {calls}, "
+            f"{self.distinct} distinct)"
+        )
+        shown = [
+            f"{entry['count'] / self.calls:,.4g}x {_clip(entry['statement'])}"
+            for entry in self.top[:3]
+        ]
+        return text + (": " + "; ".join(shown) if shown else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict."""
+        return {
+            "kind": self.kind,
+            "schema": RESULT_SCHEMA,
+            "name": self.name,
+            "statements": self.statements,
+            "calls": self.calls,
+            "per_call": self.per_call,
+            "distinct": self.distinct,
+            "top": [dict(entry) for entry in self.top],
+            "databases": list(self.databases),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QueryResult:
+        """Rebuild a result written by :meth:`to_dict`."""
+        return cls(
+            name=str(data["name"]),
+            statements=int(data["statements"]),
+            calls=int(data["calls"]),
+            distinct=int(data.get("distinct", 0)),
+            top=[
+                {"statement": str(e["statement"]), "count": int(e["count"])}
+                for e in data.get("top", [])
+            ],
+            databases=[str(name) for name in data.get("databases", [])],
+        )
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 COUNT_METRICS = ("instructions", "cycles")
 """Metrics only a :class:`CountResult` has."""
 
@@ -718,7 +793,14 @@ class CountResult:
 
 
 Result = (
-    TimingResult | MemoryResult | CpuResult | LoadResult | SweepResult | CountResult | CacheResult
+    TimingResult
+    | MemoryResult
+    | CpuResult
+    | LoadResult
+    | SweepResult
+    | CountResult
+    | CacheResult
+    | QueryResult
 )
 """Any measurement result."""
 
@@ -732,6 +814,7 @@ _RESULT_TYPES: dict[str, Any] = {
         SweepResult,
         CountResult,
         CacheResult,
+        QueryResult,
     )
 }
 

@@ -8,7 +8,8 @@ plan, load, CPU sampling, memory tracing, the same-job pair server), and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from pytest_aide.measure.load import (
     sweep_result,
 )
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
+from pytest_aide.measure.queries import QueryError, QueryWatch, WatchedDatabase
 from pytest_aide.measure.timer import (
     LoopFactory,
     NothingTimed,
@@ -32,7 +34,7 @@ from pytest_aide.measure.timer import (
     measure_async,
     refuse_generator_function,
 )
-from pytest_aide.results import Result, TimingResult
+from pytest_aide.results import LoadResult, Result, SweepResult, TimingResult
 
 if TYPE_CHECKING:  # the server lives in a pytest plugin; the runner only calls it
     from pytest_aide.pairworker import PairServer
@@ -92,16 +94,32 @@ class CheckRun:
     nodeid: str = ""
     caches: list[WatchedCache] = field(default_factory=list)
     """Caches whose hits and misses over the measured calls (not warmup) are reported."""
+    databases: list[WatchedDatabase] = field(default_factory=list)
+    """Connections and engines whose SQL statements per call are counted: over a load's
+    requests, or, for a timed check, over :attr:`plan`'s ``iterations`` more calls run
+    untimed after the samples (tracing each statement would slow the samples down)."""
+
+    def _watching(self, key: str, named: list[Any], what: str) -> bool:
+        """True when ``named`` is to be watched; a process-mode load cannot be."""
+        if not named or self.plan.smoke or self.server is not None:
+            return False
+        if self.load is not None and self.load.mode == "process":
+            raise RunError(
+                f"{key}: a process-mode load calls the target in other processes, whose "
+                f"{what} this process cannot see (use mode 'thread' or 'async')"
+            )
+        return True
+
+    def query_watch(self) -> QueryWatch | None:
+        """A statement counter over :attr:`databases` while measuring for real; None if none."""
+        if not self._watching("databases", self.databases, "statements"):
+            return None
+        return QueryWatch(self.name, self.databases)
 
     def cache_watch(self) -> CacheWatch | None:
         """A watch over :attr:`caches` while measuring for real; None when there is none."""
-        if not self.caches or self.plan.smoke or self.server is not None:
+        if not self._watching("caches", self.caches, "caches"):
             return None
-        if self.load is not None and self.load.mode == "process":
-            raise RunError(
-                "caches: a process-mode load calls the target in other processes, whose "
-                "caches this process cannot read (use mode 'thread' or 'async')"
-            )
         return CacheWatch(self.name, self.caches)
 
 
@@ -127,27 +145,28 @@ def _run_check(run: CheckRun) -> list[Result]:
         return [served(run.name, value)]
     smoke = run.plan.smoke
     watch = run.cache_watch()
-    if smoke or run.cpu_interval is None:
-        results = [_measure(run, watch)]
-    else:
-        try:
-            with CpuTrace(run.name, interval=run.cpu_interval) as cpu:
-                measured = _measure(run, watch)
-        except CpuUnavailable as exc:
-            raise RunError(str(exc)) from None
-        results = [measured, cpu.result]
+    queries = run.query_watch()
+    with _counting(queries if run.load is not None else None):
+        if smoke or run.cpu_interval is None:
+            results = [_measure(run, watch)]
+        else:
+            try:
+                with CpuTrace(run.name, interval=run.cpu_interval) as cpu:
+                    measured = _measure(run, watch)
+            except CpuUnavailable as exc:
+                raise RunError(str(exc)) from None
+            results = [measured, cpu.result]
     if watch is not None:
         results.append(watch.stop())
+    if queries is not None:
+        if run.load is None:
+            with _counting(queries):
+                _call(run, run.plan.iterations)
+        results.append(queries.stop(_calls(run, results[0])))
     if run.memory is not None and not smoke:
         try:
             with MemoryTrace(run.name, keep_dir=run.trace_dir, **run.memory) as memory:
-                measure(
-                    run.target,
-                    run.args,
-                    run.kwargs,
-                    name=run.name,
-                    plan=replace(run.plan, smoke=True),
-                )
+                _call(run)
         except MemoryUnavailable as exc:
             raise RunSkipped(str(exc)) from None
         except MemoryConflict as exc:
@@ -155,6 +174,48 @@ def _run_check(run: CheckRun) -> list[Result]:
         assert memory.result is not None
         results.append(memory.result)
     return results
+
+
+def _call(run: CheckRun, times: int = 1) -> None:
+    """Call the target ``times`` times, untimed (memory tracing, statement counting)."""
+    for _ in range(times):
+        measure(
+            run.target,
+            run.args,
+            run.kwargs,
+            name=run.name,
+            plan=replace(run.plan, smoke=True),
+            loop_factory=run.loop_factory,
+        )
+
+
+@contextmanager
+def _counting(queries: QueryWatch | None) -> Iterator[None]:
+    """Count statements while the block runs (nothing when ``queries`` is None)."""
+    if queries is None:
+        yield
+        return
+    _start(queries)
+    try:
+        yield
+    finally:
+        queries.detach()
+
+
+def _start(queries: QueryWatch) -> None:
+    try:
+        queries.start()
+    except QueryError as exc:
+        raise RunError(f"databases: {exc}") from None
+
+
+def _calls(run: CheckRun, measured: Result) -> int:
+    """Calls the statements were counted over: a load's requests, else the untimed calls."""
+    if isinstance(measured, SweepResult):
+        return sum(level.completed + level.errors for level in measured.levels)
+    if isinstance(measured, LoadResult):
+        return measured.completed + measured.errors
+    return run.plan.iterations
 
 
 def _measure(run: CheckRun, watch: CacheWatch | None) -> Result:
@@ -189,10 +250,25 @@ async def run_check_async(run: CheckRun) -> list[Result]:
     try:
         refuse_generator_function(run.target)
         watch = run.cache_watch()
-        measured = await _run_check_async(run, watch)
+        queries = run.query_watch()
+        with _counting(queries if run.load is not None else None):
+            measured = await _run_check_async(run, watch)
+        results = [measured] if watch is None else [measured, watch.stop()]
+        if queries is not None:
+            if run.load is None:
+                with _counting(queries):
+                    for _ in range(run.plan.iterations):
+                        await measure_async(
+                            run.target,
+                            run.args,
+                            run.kwargs,
+                            name=run.name,
+                            plan=replace(run.plan, smoke=True),
+                        )
+            results.append(queries.stop(_calls(run, measured)))
     except NothingTimed as exc:
         raise RunError(str(exc)) from None
-    return [measured] if watch is None else [measured, watch.stop()]
+    return results
 
 
 async def _run_check_async(run: CheckRun, watch: CacheWatch | None) -> Result:

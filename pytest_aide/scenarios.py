@@ -52,6 +52,7 @@ SCENARIO_KEYS = (
     "measure",
     "retry",
     "caches",
+    "databases",
     "description",
 )
 """Keys a ``[scenarios.NAME]`` table may hold."""
@@ -106,6 +107,9 @@ class Scenario:
     session's ``--aide-confirm``."""
     caches: list[str] = field(default_factory=list)
     """``package.module:function`` names of caches whose hit rate the check reports."""
+    databases: list[str] = field(default_factory=list)
+    """``package.module:attribute`` names of sqlite3 connections (or lists of them) and
+    SQLAlchemy engines whose SQL statements per call the check counts."""
 
     def thresholds_for(self, profile: str) -> dict[str, Threshold]:
         """The scenario's thresholds with ``profile``'s overrides merged over them."""
@@ -290,7 +294,8 @@ def _scenario(name: str, table: object) -> Scenario:
         timeout=_timeout(table.get("timeout")),
         measure=_measure(table.get("measure"), "load" in table),
         retry=_retry(table.get("retry")),
-        caches=_caches(table.get("caches", [])),
+        caches=_names(table.get("caches", []), "caches", "function"),
+        databases=_names(table.get("databases", []), "databases", "attribute"),
     )
 
 
@@ -306,16 +311,17 @@ def _measure(value: object, load: bool) -> str | None:
     return measure
 
 
-def _caches(value: object) -> list[str]:
+def _names(value: object, key: str, what: str) -> list[str]:
+    """A key holding ``package.module:attribute`` names (one, or an array)."""
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise ScenarioError(
-            f"key 'caches': expected an array of 'package.module:function' names, got {value!r}"
+            f"key {key!r}: expected an array of 'package.module:{what}' names, got {value!r}"
         )
     for name in names:
         module, sep, attr = name.partition(":")
         if not sep or not module.strip() or not attr.strip() or " " in name:
-            raise ScenarioError(f"key 'caches': expected 'package.module:function', got {name!r}")
+            raise ScenarioError(f"key {key!r}: expected 'package.module:{what}', got {name!r}")
     return list(names)
 
 

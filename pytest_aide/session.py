@@ -43,6 +43,7 @@ from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.deadline import CheckTimeout, deadline
 from pytest_aide.measure.load import Progress
 from pytest_aide.measure.pair import PairPlan, PairRun, Tree, pair_items
+from pytest_aide.measure.queries import WatchedDatabase, resolve_databases
 from pytest_aide.measure.system import (
     SystemMeter,
     busy_warning,
@@ -87,6 +88,7 @@ _CHECK_KEY = pytest.StashKey[Check]()
 _TIMEOUT_KEY = pytest.StashKey[tuple[float, str]]()
 _RETRY_KEY = pytest.StashKey[dict[str, Any]]()
 _CACHES_KEY = pytest.StashKey[list[WatchedCache]]()
+_DATABASES_KEY = pytest.StashKey[list[WatchedDatabase]]()
 _ADOPTED_KEY = pytest.StashKey[bool]()
 _STREAM_ATTR = "aide_check"
 """A worker's report attribute (which xdist sends on) holding the check, as JSON."""
@@ -112,6 +114,7 @@ class _MarkerLimits(NamedTuple):
     measure: str | None
     retry: dict[str, Any] | None
     caches: list[WatchedCache] | None
+    databases: list[WatchedDatabase] | None
 
 
 def _marker_limits(marker: pytest.Mark) -> _MarkerLimits:
@@ -127,7 +130,9 @@ def _marker_limits(marker: pytest.Mark) -> _MarkerLimits:
     measure = _keyword(kwargs, "measure", measure_name)
     retry = _keyword(kwargs, "retry", retry_table)
     caches = _keyword(kwargs, "caches", _marker_caches)
-    return _MarkerLimits(name, parse_thresholds(kwargs), timeout, measure, retry, caches)
+    databases = _keyword(kwargs, "databases", _marker_databases)
+    thresholds = parse_thresholds(kwargs)
+    return _MarkerLimits(name, thresholds, timeout, measure, retry, caches, databases)
 
 
 def _marker_caches(value: Any) -> list[WatchedCache]:
@@ -136,6 +141,14 @@ def _marker_caches(value: Any) -> list[WatchedCache]:
     if not specs:
         raise ValueError("expected a cached function or 'package.module:function', got []")
     return resolve_caches(specs)
+
+
+def _marker_databases(value: Any) -> list[WatchedDatabase]:
+    """The marker's ``databases``: a connection or engine, a ``"pkg.mod:attr"`` name, or a list."""
+    specs = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not specs:
+        raise ValueError("expected a connection, an engine or 'package.module:attribute', got []")
+    return resolve_databases(specs)
 
 
 def _keyword(kwargs: dict[str, Any], key: str, parse: Callable[[Any], Any]) -> Any:
@@ -678,7 +691,7 @@ class AideSession:
                 self.check_for(item, None, configured)
             return
         try:
-            name, thresholds, timeout, _, retry, caches = _marker_limits(marker)
+            name, thresholds, timeout, _, retry, caches, databases = _marker_limits(marker)
         except ThresholdError as exc:
             self.check_for(item)
             message = f"{item.nodeid}: @pytest.mark.aide: {exc}"
@@ -689,12 +702,19 @@ class AideSession:
             item.stash[_RETRY_KEY] = retry
         if caches is not None:
             item.stash[_CACHES_KEY] = caches
+        if databases is not None:
+            item.stash[_DATABASES_KEY] = databases
         self.check_for(item, name, {**(configured or {}), **thresholds})
 
     @staticmethod
     def caches_for(item: pytest.Item) -> list[WatchedCache]:
         """The caches the test's marker names (``caches=``), watched while it measures."""
         return item.stash.get(_CACHES_KEY, [])
+
+    @staticmethod
+    def databases_for(item: pytest.Item) -> list[WatchedDatabase]:
+        """The connections and engines the test's marker names (``databases=``)."""
+        return item.stash.get(_DATABASES_KEY, [])
 
     def _timeout(self, item: pytest.Item) -> tuple[float, str] | None:
         """The check's timeout and where it was set; None for no limit or no check."""

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TargetError", "import_target"]
+__all__ = ["TargetError", "import_named", "import_target"]
 
 
 class TargetError(Exception):
@@ -36,3 +36,14 @@ def import_target(spec: str, search_path: Path | str | None = None) -> Any:
         except AttributeError:
             raise TargetError(f"{spec!r}: {module_name!r} has no attribute {attr_path!r}") from None
     return obj
+
+
+def import_named(spec: str, search_path: Path | str | None = None, what: str = "attribute") -> Any:
+    """:func:`import_target` for a name a check gives (``caches``, ``databases``).
+
+    A name without ``module:`` and an attribute says what was expected.
+    """
+    module, sep, attr = spec.partition(":")
+    if not sep or not module or not attr:
+        raise TargetError(f"expected 'package.module:{what}', got {spec!r}")
+    return import_target(spec, search_path)

@@ -123,6 +123,10 @@ def _format_bytes(value: float, like: float | None = None, unit: str | None = No
     return format_size(value, unit)
 
 
+def _format_queries(value: float, like: float | None = None, unit: str | None = None) -> str:
+    return f"{value:,.4g} per call"
+
+
 def _format_instructions(value: float, like: float | None = None, unit: str | None = None) -> str:
     return format_count(value)
 
@@ -153,6 +157,7 @@ THRESHOLD_KEYS: dict[str, _Spec] = {
     "regression_max": _Spec(None, True, parse_percent, _format_percent),
     "instructions_max": _Spec("instructions", True, parse_count, _format_instructions),
     "cache_hit_rate_min": _Spec("cache_hit_rate", False, _parse_fraction, _format_fraction),
+    "queries_max": _Spec("queries", True, _parse_number, _format_queries),
 }
 """Every threshold key, with the metric it bounds and how its value is read."""
 _ORDER = {key: index for index, key in enumerate(THRESHOLD_KEYS)}

@@ -76,7 +76,7 @@ def test_a_load_counts_every_request() -> None:
 
 def test_a_process_load_cannot_read_its_workers_caches() -> None:
     load = Load(LoadPlan(2, requests=4), "process", spec=("x:y", "."))
-    with pytest.raises(RunError, match=r"process-mode load .* caches this process cannot read"):
+    with pytest.raises(RunError, match=r"process-mode load .* caches this process cannot see"):
         run_check(CheckRun("p", _square, (1,), load=load, caches=resolve_caches([_square])))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.results import CacheResult, CacheStats
-from pytest_aide.targets import TargetError, import_target
+from pytest_aide.targets import TargetError, import_named
 
 __all__ = ["CacheError", "CacheWatch", "WatchedCache", "resolve_caches"]
 
@@ -72,11 +72,8 @@ def resolve_caches(specs: Sequence[object], search_path: Path | None = None) -> 
     watched = []
     for spec in specs:
         if isinstance(spec, str):
-            module, sep, attr = spec.partition(":")
-            if not sep or not module or not attr:
-                raise CacheError(f"expected 'package.module:function', got {spec!r}")
             try:
-                obj = import_target(spec, search_path)
+                obj = import_named(spec, search_path, "function")
             except TargetError as exc:
                 raise CacheError(str(exc)) from None
             watched.append(_watched(spec, obj))

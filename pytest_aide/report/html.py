@@ -6,8 +6,9 @@ that relative name, so the page opens offline from the report directory (or
 a CI artifact of it) and stays a few hundred kB. Without the file the page
 says which file to put beside it; ``inline=True`` embeds it instead. Charts: timing
 distributions per check, change against the baseline with its confidence
-interval, load latency percentiles, sweep curves, memory peaks, cache hit rates and, when a
-history is kept, each check's trend over past runs.
+interval, load latency percentiles, sweep curves, memory peaks, cache hit
+rates, SQL statements per call and, when a history is kept, each check's trend
+over past runs.
 """
 
 from __future__ import annotations
@@ -287,6 +288,36 @@ def _caches(checks: list[dict[str, Any]]) -> str:
     return _div(figure, "caches", 120 + 40 * len(rows))
 
 
+def _queries(checks: list[dict[str, Any]]) -> str:
+    found = _results(checks, "queries")
+    if not found:
+        return ""
+    figure = go.Figure()
+    names = [r["name"] for _, r in found]
+    shapes: dict[str, list[float]] = {}
+    for index, (_, r) in enumerate(found):
+        for entry in r["top"]:
+            row = shapes.setdefault(entry["statement"], [0.0] * len(found))
+            row[index] = entry["count"] / r["calls"]
+    for statement, per_call in shapes.items():
+        label = statement if len(statement) <= 60 else statement[:57] + "..."
+        figure.add_trace(
+            go.Bar(
+                x=names,
+                y=per_call,
+                name=label,
+                hovertemplate=f"{html.escape(statement)}<br>%{{y:.4g}} per call<extra></extra>",
+            )
+        )
+    figure.update_layout(
+        title="SQL statements per call, by statement (a tall single block is an N+1)",
+        barmode="stack",
+        legend={"font": {"size": 10}},
+    )
+    figure.update_yaxes(title="statements per call", rangemode="tozero")
+    return _div(figure, "queries", 360)
+
+
 def _run_label(point: Point) -> str:
     """``#12 1a2b3c4 11-26``: the run, its commit where recorded, and its day."""
     commit = f" {point.commit[:7]}" if point.commit else ""
@@ -373,6 +404,8 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
                 rate = result["hit_rate"]
                 shown = "no cache lookups" if rate is None else f"cache hit rate {rate:.1%}"
                 figures += f"{shown}; "
+            elif result["kind"] == "queries":
+                figures += f"{result['per_call']:,.4g} SQL statements per call; "
             elif result["kind"] == "count":
                 counted = CountResult.from_dict(result).summary()
                 figures += f"{html.escape(result['name'])}: {html.escape(counted)}; "
@@ -424,6 +457,7 @@ def render_html(
             _sweeps(checks),
             _memory(checks),
             _caches(checks),
+            _queries(checks),
             _trends(history),
             _count_trends(history),
         )

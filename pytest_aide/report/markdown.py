@@ -205,6 +205,37 @@ def _cache_section(checks: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _query_section(checks: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for check in checks:
+        for r in check["results"]:
+            if r["kind"] != "queries":
+                continue
+            calls = r["calls"]
+            lines.append(
+                f"| `{_cell(r['name'])}` | **all** | **{r['per_call']:,.4g}** | "
+                f"{r['statements']:,} over {calls:,} calls, {r['distinct']} distinct |"
+            )
+            lines += [
+                f"| `{_cell(r['name'])}` | `{_cell(entry['statement'])}` | "
+                f"{entry['count'] / calls:,.4g} | {entry['count']:,} |"
+                for entry in r["top"]
+            ]
+    if not lines:
+        return []
+    return [
+        "",
+        "## SQL queries",
+        "",
+        "Statements per call, literals shown as `?`; one statement run many times per "
+        "call is the N+1 pattern.",
+        "",
+        "| result | statement | per call | executed |",
+        "|---|---|---:|---:|",
+        *lines,
+    ]
+
+
 def _count_section(checks: list[dict[str, Any]]) -> list[str]:
     lines = []
     for check in checks:
@@ -290,6 +321,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += _load_section(checks)
     lines += _resource_section(checks)
     lines += _cache_section(checks)
+    lines += _query_section(checks)
     notes = [note for check in checks for note in check["notes"]]
     if notes:
         lines += ["", "## Notes", "", *[f"- {_cell(note)}" for note in notes]]
