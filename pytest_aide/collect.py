@@ -13,7 +13,7 @@ import pytest_aide
 from pytest_aide.check import Check
 from pytest_aide.config import Settings, display_path
 from pytest_aide.measure.caches import CacheError, resolve_caches
-from pytest_aide.measure.load import Progress, smoke_load
+from pytest_aide.measure.load import LoadPlan, Progress, smoke_load
 from pytest_aide.measure.queries import QueryError, resolve_databases
 from pytest_aide.measure.timer import LoopFactory, TimingPlan
 from pytest_aide.pairworker import PairServer
@@ -67,6 +67,10 @@ class Host(Protocol):
         """The check ``item`` records its results in."""
 
 
+def _sends_requests() -> None:
+    """The callable of an ``http`` scenario: it has none, its load sends requests."""
+
+
 class ScenarioFileCollector(pytest.File):
     """A TOML scenario file; bad scenarios become items that error, not collection errors."""
 
@@ -118,7 +122,11 @@ class ScenarioItem(pytest.Item):
         thresholds = scenario.thresholds_for(session.settings.profile)
         check = session.check_for(self, scenario.name, thresholds)
         try:
-            target = resolve_target(scenario.target, self.config.rootpath)
+            target = (
+                resolve_target(scenario.target, self.config.rootpath)
+                if scenario.http is None
+                else _sends_requests
+            )
             caches = resolve_caches(scenario.caches, self.config.rootpath)
             databases = resolve_databases(scenario.databases, self.config.rootpath)
         except ScenarioError as exc:
@@ -133,7 +141,12 @@ class ScenarioItem(pytest.Item):
             load_plan, mode, levels = scenario.load.plan, scenario.load.mode, scenario.load.levels
             if plan.smoke:
                 load_plan, mode, levels = smoke_load(load_plan, mode, levels)
+            if scenario.http is not None:
+                mode = "async"
             load = Load(load_plan, mode, levels, (scenario.target, str(self.config.rootpath)))
+        elif scenario.http is not None:
+            load_plan = LoadPlan(concurrency=1, requests=1 if plan.smoke else plan.iterations)
+            load = Load(load_plan, "async")
         run = CheckRun(
             scenario.name,
             target,
@@ -150,6 +163,8 @@ class ScenarioItem(pytest.Item):
             nodeid=self.nodeid,
             caches=caches,
             databases=databases,
+            http=scenario.http,
+            app=(None if scenario.server is None else (*scenario.server, self.config.rootpath)),
         )
         try:
             check.results += run_check(run)

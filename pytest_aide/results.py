@@ -24,6 +24,7 @@ __all__ = [
     "CacheStats",
     "CountResult",
     "CpuResult",
+    "HttpResult",
     "LoadResult",
     "MemoryResult",
     "QueryResult",
@@ -711,6 +712,75 @@ def _clip(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+@dataclass
+class HttpResult:
+    """What an HTTP load's responses were: statuses, and requests that needed retries."""
+
+    kind: ClassVar[str] = "http"
+
+    name: str
+    url: str
+    method: str = "GET"
+    statuses: dict[str, int] = field(default_factory=dict)
+    """Responses by status code (every attempt's response, retried ones included)."""
+    first_try: int = 0
+    """Requests answered as expected at the first attempt."""
+    after_retry: int = 0
+    """Requests answered as expected only after one or more retries."""
+    retries: int = 0
+    """Attempts beyond the first, in all."""
+    client: dict[str, Any] = field(default_factory=dict)
+    """The client's settings: connection limits, keep-alive, timeouts, retry attempts."""
+
+    def metrics(self) -> dict[str, float]:
+        """Nothing to bound here: the load result beside it carries latency and errors."""
+        return {}
+
+    def summary(self) -> str:
+        """One line: the request, its statuses, first-try and retried successes, the client."""
+        statuses = ", ".join(f"{code} x{count:,}" for code, count in self.statuses.items())
+        c = self.client
+        client = (
+            f"pool {c.get('limit')}, {c.get('limit_per_host')} per host, keep-alive "
+            f"{format_duration(float(c.get('keepalive_timeout', 0)))}"
+            if c
+            else "default client"
+        )
+        return (
+            f"{self.method} {self.url}: {statuses or 'no responses'}; {self.first_try:,} ok first "
+            f"try, {self.after_retry:,} after retries ({self.retries:,} retries); {client}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict."""
+        return {
+            "kind": self.kind,
+            "schema": RESULT_SCHEMA,
+            "name": self.name,
+            "url": self.url,
+            "method": self.method,
+            "statuses": dict(self.statuses),
+            "first_try": self.first_try,
+            "after_retry": self.after_retry,
+            "retries": self.retries,
+            "client": dict(self.client),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HttpResult:
+        """Rebuild a result written by :meth:`to_dict`."""
+        return cls(
+            name=str(data["name"]),
+            url=str(data["url"]),
+            method=str(data.get("method", "GET")),
+            statuses={str(k): int(v) for k, v in (data.get("statuses") or {}).items()},
+            first_try=int(data.get("first_try", 0)),
+            after_retry=int(data.get("after_retry", 0)),
+            retries=int(data.get("retries", 0)),
+            client=dict(data.get("client") or {}),
+        )
+
+
 COUNT_METRICS = ("instructions", "cycles")
 """Metrics only a :class:`CountResult` has."""
 
@@ -801,6 +871,7 @@ Result = (
     | CountResult
     | CacheResult
     | QueryResult
+    | HttpResult
 )
 """Any measurement result."""
 
@@ -815,6 +886,7 @@ _RESULT_TYPES: dict[str, Any] = {
         CountResult,
         CacheResult,
         QueryResult,
+        HttpResult,
     )
 }
 

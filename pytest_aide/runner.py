@@ -8,6 +8,7 @@ plan, load, CPU sampling, memory tracing, the same-job pair server), and
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pytest_aide.measure.caches import CacheWatch, WatchedCache
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
+from pytest_aide.measure.http import AppServer, HttpError, HttpSpec, run_http_load
 from pytest_aide.measure.load import (
     LoadPlan,
     Progress,
@@ -33,6 +35,7 @@ from pytest_aide.measure.timer import (
     measure,
     measure_async,
     refuse_generator_function,
+    run_coroutine,
 )
 from pytest_aide.results import LoadResult, Result, SweepResult, TimingResult
 
@@ -94,6 +97,10 @@ class CheckRun:
     nodeid: str = ""
     caches: list[WatchedCache] = field(default_factory=list)
     """Caches whose hits and misses over the measured calls (not warmup) are reported."""
+    http: HttpSpec | None = None
+    """Send this request under :attr:`load` instead of calling :attr:`target`."""
+    app: tuple[str, int, Path] | None = None
+    """``(package.module:app, port, root)``: the server to start for :attr:`http`."""
     databases: list[WatchedDatabase] = field(default_factory=list)
     """Connections and engines whose SQL statements per call are counted: over a load's
     requests, or, for a timed check, over :attr:`plan`'s ``iterations`` more calls run
@@ -138,6 +145,8 @@ def run_check(run: CheckRun) -> list[Result]:
 
 
 def _run_check(run: CheckRun) -> list[Result]:
+    if run.http is not None:
+        return _run_http(run)
     if run.server is not None and run.load is None:
         value = run.server.serve(
             run.nodeid, run.name, run.target, run.args, run.kwargs, run.loop_factory
@@ -174,6 +183,35 @@ def _run_check(run: CheckRun) -> list[Result]:
         assert memory.result is not None
         results.append(memory.result)
     return results
+
+
+def _run_http(run: CheckRun) -> list[Result]:
+    """Start the server if the check names one, then send the request under load."""
+    assert run.http is not None
+    load = run.load or Load(LoadPlan(concurrency=1, requests=run.plan.iterations), "async")
+    try:
+        with contextlib.ExitStack() as stack:
+            base = None
+            if run.app is not None:
+                app, port, root = run.app
+                base = stack.enter_context(AppServer(app, root, port)).url
+            coro = run_http_load(
+                run.http,
+                base,
+                name=run.name,
+                plan=load.plan,
+                levels=load.levels,
+                progress=run.progress,
+            )
+            if run.cpu_interval is None or run.plan.smoke:
+                return list(run_coroutine(coro, run.loop_factory))
+            with CpuTrace(run.name, interval=run.cpu_interval) as cpu:
+                measured = run_coroutine(coro, run.loop_factory)
+            return [*measured, cpu.result]
+    except HttpError as exc:
+        raise RunError(str(exc)) from None
+    except CpuUnavailable as exc:
+        raise RunError(str(exc)) from None
 
 
 def _call(run: CheckRun, times: int = 1) -> None:

@@ -17,6 +17,7 @@ from pytest_aide.config import ProfileError, parse_profiles
 from pytest_aide.confirm import RetryError, retry_table
 from pytest_aide.fileio import read_text
 from pytest_aide.measure.counts import measure_name
+from pytest_aide.measure.http import HttpError, HttpSpec, http_spec
 from pytest_aide.measure.load import LOAD_MODES, LoadPlan
 from pytest_aide.targets import TargetError, import_target
 from pytest_aide.units import UnitError, hint, parse_duration, parse_timeout
@@ -53,6 +54,8 @@ SCENARIO_KEYS = (
     "retry",
     "caches",
     "databases",
+    "http",
+    "server",
     "description",
 )
 """Keys a ``[scenarios.NAME]`` table may hold."""
@@ -110,6 +113,10 @@ class Scenario:
     databases: list[str] = field(default_factory=list)
     """``package.module:attribute`` names of sqlite3 connections (or lists of them) and
     SQLAlchemy engines whose SQL statements per call the check counts."""
+    http: HttpSpec | None = None
+    """The request an HTTP check sends under load, instead of calling a target."""
+    server: tuple[str, int] | None = None
+    """``(package.module:app, port)`` started on loopback for the check (port 0: any free)."""
 
     def thresholds_for(self, profile: str) -> dict[str, Threshold]:
         """The scenario's thresholds with ``profile``'s overrides merged over them."""
@@ -271,7 +278,25 @@ def _scenario(name: str, table: object) -> Scenario:
     unknown = sorted(set(table) - set(SCENARIO_KEYS))
     if unknown:
         raise ScenarioError(f"unknown key {unknown[0]!r} ({hint(unknown[0], SCENARIO_KEYS)})")
-    if "target" not in table:
+    if "http" in table:
+        if "target" in table:
+            raise ScenarioError(
+                "keys 'target' and 'http': give one (a callable to call, or a request to send)"
+            )
+        for key in ("args", "kwargs", "memory", "caches", "databases"):
+            if key in table:
+                raise ScenarioError(
+                    f"key {key!r}: an 'http' check sends requests to a server in another "
+                    "process; it has no callable to pass arguments to or to trace"
+                )
+        if isinstance(table.get("load"), dict) and "mode" in table["load"]:
+            raise ScenarioError(
+                "key 'load': mode: an 'http' check's load is sent by the aiohttp client; "
+                "leave 'mode' out"
+            )
+    elif "server" in table:
+        raise ScenarioError("key 'server': a server is started for an 'http' check; add 'http'")
+    elif "target" not in table:
         raise ScenarioError("key 'target' is missing ('package.module:callable')")
     try:
         thresholds = parse_thresholds(
@@ -281,7 +306,7 @@ def _scenario(name: str, table: object) -> Scenario:
         raise ScenarioError(str(exc)) from None
     return Scenario(
         name=name,
-        target=_target(table["target"]),
+        target=_target(table["target"]) if "target" in table else "",
         args=list(_expect(table.get("args", []), list, "args", "an array")),
         kwargs=dict(_expect(table.get("kwargs", {}), dict, "kwargs", "a table")),
         iterations=_count(table.get("iterations", 10), "iterations", 1),
@@ -291,11 +316,13 @@ def _scenario(name: str, table: object) -> Scenario:
         memory=_memory(table.get("memory", False)),
         cpu=_cpu(table.get("cpu", False)),
         load=_load(table.get("load")),
-        timeout=_timeout(table.get("timeout")),
-        measure=_measure(table.get("measure"), "load" in table),
-        retry=_retry(table.get("retry")),
+        timeout=_parsed(table, "timeout", parse_timeout, UnitError),
+        measure=_measure(table.get("measure"), "load" in table or "http" in table),
+        retry=_parsed(table, "retry", retry_table, RetryError),
         caches=_names(table.get("caches", []), "caches", "function"),
         databases=_names(table.get("databases", []), "databases", "attribute"),
+        http=_parsed(table, "http", http_spec, HttpError),
+        server=_server(table.get("server")),
     )
 
 
@@ -325,22 +352,32 @@ def _names(value: object, key: str, what: str) -> list[str]:
     return list(names)
 
 
-def _retry(value: object) -> dict[str, Any] | None:
+def _parsed(table: dict[str, Any], key: str, parse: Callable[[Any], Any], *errors: type) -> Any:
+    """``table[key]`` read by ``parse`` (None when absent); its errors name the key."""
+    value = table.get(key)
     if value is None:
         return None
     try:
-        return retry_table(value)
-    except RetryError as exc:
-        raise ScenarioError(f"key 'retry': {exc}") from None
+        return parse(value)
+    except errors as exc:
+        raise ScenarioError(f"key {key!r}: {exc}") from None
 
 
-def _timeout(value: object) -> float | None:
+def _server(value: object) -> tuple[str, int] | None:
     if value is None:
         return None
-    try:
-        return parse_timeout(value)
-    except UnitError as exc:
-        raise ScenarioError(f"key 'timeout': {exc}") from None
+    table = {"app": value} if isinstance(value, str) else value
+    if not isinstance(table, dict) or set(table) - {"app", "port"} or "app" not in table:
+        raise ScenarioError(
+            "key 'server': expected 'package.module:app' or { app = 'package.module:app', "
+            f"port = 8080 }}, got {value!r}"
+        )
+    app, port = table["app"], table.get("port", 0)
+    if not isinstance(app, str) or ":" not in app or " " in app:
+        raise ScenarioError(f"key 'server': expected 'package.module:app', got {app!r}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ScenarioError(f"key 'server': port must be from 0 (any free) to 65535, got {port!r}")
+    return app, port
 
 
 def load_scenario_file(path: Path, display: str | None = None) -> ScenarioFile:

@@ -404,6 +404,14 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
                 rate = result["hit_rate"]
                 shown = "no cache lookups" if rate is None else f"cache hit rate {rate:.1%}"
                 figures += f"{shown}; "
+            elif result["kind"] == "http":
+                statuses = ", ".join(f"{k} ×{v:,}" for k, v in result["statuses"].items())
+                figures += (
+                    f"{html.escape(result['method'])} {html.escape(result['url'])}: "
+                    f"{html.escape(statuses)}; "
+                )
+                if result["after_retry"]:
+                    figures += f"{result['after_retry']:,} ok after retries; "
             elif result["kind"] == "queries":
                 figures += f"{result['per_call']:,.4g} SQL statements per call; "
             elif result["kind"] == "count":

@@ -236,6 +236,34 @@ def _query_section(checks: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _http_section(checks: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for check in checks:
+        for r in check["results"]:
+            if r["kind"] != "http":
+                continue
+            statuses = ", ".join(f"{code} ×{count:,}" for code, count in r["statuses"].items())
+            client = r["client"]
+            lines.append(
+                f"| `{_cell(r['name'])}` | `{_cell(r['method'])} {_cell(r['url'])}` | "
+                f"{statuses or '-'} | {r['first_try']:,} | {r['after_retry']:,} | "
+                f"{r['retries']:,} | {client.get('limit')} / {client.get('limit_per_host')} |"
+            )
+    if not lines:
+        return []
+    return [
+        "",
+        "## HTTP",
+        "",
+        "Latencies and errors are in the load table above; here, what the server answered.",
+        "",
+        "| result | request | statuses | ok first try | ok after retries | retries | "
+        "pool / per host |",
+        "|---|---|---|---:|---:|---:|---:|",
+        *lines,
+    ]
+
+
 def _count_section(checks: list[dict[str, Any]]) -> list[str]:
     lines = []
     for check in checks:
@@ -322,6 +350,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += _resource_section(checks)
     lines += _cache_section(checks)
     lines += _query_section(checks)
+    lines += _http_section(checks)
     notes = [note for check in checks for note in check["notes"]]
     if notes:
         lines += ["", "## Notes", "", *[f"- {_cell(note)}" for note in notes]]
