@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.fileio import dumps, read_bytes, read_text
-from pytest_aide.results import MAX_STORED_SAMPLES, CountResult, TimingResult, result_from_dict
+from pytest_aide.results import (
+    MAX_STORED_SAMPLES,
+    CacheResult,
+    CountResult,
+    QueryResult,
+    TimingResult,
+    result_from_dict,
+)
 
 __all__ = [
     "BASELINE_SCHEMA",
@@ -72,7 +79,8 @@ class Baseline:
 
     id: str
     """pytest node id of the check."""
-    results: list[TimingResult | CountResult]
+    results: list[TimingResult | CountResult | QueryResult | CacheResult]
+    """Timings or counts; beside timings, statements per call and cache figures."""
     machine: dict[str, Any]
     profile: str = "default"
     created: str = field(
@@ -287,7 +295,11 @@ def load_baseline(path: Path, expected_id: str | None = None, shown: str | None 
         if not isinstance(data["results"], list):
             raise ValueError("'results' is not a list")
         results = [result_from_dict(r) for r in data["results"]]
-        results = [r for r in results if isinstance(r, (TimingResult, CountResult))]
+        results = [
+            r
+            for r in results
+            if isinstance(r, (TimingResult, CountResult, QueryResult, CacheResult))
+        ]
         if not isinstance(data["machine"], dict):
             raise ValueError("'machine' is not an object")
         machine = dict(data["machine"])

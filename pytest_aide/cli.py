@@ -26,7 +26,12 @@ from pytest_aide.report.benchmark_json import is_benchmark_json, read_benchmark_
 from pytest_aide.report.files import Outputs, write_plotly_beside
 from pytest_aide.report.json import REPORT_SCHEMA, read_report
 from pytest_aide.report.markdown import render_markdown
-from pytest_aide.results import CountResult, TimingResult, result_from_dict
+from pytest_aide.results import (
+    CountResult,
+    QueryResult,
+    TimingResult,
+    result_from_dict,
+)
 from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.units import format_count, format_duration, format_size, hint
 from pytest_aide.verdict import Comparison, compare, compare_count_results, tolerance_for
@@ -57,7 +62,7 @@ class Side:
     """A check's own ``regression_max``, where a report recorded one."""
     runs: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     """Per check and result, the medians of the runs a baseline file pooled."""
-    counts: dict[str, dict[str, CountResult]] = field(default_factory=dict)
+    counts: dict[str, dict[str, CountResult | QueryResult]] = field(default_factory=dict)
     """Per check, the valgrind counts of its results (counted checks only)."""
     others: dict[str, list[str]] = field(default_factory=dict)
     """Per check, the kinds of its results that are not compared (load, sweep, memory...)."""
@@ -72,12 +77,16 @@ class Side:
         self.results[check_id] = {
             r.name: r for r in results if isinstance(r, TimingResult) and r.mode == "perf"
         }
-        self.counts[check_id] = {r.name: r for r in results if isinstance(r, CountResult)}
+        # Statements per call compare as exact counts too; a valgrind count of the
+        # same name wins the name.
+        counted = [r for r in results if isinstance(r, QueryResult)]
+        counted += [r for r in results if isinstance(r, CountResult)]
+        self.counts[check_id] = {r.name: r for r in counted}
         self.others[check_id] = sorted(
             {
                 getattr(r, "kind", type(r).__name__)
                 for r in results
-                if not isinstance(r, (TimingResult, CountResult))
+                if not isinstance(r, (TimingResult, CountResult, QueryResult))
             }
         )
         self.dates[check_id] = date

@@ -20,7 +20,13 @@ from pytest_aide.baselines import (
 )
 from pytest_aide.check import Check
 from pytest_aide.config import display_path
-from pytest_aide.results import COUNT_METRICS, CountResult, TimingResult
+from pytest_aide.results import (
+    COUNT_METRICS,
+    CacheResult,
+    CountResult,
+    QueryResult,
+    TimingResult,
+)
 from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.verdict import (
     Comparison,
@@ -125,7 +131,8 @@ class Gate:
         elif self.compare and measured:
             self._compare(check, evidence, counted=bool(counts or check.count_notes))
         if self.save and measured:
-            self._save(check, evidence, measured, self.slug)
+            kept = [r for r in check.results if isinstance(r, (QueryResult, CacheResult))]
+            self._save(check, evidence, [*measured, *kept], self.slug)
         self._confirmed(check, evidence)
         check.verdict = decide(evidence)
         return check.verdict
@@ -239,6 +246,14 @@ class Gate:
         check.baseline_commit = (baseline.commit, baseline.dirty)
         # A check that asked for a count is gated on it; its wall time is only reported.
         gating = gating and not counted
+        queries = [r for r in check.results if isinstance(r, QueryResult)]
+        verdict.comparisons += compare_count_results(
+            {r.name: r for r in baseline.results if isinstance(r, QueryResult)},
+            queries,
+            tolerance=self._count_tolerance(check),
+            baseline_date=self._reference(baseline),
+            gating=gating,
+        )
         old = {r.name: r for r in baseline.results if isinstance(r, TimingResult)}
         for result in check.timings:
             before = old.get(result.name)

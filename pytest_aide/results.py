@@ -661,6 +661,16 @@ class QueryResult:
         """Statements per call."""
         return self.statements / self.calls if self.calls else 0.0
 
+    @property
+    def measure(self) -> str:
+        """What is counted (the name a baseline comparison gives the change)."""
+        return "queries"
+
+    @property
+    def value(self) -> float:
+        """The compared figure: statements per call."""
+        return self.per_call
+
     def metrics(self) -> dict[str, float]:
         """Figures that thresholds can bound, by metric name."""
         return {"queries": self.per_call}

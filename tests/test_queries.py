@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 
@@ -271,3 +272,30 @@ def test_the_marker_names_databases_for_the_tests_measurements(project: pytest.P
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+def test_statements_per_call_are_kept_in_baselines_and_a_rise_regresses(
+    project: pytest.Pytester,
+) -> None:
+    one = '[scenarios.reads]\ntarget = "storemod:{}"\niterations = 3\ndatabases = ["storemod:DB"]\n'
+    (project.path / "scenarios" / "db.toml").write_text(one.format("batched"))
+    args = ("--aide-perf", "-p", "no:randomly", "--aide-confirm", "0", "scenarios")
+    project.runpytest(*args, "--aide-save-baseline").assert_outcomes(passed=1)
+    (saved,) = (project.path / "baselines").rglob("reads.json")
+    kinds = [r["kind"] for r in json.loads(saved.read_text())["results"]]
+    assert kinds == ["timing", "queries"]
+    project.runpytest(*args).assert_outcomes(passed=1)
+    (project.path / "scenarios" / "db.toml").write_text(one.format("n_plus_one"))
+    result = project.runpytest(*args, "--aide-tolerance", "1000%")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["reads: regressed +1000.0 % queries vs baseline of *, tolerance 3 %"]
+    )
+    report = json.loads((project.path / ".aide" / "report.json").read_text())
+    (queries,) = [c for c in report["checks"][0]["comparisons"] if c["measure"] == "queries"]
+    assert queries["baseline_median"] == 1 and queries["ratio"] == 11
+    new = project.path / ".aide" / "report.json"
+    compared = project.run(
+        sys.executable, "-m", "pytest_aide.cli", "compare", str(saved.parent), str(new)
+    )
+    compared.stdout.fnmatch_lines(["*reads*queries*"])

@@ -53,7 +53,10 @@ def _rows(check: Check) -> list[tuple[str, ...]]:
         return [(check.name, *("-",) * 7, limits, check.status)]
     comparisons: dict[str, Comparison] = {}
     for c in check.verdict.comparisons if check.verdict else []:
-        # A counted result shows its count's comparison, which gates, not its time's.
+        # A counted result shows its count's comparison, which gates, not its time's;
+        # statements per call are shown only when they fail (their line says so).
+        if c.measure == "queries":
+            continue
         if c.subject not in comparisons or comparisons[c.subject].measure == "time":
             comparisons[c.subject] = c
     rows = []
