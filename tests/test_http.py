@@ -259,3 +259,14 @@ def test_the_bundled_web_app_serves_health_and_diagnosis() -> None:
         )
     assert health.errors == 0 and diagnosis.errors == 0 and bad.errors == 0
     assert http.statuses == {"400": 2}
+
+
+def test_results_come_back_from_xdist_workers(project: pytest.Pytester) -> None:
+    result = project.runpytest(
+        "--aide-perf", "-p", "no:randomly", "-n", "2", "scenarios", "-k", "health or flaky_retried"
+    )
+    result.assert_outcomes(passed=2)
+    report = json.loads((project.path / ".aide" / "report.json").read_text())
+    kinds = sorted(r["kind"] for c in report["checks"] for r in c["results"])
+    assert kinds == ["http", "http", "load", "load"]
+    result.stdout.fnmatch_lines(["health: GET http://127.0.0.1:*/ok: 200 x80; *"])

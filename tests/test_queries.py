@@ -299,3 +299,16 @@ def test_statements_per_call_are_kept_in_baselines_and_a_rise_regresses(
         sys.executable, "-m", "pytest_aide.cli", "compare", str(saved.parent), str(new)
     )
     compared.stdout.fnmatch_lines(["*reads*queries*"])
+
+
+def test_results_come_back_from_xdist_workers(project: pytest.Pytester) -> None:
+    result = project.runpytest("--aide-perf", "-p", "no:randomly", "-n", "2", "scenarios")
+    result.assert_outcomes(passed=2, failed=2)
+    report = json.loads((project.path / ".aide" / "report.json").read_text())
+    per_call = {
+        c["id"].split("::")[1]: r["per_call"]
+        for c in report["checks"]
+        for r in c["results"]
+        if r["kind"] == "queries"
+    }
+    assert per_call == {"batched": 1, "n_plus_one": 11, "under_load": 1}
