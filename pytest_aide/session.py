@@ -361,7 +361,8 @@ class AideSession:
     def _pairable(self, item: pytest.Item) -> bool:
         """Whether ``--aide-against`` runs this item in both trees: a timed aide check."""
         if isinstance(item, ScenarioItem):
-            return item.scenario is not None and item.scenario.load is None
+            scenario = item.scenario
+            return scenario is not None and scenario.load is None and scenario.http is None
         fixtures = getattr(item, "fixturenames", ())
         if "aide_timer" in fixtures:
             return True

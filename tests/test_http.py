@@ -270,3 +270,14 @@ def test_results_come_back_from_xdist_workers(project: pytest.Pytester) -> None:
     kinds = sorted(r["kind"] for c in report["checks"] for r in c["results"])
     assert kinds == ["http", "http", "load", "load"]
     result.stdout.fnmatch_lines(["health: GET http://127.0.0.1:*/ok: 200 x80; *"])
+
+
+def test_a_sweep_sends_each_level(apps: Path) -> None:
+    with AppServer("httpapps:app", apps) as server:
+        coro = run_http_load(
+            http_spec("/ok"), server.url, name="s", plan=LoadPlan(1, requests=8), levels=[1, 4]
+        )
+        sweep, http = asyncio.run(coro)
+    assert [level.concurrency for level in sweep.levels] == [1, 4]
+    assert all(level.completed == 8 for level in sweep.levels)
+    assert http.statuses == {"200": 16}
