@@ -27,6 +27,7 @@ from pytest_aide.report.files import Outputs, write_plotly_beside
 from pytest_aide.report.json import REPORT_SCHEMA, read_report
 from pytest_aide.report.markdown import render_markdown
 from pytest_aide.results import (
+    CacheResult,
     CountResult,
     QueryResult,
     TimingResult,
@@ -66,6 +67,8 @@ class Side:
     """Per check, the valgrind counts of its results (counted checks only)."""
     others: dict[str, list[str]] = field(default_factory=dict)
     """Per check, the kinds of its results that are not compared (load, sweep, memory...)."""
+    hit_rates: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per check, the hit rate of each cache result (shown beside the comparisons)."""
 
     def add(self, check_id: str, results: list[Any], date: str, source: str) -> None:
         """Add one check; the same id twice is ambiguous and refused."""
@@ -89,6 +92,11 @@ class Side:
                 if not isinstance(r, (TimingResult, CountResult, QueryResult))
             }
         )
+        self.hit_rates[check_id] = {
+            r.name: r.hit_rate
+            for r in results
+            if isinstance(r, CacheResult) and r.hit_rate is not None
+        }
         self.dates[check_id] = date
         self.sources[check_id] = source
 
@@ -238,6 +246,17 @@ def not_compared(old: Side, new: Side, rows: list[tuple[str, Comparison]]) -> di
     return reasons
 
 
+def hit_rates(old: Side, new: Side) -> list[dict[str, Any]]:
+    """Cache hit rates of the checks both sides measured, OLD then NEW (not gated here)."""
+    found = []
+    for check_id in sorted(set(old.hit_rates) & set(new.hit_rates)):
+        for name, rate in sorted(new.hit_rates[check_id].items()):
+            before = old.hit_rates[check_id].get(name)
+            if before is not None:
+                found.append({"id": check_id, "result": name, "old": before, "new": rate})
+    return found
+
+
 def _kinds(side: Side, check_id: str) -> str:
     """`` (load results)`` for a check with nothing compared but such results, else ""."""
     if side.results.get(check_id) or side.counts.get(check_id) or not side.others.get(check_id):
@@ -367,6 +386,7 @@ def _compare_command(args: argparse.Namespace) -> int:
             "only_old": only_old,
             "only_new": only_new,
             "not_compared": skipped,
+            "cache_hit_rates": hit_rates(old, new),
         }
         print(dumps(payload, indent=2, sort_keys=True))
     else:
@@ -376,6 +396,11 @@ def _compare_command(args: argparse.Namespace) -> int:
         lines += [""] + [f"{prefix}only in OLD: {i}{_kinds(old, i)}" for i in only_old]
         lines += [f"{prefix}only in NEW: {i}{_kinds(new, i)}" for i in only_new]
         lines += [f"{prefix}not compared: {i}: {why}" for i, why in skipped.items()]
+        lines += [
+            f"{prefix}cache hit rate: {h['id']}: {h['old']:.1%} -> {h['new']:.1%} "
+            f"({(h['new'] - h['old']) * 100:+.1f} points; cache_hit_rate_min gates each run)"
+            for h in hit_rates(old, new)
+        ]
         lines.append(_summary(rows, tolerance, own))
         print("\n".join(lines))
     return 1 if any(c.gating and c.status == "regressed" for _, c in rows) else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -131,6 +132,9 @@ def new_keys():
 
 def plain(key):
     return key
+
+def half_new():
+    return lookup(1), lookup(1000 + next(_counter))
 """
 
 SCENARIOS = """
@@ -255,3 +259,36 @@ def test_the_marker_names_caches_for_the_tests_measurements(project: pytest.Pyte
     assert rates["test_warm"] == [1.0] and rates["test_cold"] == [0.0]
     assert rates["test_under_load"] == [1.0] and rates["test_async_warm"] == [1.0]
     assert "Traceback" not in result.stdout.str()
+
+
+def test_baselines_keep_the_hit_rate_and_compare_shows_its_change(
+    project: pytest.Pytester,
+) -> None:
+    one = '[scenarios.c]\ntarget = "cachedmod:{}"\niterations = 3\ncaches = ["cachedmod:lookup"]\n'
+    (project.path / "scenarios" / "caches.toml").write_text(one.format("same_keys"))
+    args = ("--aide-perf", "-p", "no:randomly", "--aide-confirm", "0", "scenarios")
+    project.runpytest(*args, "--aide-save-baseline").assert_outcomes(passed=1)
+    (saved,) = (project.path / "baselines").rglob("c.json")
+    kinds = [r["kind"] for r in json.loads(saved.read_text())["results"]]
+    assert kinds == ["timing", "cache"]
+    (project.path / "scenarios" / "caches.toml").write_text(one.format("half_new"))
+    project.runpytest(*args, "--aide-no-compare").assert_outcomes(passed=1)
+    new = project.path / ".aide" / "report.json"
+    result = project.run(
+        sys.executable, "-m", "pytest_aide.cli", "compare", str(saved.parent), str(new)
+    )
+    result.stdout.fnmatch_lines(
+        ["cache hit rate: scenarios/caches.toml::c: 100.0% -> 50.0% (-50.0 points; *"]
+    )
+    as_json = project.run(
+        sys.executable,
+        "-m",
+        "pytest_aide.cli",
+        "compare",
+        str(saved.parent),
+        str(new),
+        "--format",
+        "json",
+    )
+    (rate,) = json.loads(as_json.stdout.str())["cache_hit_rates"]
+    assert (rate["old"], rate["new"]) == (1.0, 0.5)
