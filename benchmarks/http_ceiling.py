@@ -42,9 +42,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import aiohttp  # noqa: E402  (imported before any client is timed: neither pays for it)
+import aiohttp  # noqa: E402, F401  (imported before any client is timed: neither pays for it)
 
-from pytest_aide.measure.http import AppServer, http_spec, run_http_load  # noqa: E402
+from pytest_aide.measure.http import (  # noqa: E402
+    AppServer,
+    client_session,
+    http_spec,
+    run_http_load,
+)
 from pytest_aide.measure.load import LoadPlan  # noqa: E402
 
 APP = """
@@ -84,15 +89,7 @@ def _aide(url: str, concurrency: int, requests: int) -> tuple[float, float]:
 
 async def _plain_run(url: str, concurrency: int, requests: int) -> float:
     spec = http_spec({"url": url, "limit": concurrency, "limit_per_host": concurrency})
-    connector = aiohttp.TCPConnector(
-        limit=spec.limit,
-        limit_per_host=spec.limit_per_host,
-        keepalive_timeout=spec.keepalive_timeout,
-    )
-    timeout = aiohttp.ClientTimeout(
-        total=spec.total_timeout, connect=spec.connect_timeout, sock_read=spec.read_timeout
-    )
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with client_session(spec) as session:
         async with session.get(url) as response:  # the same first connection as the driver's
             await response.read()
         counter = itertools.count()

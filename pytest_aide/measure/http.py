@@ -45,6 +45,7 @@ __all__ = [
     "AppServer",
     "HttpError",
     "HttpSpec",
+    "client_session",
     "http_spec",
     "run_http_load",
 ]
@@ -200,6 +201,24 @@ class _Tally:
     retries: int = 0
 
 
+def client_session(spec: HttpSpec) -> Any:
+    """An ``aiohttp.ClientSession`` with ``spec``'s pooled connector and timeouts.
+
+    Made inside the running event loop; use it as ``async with``.
+    """
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(
+        limit=spec.limit,
+        limit_per_host=spec.limit_per_host,
+        keepalive_timeout=spec.keepalive_timeout,
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=spec.total_timeout, connect=spec.connect_timeout, sock_read=spec.read_timeout
+    )
+    return aiohttp.ClientSession(connector=connector, timeout=timeout)
+
+
 async def run_http_load(
     spec: HttpSpec,
     base: str | None,
@@ -214,16 +233,8 @@ async def run_http_load(
 
     url = spec.target(base)
     tally = _Tally()
-    connector = aiohttp.TCPConnector(
-        limit=spec.limit,
-        limit_per_host=spec.limit_per_host,
-        keepalive_timeout=spec.keepalive_timeout,
-    )
-    timeout = aiohttp.ClientTimeout(
-        total=spec.total_timeout, connect=spec.connect_timeout, sock_read=spec.read_timeout
-    )
     retryable = (aiohttp.ClientConnectionError, asyncio.TimeoutError)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with client_session(spec) as session:
 
         async def send() -> int:
             async with session.request(
