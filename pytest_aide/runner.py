@@ -8,9 +8,8 @@ plan, load, CPU sampling, memory tracing, the same-job pair server), and
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -190,7 +189,7 @@ def _run_http(run: CheckRun) -> list[Result]:
     assert run.http is not None
     load = run.load or Load(LoadPlan(concurrency=1, requests=run.plan.iterations), "async")
     try:
-        with contextlib.ExitStack() as stack:
+        with ExitStack() as stack:
             base = None
             if run.app is not None:
                 app, port, root = run.app

@@ -36,7 +36,7 @@ from pytest_aide.confirm import RetryError, RetryPolicy, retry_table
 from pytest_aide.measure.load import LoadPlan, Progress, level_plans, run_load_async, sweep_result
 from pytest_aide.results import HttpResult, LoadResult, SweepResult
 from pytest_aide.serve import READY
-from pytest_aide.units import UnitError, parse_duration
+from pytest_aide.units import UnitError, hint, parse_duration
 
 __all__ = [
     "HTTP_OPTIONS",
@@ -143,8 +143,6 @@ def http_spec(table: object) -> HttpSpec:
         table = {"url": table}
     if not isinstance(table, dict):
         raise HttpError(f"expected a table like {{ url = '/health' }}, got {table!r}")
-    from pytest_aide.units import hint
-
     unknown = sorted(set(table) - set(HTTP_OPTIONS))
     if unknown:
         raise HttpError(f"unknown option {unknown[0]!r} ({hint(unknown[0], HTTP_OPTIONS)})")
