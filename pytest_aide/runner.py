@@ -36,7 +36,7 @@ from pytest_aide.measure.timer import (
     refuse_generator_function,
     run_coroutine,
 )
-from pytest_aide.results import LoadResult, Result, SweepResult, TimingResult
+from pytest_aide.results import Result, TimingResult
 
 if TYPE_CHECKING:  # the server lives in a pytest plugin; the runner only calls it
     from pytest_aide.pairworker import PairServer
@@ -101,9 +101,10 @@ class CheckRun:
     app: tuple[str, int, Path] | None = None
     """``(package.module:app, port, root)``: the server to start for :attr:`http`."""
     databases: list[WatchedDatabase] = field(default_factory=list)
-    """Connections and engines whose SQL statements per call are counted: over a load's
-    requests, or, for a timed check, over :attr:`plan`'s ``iterations`` more calls run
-    untimed after the samples (tracing each statement would slow the samples down)."""
+    """Connections and engines whose SQL statements per call are counted over :attr:`plan`'s
+    ``iterations`` more calls, run one at a time, untimed, after the measurement: tracing
+    each statement would slow the measured calls, and a sqlite3 connection two threads
+    share deadlocks under a trace callback (it needs the GIL while the connection is locked)."""
 
     def _watching(self, key: str, named: list[Any], what: str) -> bool:
         """True when ``named`` is to be watched; a process-mode load cannot be."""
@@ -154,23 +155,21 @@ def _run_check(run: CheckRun) -> list[Result]:
     smoke = run.plan.smoke
     watch = run.cache_watch()
     queries = run.query_watch()
-    with _counting(queries if run.load is not None else None):
-        if smoke or run.cpu_interval is None:
-            results = [_measure(run, watch)]
-        else:
-            try:
-                with CpuTrace(run.name, interval=run.cpu_interval) as cpu:
-                    measured = _measure(run, watch)
-            except CpuUnavailable as exc:
-                raise RunError(str(exc)) from None
-            results = [measured, cpu.result]
+    if smoke or run.cpu_interval is None:
+        results = [_measure(run, watch)]
+    else:
+        try:
+            with CpuTrace(run.name, interval=run.cpu_interval) as cpu:
+                measured = _measure(run, watch)
+        except CpuUnavailable as exc:
+            raise RunError(str(exc)) from None
+        results = [measured, cpu.result]
     if watch is not None:
         results.append(watch.stop())
     if queries is not None:
-        if run.load is None:
-            with _counting(queries):
-                _call(run, run.plan.iterations)
-        results.append(queries.stop(_calls(run, results[0])))
+        with _counting(queries):
+            _call(run, run.plan.iterations)
+        results.append(queries.stop(run.plan.iterations))
     if run.memory is not None and not smoke:
         try:
             with MemoryTrace(run.name, keep_dir=run.trace_dir, **run.memory) as memory:
@@ -227,32 +226,16 @@ def _call(run: CheckRun, times: int = 1) -> None:
 
 
 @contextmanager
-def _counting(queries: QueryWatch | None) -> Iterator[None]:
-    """Count statements while the block runs (nothing when ``queries`` is None)."""
-    if queries is None:
-        yield
-        return
-    _start(queries)
-    try:
-        yield
-    finally:
-        queries.detach()
-
-
-def _start(queries: QueryWatch) -> None:
+def _counting(queries: QueryWatch) -> Iterator[None]:
+    """Count statements while the block runs."""
     try:
         queries.start()
     except QueryError as exc:
         raise RunError(f"databases: {exc}") from None
-
-
-def _calls(run: CheckRun, measured: Result) -> int:
-    """Calls the statements were counted over: a load's requests, else the untimed calls."""
-    if isinstance(measured, SweepResult):
-        return sum(level.completed + level.errors for level in measured.levels)
-    if isinstance(measured, LoadResult):
-        return measured.completed + measured.errors
-    return run.plan.iterations
+    try:
+        yield
+    finally:
+        queries.detach()
 
 
 def _measure(run: CheckRun, watch: CacheWatch | None) -> Result:
@@ -288,21 +271,19 @@ async def run_check_async(run: CheckRun) -> list[Result]:
         refuse_generator_function(run.target)
         watch = run.cache_watch()
         queries = run.query_watch()
-        with _counting(queries if run.load is not None else None):
-            measured = await _run_check_async(run, watch)
+        measured = await _run_check_async(run, watch)
         results = [measured] if watch is None else [measured, watch.stop()]
         if queries is not None:
-            if run.load is None:
-                with _counting(queries):
-                    for _ in range(run.plan.iterations):
-                        await measure_async(
-                            run.target,
-                            run.args,
-                            run.kwargs,
-                            name=run.name,
-                            plan=replace(run.plan, smoke=True),
-                        )
-            results.append(queries.stop(_calls(run, measured)))
+            with _counting(queries):
+                for _ in range(run.plan.iterations):
+                    await measure_async(
+                        run.target,
+                        run.args,
+                        run.kwargs,
+                        name=run.name,
+                        plan=replace(run.plan, smoke=True),
+                    )
+            results.append(queries.stop(run.plan.iterations))
     except NothingTimed as exc:
         raise RunError(str(exc)) from None
     return results
