@@ -11,8 +11,8 @@ measurement and comparison code, in two modes:
   pytest sessions pinned to one CPU (``--aide-against``: a ``benchmark`` test
   in two checkouts); judged by the paired ratio over rounds.
 - ``confirmed``: the stored comparison first, and, where it says or only
-  suggests a change (``verdict.looks_changed``: the estimate beyond the
-  tolerance either way, significant or not), the same-job pairing that
+  cannot rule one out (``verdict.looks_changed``: its interval not wholly
+  within ``1 ± tolerance``), the same-job pairing that
   ``--aide-confirm`` runs against the baseline's commit, which then decides
   (``confirmed`` rows also count how many checks were paired, and the column
   ``s/check unflagged`` gives the median seconds of the checks nothing

@@ -763,11 +763,12 @@ class AideSession:
     def _confirm(self, item: pytest.Item, check: Check, seconds: float) -> None:
         """Measure a suspected wall-time failure again before it fails (``--aide-confirm``).
 
-        A stored reading beyond the tolerance either way (a slowdown, or a machine
-        so much faster than when the baseline was saved that a slowdown could hide)
-        whose baseline commit is in the repository is measured beside that commit
-        in the same job, which decides; anything else suspected
-        is measured again, with backoff, and fails only if every attempt breaks it.
+        A stored reading whose interval does not lie wholly within the tolerance
+        (a slowdown it cannot rule out, or a machine so much faster than when the
+        baseline was saved that a slowdown could hide) and whose baseline commit is
+        in the repository is measured beside that commit in the same job, which
+        decides; anything else suspected is measured again, with backoff, and fails
+        only if every attempt breaks it.
         """
         policy = self._retry_policy(item)
         if policy.max_attempts <= 1:

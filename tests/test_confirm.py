@@ -149,9 +149,9 @@ def test_a_cleared_stored_regression_is_shown_but_does_not_gate() -> None:
     assert suspicions(decide(Evidence("diag", [], {}, [same_job])))[1]
 
 
-def test_a_stored_reading_beyond_the_tolerance_is_worth_pairing_even_if_not_significant() -> None:
-    def stored(ratio: float, low: float, **kwargs: object) -> Comparison:
-        estimate = RatioEstimate(ratio, low, ratio + 0.2, 0.95, 20, 20)
+def test_a_stored_reading_is_paired_unless_its_interval_lies_within_the_tolerance() -> None:
+    def stored(ratio: float, low: float, high: float = 0.0, **kwargs: object) -> Comparison:
+        estimate = RatioEstimate(ratio, low, high or ratio + 0.2, 0.95, 20, 20)
         return Comparison("diag", estimate, 0.1, "2026-11-20", **kwargs)  # type: ignore[arg-type]
 
     assert stored(1.25, 0.9).status == "unchanged" and looks_regressed(stored(1.25, 0.9))
@@ -160,9 +160,17 @@ def test_a_stored_reading_beyond_the_tolerance_is_worth_pairing_even_if_not_sign
     assert not looks_regressed(stored(1.25, 0.9, gating=False))  # another machine's
     assert not looks_regressed(stored(1.25, 0.9, against="v1"))  # already the same job
     assert not looks_regressed(stored(1.25, 0.9, undecided="not enough samples (1 vs 1)"))
+    # Pairing is skipped only when the stored interval shows the change is within 1 ± 10 %.
+    assert not looks_changed(stored(1.0, 0.95, 1.06)) and not looks_changed(
+        stored(0.93, 0.91, 0.96)
+    )
+    assert looks_changed(stored(1.0, 0.95, 1.12))  # a 10 % slowdown cannot be ruled out
+    assert looks_changed(stored(0.99, 0.85, 1.05))  # nor a change far faster (below 1 / 1.1)
+    assert looks_changed(stored(1.05, 0.9)) and not looks_regressed(stored(1.05, 0.9))
     # Far faster than the baseline is worth a look too: a slowdown may hide behind it.
     assert looks_changed(stored(0.8, 0.7)) and not looks_regressed(stored(0.8, 0.7))
-    assert not looks_changed(stored(0.95, 0.8)) and not looks_changed(stored(1.05, 0.9))
+    assert not looks_changed(stored(1.25, 0.9, gating=False))
+    assert not looks_changed(stored(1.25, 0.9, against="v1"))
 
 
 def test_a_confirmation_survives_its_plain_form() -> None:
