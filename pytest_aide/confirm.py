@@ -235,6 +235,7 @@ class Confirmation:
     def _same_job_lines(self, subject: str) -> list[str]:
         lines = []
         said = {c.subject: f"{c.estimate.percent:+.1f} %" for c in self.stored}
+        flagged = {c.subject for c in self.stored if c.status == "regressed"}
         for comparison in self.paired:
             name = comparison.subject
             stored, interval = said.get(name, "?"), _short_change(comparison)
@@ -242,6 +243,13 @@ class Confirmation:
                 lines.append(
                     f"{name}: regressed {interval}: confirmed against {self.against} in "
                     f"the same job (stored baseline said {stored}; {self.seconds:.1f} s confirming)"
+                )
+            elif name not in flagged and name in said and comparison.status != "undecided":
+                found = {"unchanged": "within the tolerance"}.get(comparison.status, "improved")
+                lines.append(
+                    f"{name}: stored baseline said {stored}, too uncertain to rule out "
+                    f"±{comparison.tolerance * 100:g} %; same job says {interval}: {found} "
+                    f"(against {self.against}, {self.seconds:.1f} s confirming)"
                 )
             else:
                 lines.append(

@@ -173,6 +173,35 @@ def test_a_stored_reading_is_paired_unless_its_interval_lies_within_the_toleranc
     assert not looks_changed(stored(1.25, 0.9, against="v1"))
 
 
+def test_a_same_job_pairing_says_what_the_stored_reading_said_and_what_it_found() -> None:
+    def comparison(ratio: float, low: float, high: float, against: str | None) -> Comparison:
+        estimate = RatioEstimate(ratio, low, high, 0.95, 20, 20)
+        return Comparison("diag", estimate, 0.05, "" if against else "2026-11-20", True, against)
+
+    def lines(stored: Comparison, paired: Comparison) -> list[str]:
+        suspected = {"diag:regression": stored.line()}
+        confirmed = {"diag:regression"} if paired.status == "regressed" else set()
+        return Confirmation(
+            "same-job",
+            suspected,
+            confirmed,
+            seconds=12.0,
+            against="1a2b3c4",
+            paired=[paired],
+            stored=[stored],
+        ).lines("diag")
+
+    wide, same = comparison(1.02, 0.85, 1.22, None), comparison(1.004, 0.99, 1.02, "1a2b3c4")
+    assert lines(wide, same) == [
+        "diag: stored baseline said +2.0 %, too uncertain to rule out ±5 %; same job says "
+        "+0.4 % [-1.0, +2.0]: within the tolerance (against 1a2b3c4, 12.0 s confirming)"
+    ]
+    slowed = comparison(1.11, 1.08, 1.14, "1a2b3c4")
+    assert lines(wide, slowed)[0].startswith("diag: regressed +11.0 % [+8.0, +14.0]: confirmed")
+    flagged = comparison(1.4, 1.2, 1.6, None)
+    assert "not confirmed (machine noise; against 1a2b3c4" in lines(flagged, same)[0]
+
+
 def test_a_confirmation_survives_its_plain_form() -> None:
     result = _run(RetryPolicy(max_attempts=3), [{"a"}, {"a"}, {"a"}])
     again = Confirmation.from_dict(json.loads(json.dumps(result.to_dict())))
