@@ -235,6 +235,7 @@ class Confirmation:
     def _same_job_lines(self, subject: str) -> list[str]:
         lines = []
         said = {c.subject: f"{c.estimate.percent:+.1f} %" for c in self.stored}
+        far = {c.subject for c in self.stored if not _within(c.estimate.ratio, c.tolerance)}
         flagged = {c.subject for c in self.stored if c.status == "regressed"}
         for comparison in self.paired:
             name = comparison.subject
@@ -246,10 +247,11 @@ class Confirmation:
                 )
             elif name not in flagged and name in said and comparison.status != "undecided":
                 found = {"unchanged": "within the tolerance"}.get(comparison.status, "improved")
+                band = f"±{comparison.tolerance * 100:g} %"
+                why = f"beyond {band}" if name in far else f"too uncertain to rule out {band}"
                 lines.append(
-                    f"{name}: stored baseline said {stored}, too uncertain to rule out "
-                    f"±{comparison.tolerance * 100:g} %; same job says {interval}: {found} "
-                    f"(against {self.against}, {self.seconds:.1f} s confirming)"
+                    f"{name}: stored baseline said {stored}, {why}; same job says {interval}: "
+                    f"{found} (against {self.against}, {self.seconds:.1f} s confirming)"
                 )
             else:
                 lines.append(
@@ -290,6 +292,10 @@ class Confirmation:
             stored=[Comparison.from_dict(c) for c in data.get("stored") or []],
             notes=list(data.get("notes") or []),
         )
+
+
+def _within(ratio: float, tolerance: float) -> bool:
+    return 1.0 / (1.0 + tolerance) <= ratio <= 1.0 + tolerance
 
 
 def _short_change(comparison: Comparison) -> str:

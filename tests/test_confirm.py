@@ -198,6 +198,10 @@ def test_a_same_job_pairing_says_what_the_stored_reading_said_and_what_it_found(
     ]
     slowed = comparison(1.11, 1.08, 1.14, "1a2b3c4")
     assert lines(wide, slowed)[0].startswith("diag: regressed +11.0 % [+8.0, +14.0]: confirmed")
+    faster = comparison(0.2, 0.15, 0.25, None)  # baseline saved on a far busier day
+    assert lines(faster, same)[0].startswith(
+        "diag: stored baseline said -80.0 %, beyond ±5 %; same job says +0.4 %"
+    )
     flagged = comparison(1.4, 1.2, 1.6, None)
     assert "not confirmed (machine noise; against 1a2b3c4" in lines(flagged, same)[0]
 
