@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pytest_aide.confirm import Confirmation
+from pytest_aide.measure.profile import Profile
 from pytest_aide.results import CountResult, Result, TimingResult, result_from_dict
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Breach, Comparison, Evidence, Threshold, Verdict, decide
@@ -45,6 +47,22 @@ class Check:
     """How a suspected wall-time failure was measured again (``--aide-confirm``), if it was."""
     baseline_commit: tuple[str | None, bool] | None = None
     """The commit (and dirtiness) of the stored wall-time baseline compared with, if any."""
+    profiles: list[Profile] = field(default_factory=list)
+    """Profiles of the check's measured calls (``--aide-explain``), if it was profiled."""
+    profile_notes: list[str] = field(default_factory=list)
+    """Why a measured call was not profiled, or was profiled otherwise than measured."""
+
+    def explanation(self, root: Path | None = None) -> list[str]:
+        """The profile lines shown under a failing check: the top functions, then notes.
+
+        Profile files under ``root`` are shown relative to it.
+        """
+        lines = []
+        for profile in self.profiles:
+            lines += profile.lines()
+            shown = [_relative(Path(path), root) for path in profile.files.values()]
+            lines += [f"  full profile: {', '.join(shown)}"] if shown else []
+        return lines + self.profile_notes
 
     def next_result_name(self) -> str:
         """Name for the next unnamed result: the check name, then ``name#2``, ..."""
@@ -108,6 +126,8 @@ class Check:
                 if self.confirmation
                 else None
             ),
+            "profiles": [profile.to_dict() for profile in self.profiles],
+            "profile_notes": list(self.profile_notes),
         }
 
     @classmethod
@@ -126,6 +146,8 @@ class Check:
             saved_baseline=data.get("saved_baseline"),
             pair_sources=dict(data.get("against_sources") or {}),
         )
+        check.profiles = [Profile.from_dict(p) for p in data.get("profiles") or []]
+        check.profile_notes = [str(note) for note in data.get("profile_notes") or []]
         confirmation = data.get("confirmation")
         if confirmation:
             check.confirmation = Confirmation.from_dict(confirmation)
@@ -159,3 +181,9 @@ def totals(checks: Sequence[Check]) -> dict[str, Any]:
         "errors": errors,
         "success_rate": passed / len(counted) if counted else 1.0,
     }
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    if root is not None and path.is_relative_to(root):
+        return str(path.relative_to(root))
+    return str(path)

@@ -295,6 +295,8 @@ class Settings:
     """``--aide-valgrind``: the valgrind command or path that counts."""
     confirm: int = DEFAULT_CONFIRM
     """``--aide-confirm``: times a suspected wall-time failure is measured again."""
+    explain: str = "fail"
+    """``--aide-explain``: profile checks that fail (``fail``), every check, or none."""
 
 
 def _importable(module: str) -> bool:

@@ -47,6 +47,18 @@ def _loop_name(text: str) -> str:
     return text
 
 
+EXPLAIN_CHOICES = ("fail", "always", "never")
+"""When ``--aide-explain`` profiles a check."""
+
+
+def _explain_when(text: str) -> str:
+    if text not in EXPLAIN_CHOICES:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice {text!r} (choose from {', '.join(EXPLAIN_CHOICES)})"
+        )
+    return text
+
+
 def _measure_name(text: str) -> str:
     if text not in MEASURES:
         raise argparse.ArgumentTypeError(
@@ -264,6 +276,19 @@ OPTIONS: tuple[Option, ...] = (
         parse=non_negative_int,
         metavar="N",
         default=DEFAULT_CONFIRM,
+    ),
+    Option(
+        "explain",
+        "profile a check to explain it: 'fail' profiles checks that fail or regress (one "
+        "more profiled run after the verdict, the top functions in the failure text and a "
+        "callgrind and pstats file in the report directory), 'always' every check (and "
+        "keeps the profile in a saved baseline, for a differential profile later), 'never' "
+        "none (default: fail)",
+        "explain",
+        parse=_explain_when,
+        choices=EXPLAIN_CHOICES,
+        metavar="{fail,always,never}",
+        default="fail",
     ),
     Option(
         "timeout",

@@ -8,8 +8,10 @@ plan, load, CPU sampling, memory tracing, the same-job pair server), and
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,11 +28,13 @@ from pytest_aide.measure.load import (
     sweep_result,
 )
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
+from pytest_aide.measure.profile import Profile, profile_calls, profile_calls_async
 from pytest_aide.measure.queries import QueryError, QueryWatch, WatchedDatabase
 from pytest_aide.measure.timer import (
     LoopFactory,
     NothingTimed,
     TimingPlan,
+    is_async_callable,
     measure,
     measure_async,
     refuse_generator_function,
@@ -44,8 +48,10 @@ if TYPE_CHECKING:  # the server lives in a pytest plugin; the runner only calls 
 __all__ = [
     "CheckRun",
     "Load",
+    "Profiling",
     "RunError",
     "RunSkipped",
+    "profiling",
     "run_check",
     "run_check_async",
     "served",
@@ -135,10 +141,75 @@ def served(name: str, value: Any) -> TimingResult:
     return TimingResult(name, [0.0], mode="smoke", value=value)
 
 
+@dataclass
+class Profiling:
+    """A run that profiles each check's target instead of measuring it (``--aide-explain``)."""
+
+    directory: Path | None
+    """Where the profiles are written; None keeps them in memory only."""
+    stem: str
+    """File name of the first profile; further measured calls add ``-2``, ``-3``, ..."""
+    profiles: list[Profile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Measured calls that were not profiled, and why."""
+
+    def next_stem(self) -> str:
+        """The file name of the next profile."""
+        return self.stem if not self.profiles else f"{self.stem}-{len(self.profiles) + 1}"
+
+
+_PROFILING: ContextVar[Profiling | None] = ContextVar("aide_profiling", default=None)
+
+
+@contextmanager
+def profiling(directory: Path | None, stem: str) -> Iterator[Profiling]:
+    """While the block runs, :func:`run_check` profiles targets instead of measuring them."""
+    request = Profiling(directory, stem)
+    token = _PROFILING.set(request)
+    try:
+        yield request
+    finally:
+        _PROFILING.reset(token)
+
+
+def _unprofiled(run: CheckRun, request: Profiling) -> str | None:
+    if run.http is not None:
+        return f"{run.name}: not profiled: an HTTP check's work is done in the server's process"
+    if run.load is not None and run.load.mode == "process":
+        return f"{run.name}: profiled one call at a time in this process (the load used processes)"
+    return None
+
+
+def _profile(run: CheckRun, request: Profiling) -> list[Result]:
+    """Profile ``run``'s target (one call at a time, for a load too) in place of measuring it."""
+    note = _unprofiled(run, request)
+    if note is not None:
+        request.notes.append(note)
+        if run.http is not None:
+            return [served(run.name, None)]
+    fn, args, kwargs = run.target, run.args, run.kwargs or {}
+    where = {"directory": request.directory, "stem": request.next_stem()}
+    if not is_async_callable(fn):
+        profile = profile_calls(run.name, lambda: fn(*args, **kwargs), **where)
+    else:
+        loop = run.loop_factory() if run.loop_factory is not None else asyncio.new_event_loop()
+        try:
+            profile = loop.run_until_complete(
+                profile_calls_async(run.name, lambda: fn(*args, **kwargs), **where)
+            )
+        finally:
+            loop.close()
+    request.profiles.append(profile)
+    return [TimingResult(run.name, [profile.seconds], mode="smoke")]
+
+
 def run_check(run: CheckRun) -> list[Result]:
     """Measure ``run``: timing or load, CPU around it, then memory in one more call."""
     try:
         refuse_generator_function(run.target)
+        request = _PROFILING.get()
+        if request is not None:
+            return _profile(run, request)
         return _run_check(run)
     except NothingTimed as exc:
         raise RunError(str(exc)) from None
@@ -269,6 +340,19 @@ async def run_check_async(run: CheckRun) -> list[Result]:
     """:func:`run_check` from an async test, on its running loop: timing or async load."""
     try:
         refuse_generator_function(run.target)
+        request = _PROFILING.get()
+        if request is not None and run.http is None and is_async_callable(run.target):
+            fn, args, kwargs = run.target, run.args, run.kwargs or {}
+            profile = await profile_calls_async(
+                run.name,
+                lambda: fn(*args, **kwargs),
+                directory=request.directory,
+                stem=request.next_stem(),
+            )
+            request.profiles.append(profile)
+            return [TimingResult(run.name, [profile.seconds], mode="smoke")]
+        if request is not None:
+            return _profile(run, request)
         watch = run.cache_watch()
         queries = run.query_watch()
         measured = await _run_check_async(run, watch)

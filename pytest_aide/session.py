@@ -56,6 +56,7 @@ from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import summary_lines
 from pytest_aide.results import CountResult, TimingResult, result_from_dict
+from pytest_aide.runner import profiling
 from pytest_aide.units import format_duration, hint, parse_timeout
 from pytest_aide.verdict import (
     Comparison,
@@ -200,6 +201,12 @@ def _rearm_benchmark(item: pytest.Item) -> None:
         listed.remove(fixture.stats)
     fixture._mode = None
     fixture.stats = None
+
+
+def _file_name(nodeid: str) -> str:
+    """A node id as a file name: ``tests/test_x.py::test_y[1]`` -> ``tests_test_x.py__test_y_1``."""
+    name = "".join(c if c.isalnum() or c in "-_." else "_" for c in nodeid.replace("::", "__"))
+    return name.strip("._") or "check"
 
 
 def _benchmark_timing(item: pytest.Item, name: str) -> TimingResult | None:
@@ -930,14 +937,45 @@ class AideSession:
                 self.gate.count_slugs.update(self.counting.slugs(self.gate.machine))
                 disabled = None if adopted else _benchmark_disabled(item)
                 verdict = self.gate.evaluate(check, unmeasured=disabled)
+                explain = self.settings.explain
+                if explain == "always" or (explain == "fail" and not verdict.passed):
+                    self._explain(item, check)
                 if not verdict.passed:
                     report.outcome = "failed"
-                    report.longrepr = "\n".join(verdict.lines())
+                    explained = check.explanation(self.config.rootpath)
+                    report.longrepr = "\n".join([*verdict.lines(), *explained])
             if report.failed:
                 check.outcome = "failed"
         if report.when == "teardown" and self.workerinput is not None and self.settings.perf:
             setattr(report, _STREAM_ATTR, json.dumps(check.to_dict()))
         return report
+
+    def _explain(self, item: pytest.Item, check: Check) -> None:
+        """Run the test once more with its measured calls profiled (``--aide-explain``).
+
+        The check keeps its figures: the profiled run's stand in for nothing.
+        A test that raises while profiled, or measures nothing the runner sees
+        (a pytest-benchmark test), gets a note instead of a profile.
+        """
+        kept = list(check.results)
+        directory = self.settings.report_dir / "profiles"
+        stem = _file_name(item.nodeid)
+        check.results.clear()  # so the profiled calls take the measured calls' names
+        _rearm_benchmark(item)
+        try:
+            with profiling(directory, stem) as request:
+                item.runtest()
+        except Exception as exc:  # the verdict stands; the profile is what is lost
+            request.notes.append(f"{check.name}: not profiled: the test raised {exc!r}")
+        finally:
+            check.results[:] = kept
+        check.profiles = request.profiles
+        check.profile_notes = request.notes
+        if not request.profiles and not request.notes:
+            check.profile_notes.append(
+                f"{check.name}: not profiled: no call went through aide_timer, aide_load or "
+                "a scenario (pytest-benchmark's benchmark is not profiled yet)"
+            )
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the reports and append the run to the history under ``--aide-perf``."""
