@@ -18,7 +18,8 @@ from __future__ import annotations
 import cProfile
 import pstats
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,6 +155,38 @@ _KEPT = 200
 """Functions kept in a profile's plain form: enough to attribute a change."""
 
 
+class _Rounds:
+    """Profiled calls until ``min_time`` has passed (one call at least) or ``max_calls``."""
+
+    def __init__(self, min_time: float, max_calls: int) -> None:
+        self.profiler = cProfile.Profile()
+        self.min_time, self.max_calls = min_time, max_calls
+        self.calls = 0
+        self.began = time.perf_counter()
+
+    @contextmanager
+    def profiled(self) -> Iterator[None]:
+        self.profiler.enable()
+        try:
+            yield
+        finally:
+            self.profiler.disable()
+        self.calls += 1
+
+    @property
+    def more(self) -> bool:
+        elapsed = time.perf_counter() - self.began
+        return elapsed < self.min_time and self.calls < self.max_calls
+
+    def profile(self, name: str, directory: Path | None, stem: str | None) -> Profile:
+        seconds = (time.perf_counter() - self.began) / self.calls
+        stats = pstats.Stats(self.profiler)
+        profile = Profile(name, self.calls, seconds, _functions(stats, self.calls))
+        if directory is not None:
+            profile.write(directory, stem or _file_stem(name), stats)
+        return profile
+
+
 def profile_calls(
     name: str,
     call: Callable[[], Any],
@@ -169,19 +202,11 @@ def profile_calls(
     function's share a stable figure. With ``directory``, the profile is
     written there as ``stem.callgrind`` and ``stem.pstats``.
     """
-    profiler = cProfile.Profile()
-    calls = 0
-    began = time.perf_counter()
-    while True:
-        profiler.enable()
-        try:
+    rounds = _Rounds(min_time, max_calls)
+    while rounds.calls == 0 or rounds.more:
+        with rounds.profiled():
             call()
-        finally:
-            profiler.disable()
-        calls += 1
-        if time.perf_counter() - began >= min_time or calls >= max_calls:
-            break
-    return _finish(name, profiler, calls, (time.perf_counter() - began) / calls, directory, stem)
+    return rounds.profile(name, directory, stem)
 
 
 async def profile_calls_async(
@@ -194,34 +219,11 @@ async def profile_calls_async(
     stem: str | None = None,
 ) -> Profile:
     """:func:`profile_calls` for a coroutine function, awaited on the running loop."""
-    profiler = cProfile.Profile()
-    calls = 0
-    began = time.perf_counter()
-    while True:
-        profiler.enable()
-        try:
+    rounds = _Rounds(min_time, max_calls)
+    while rounds.calls == 0 or rounds.more:
+        with rounds.profiled():
             await call()
-        finally:
-            profiler.disable()
-        calls += 1
-        if time.perf_counter() - began >= min_time or calls >= max_calls:
-            break
-    return _finish(name, profiler, calls, (time.perf_counter() - began) / calls, directory, stem)
-
-
-def _finish(
-    name: str,
-    profiler: cProfile.Profile,
-    calls: int,
-    seconds: float,
-    directory: Path | None,
-    stem: str | None,
-) -> Profile:
-    stats = pstats.Stats(profiler)
-    profile = Profile(name, calls, seconds, _functions(stats, calls))
-    if directory is not None:
-        profile.write(directory, stem or _file_stem(name), stats)
-    return profile
+    return rounds.profile(name, directory, stem)
 
 
 def _functions(stats: pstats.Stats, calls: int) -> list[FunctionCost]:
