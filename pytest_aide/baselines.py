@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.fileio import dumps, read_bytes, read_text
+from pytest_aide.measure.profile import Profile
 from pytest_aide.results import (
     MAX_STORED_SAMPLES,
     CacheResult,
@@ -92,6 +93,9 @@ class Baseline:
     """True when tracked files differed from ``commit`` (baseline files aside)."""
     runs: list[dict[str, Any]] = field(default_factory=list)
     """Saved runs of this commit, oldest first: ``{"created", "medians": {name: s}}``."""
+    profiles: list[Profile] = field(default_factory=list)
+    """Profiles of the check's measured calls, when it was saved under ``--aide-explain
+    always``: what a differential profile compares a later failure with."""
 
     @property
     def date(self) -> str:
@@ -124,6 +128,8 @@ class Baseline:
         if self.commit is not None:
             data["commit"] = self.commit
             data["dirty"] = self.dirty
+        if self.profiles:
+            data["profiles"] = [{**p.to_dict(), "files": {}} for p in self.profiles]
         return data
 
     def to_text(self) -> str:
@@ -303,6 +309,7 @@ def load_baseline(path: Path, expected_id: str | None = None, shown: str | None 
         if not isinstance(data["machine"], dict):
             raise ValueError("'machine' is not an object")
         machine = dict(data["machine"])
+        profiles = [Profile.from_dict(p) for p in data.get("profiles") or []]
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         detail = f"field {exc.args[0]!r} missing" if isinstance(exc, KeyError) else str(exc)
         raise BaselineError(f"{shown}: corrupt baseline results: {detail}") from None
@@ -318,6 +325,7 @@ def load_baseline(path: Path, expected_id: str | None = None, shown: str | None 
         commit=commit,
         dirty=data.get("dirty") is True,
         runs=_runs(data.get("runs", []), shown),
+        profiles=profiles,
     )
 
 

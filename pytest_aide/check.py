@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.confirm import Confirmation
-from pytest_aide.measure.profile import Profile
+from pytest_aide.measure.profile import Profile, differential_lines
 from pytest_aide.results import CountResult, Result, TimingResult, result_from_dict
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Breach, Comparison, Evidence, Threshold, Verdict, decide
@@ -51,17 +51,23 @@ class Check:
     """Profiles of the check's measured calls (``--aide-explain``), if it was profiled."""
     profile_notes: list[str] = field(default_factory=list)
     """Why a measured call was not profiled, or was profiled otherwise than measured."""
+    baseline_profiles: tuple[str, list[Profile]] | None = None
+    """The stored baseline's reference (its date or commit) and its profiles, if compared."""
 
     def explanation(self, root: Path | None = None) -> list[str]:
         """The profile lines shown under a failing check: the top functions, then notes.
 
         Profile files under ``root`` are shown relative to it.
         """
+        reference, before = self.baseline_profiles or ("", [])
+        old = {profile.name: profile for profile in before}
         lines = []
         for profile in self.profiles:
             lines += profile.lines()
             shown = [_relative(Path(path), root) for path in profile.files.values()]
             lines += [f"  full profile: {', '.join(shown)}"] if shown else []
+            if profile.name in old:
+                lines += differential_lines(old[profile.name], profile, reference)
         return lines + self.profile_notes
 
     def next_result_name(self) -> str:

@@ -244,6 +244,7 @@ class Gate:
             return
         baseline, gating = found
         check.baseline_commit = (baseline.commit, baseline.dirty)
+        check.baseline_profiles = (self._reference(baseline), baseline.profiles)
         # A check that asked for a count is gated on it; its wall time is only reported.
         gating = gating and not counted
         queries = [r for r in check.results if isinstance(r, QueryResult)]
@@ -283,6 +284,7 @@ class Gate:
             profile=self.profile,
             commit=self.commit,
             dirty=self.dirty,
+            profiles=list(check.profiles),
         )
         try:
             note = save_baseline(path, baseline, shown)

@@ -936,9 +936,11 @@ class AideSession:
                     self.counting_against.attach_against(item.nodeid, check, self.revision.label)
                 self.gate.count_slugs.update(self.counting.slugs(self.gate.machine))
                 disabled = None if adopted else _benchmark_disabled(item)
-                verdict = self.gate.evaluate(check, unmeasured=disabled)
                 explain = self.settings.explain
-                if explain == "always" or (explain == "fail" and not verdict.passed):
+                if explain == "always":  # before the verdict: a saved baseline keeps it
+                    self._explain(item, check)
+                verdict = self.gate.evaluate(check, unmeasured=disabled)
+                if explain == "fail" and not verdict.passed:
                     self._explain(item, check)
                 if not verdict.passed:
                     report.outcome = "failed"

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from pytest_aide.measure.profile import Profile, diff_profiles, profile_calls
@@ -223,3 +224,59 @@ def test_profiles_come_back_from_xdist_workers(project: pytest.Pytester) -> None
     checks = _report(project)
     assert [p["name"] for p in checks["test_too_slow"]["profiles"]] == ["test_too_slow"]
     assert [p["name"] for p in checks["test_async_too_slow"]["profiles"]] == ["test_async_too_slow"]
+
+
+SLOWED = """
+import json
+import os
+import pytest
+
+def planted_hot_spot(n):
+    return sum(i * i for i in range(n))
+
+def steady_part():
+    return json.dumps([{"i": i} for i in range(300)])
+
+def target():
+    return planted_hot_spot(4000 * SCALE) + len(steady_part())
+
+SCALE = 1
+
+@pytest.mark.aide(name="diag")
+def test_diag(aide_timer):
+    aide_timer(target, iterations=8)
+"""
+
+
+def test_a_regression_is_explained_against_the_baselines_profile(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_slowed=SLOWED)
+    saved = pytester.runpytest(
+        "--aide-perf", "--aide-save-baseline", "--aide-explain", "always", "-p", "no:randomly"
+    )
+    saved.assert_outcomes(passed=1)
+    (path,) = (pytester.path / "baselines").rglob("*.json")
+    stored = json.loads(path.read_text())
+    (profile,) = stored["profiles"]
+    assert profile["name"] == "diag" and profile["files"] == {}
+    pytester.makepyfile(test_slowed=SLOWED.replace("SCALE = 1", "SCALE = 8"))
+    result = pytester.runpytest("--aide-perf", "--aide-confirm", "0", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "diag: regressed +* % * vs baseline of *",
+            "profile of diag: *",
+            "differential profile of diag against the baseline of *: +*/call of own time in "
+            "all, most of it in:",
+            "  +*/call in *test_slowed.py:6 <genexpr> (+* %)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert path.read_text() == json.dumps(stored, indent=2, sort_keys=True) + "\n"
+
+
+def test_the_report_with_profiles_follows_its_schema(project: pytest.Pytester) -> None:
+    project.runpytest("--aide-perf", "--aide-confirm", "0", "-k", "test_too_slow")
+    report = json.loads((project.path / ".aide" / "report.json").read_text())
+    schema = Path(__file__).parent.parent / "pytest_aide" / "report" / "report.schema.json"
+    jsonschema.validate(report, json.loads(schema.read_text()))
+    assert report["checks"][0]["profiles"][0]["functions"]

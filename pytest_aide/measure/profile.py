@@ -29,6 +29,7 @@ __all__ = [
     "FunctionDelta",
     "Profile",
     "diff_profiles",
+    "differential_lines",
     "profile_calls",
     "profile_calls_async",
 ]
@@ -281,6 +282,17 @@ def diff_profiles(old: Profile, new: Profile, n: int = 5) -> tuple[float, list[F
     direction = 1.0 if change >= 0 else -1.0
     deltas.sort(key=lambda d: d.change * direction, reverse=True)
     return change, [d for d in deltas[:n] if d.change * direction > 0]
+
+
+def differential_lines(old: Profile, new: Profile, reference: str) -> list[str]:
+    """What accounts for the change from ``old`` to ``new``, one function per line."""
+    change, deltas = diff_profiles(old, new)
+    sign = "+" if change >= 0 else "-"
+    header = (
+        f"differential profile of {new.name} against the baseline of {reference}: "
+        f"{sign}{_seconds(abs(change))}/call of own time in all, most of it in:"
+    )
+    return [header, *(f"  {delta.line()}" for delta in deltas)]
 
 
 def _callgrind(stats: pstats.Stats, calls: int) -> str:
