@@ -54,17 +54,17 @@ class Check:
     baseline_profiles: tuple[str, list[Profile]] | None = None
     """The stored baseline's reference (its date or commit) and its profiles, if compared."""
 
-    def explanation(self, root: Path | None = None) -> list[str]:
+    def explanation(self, report_dir: Path, root: Path | None = None) -> list[str]:
         """The profile lines shown under a failing check: the top functions, then notes.
 
-        Profile files under ``root`` are shown relative to it.
+        Profile files (relative to ``report_dir``) are shown relative to ``root``.
         """
         reference, before = self.baseline_profiles or ("", [])
         old = {profile.name: profile for profile in before}
         lines = []
         for profile in self.profiles:
             lines += profile.lines()
-            shown = [_relative(Path(path), root) for path in profile.files.values()]
+            shown = [_relative(report_dir / path, root) for path in profile.files.values()]
             lines += [f"  full profile: {', '.join(shown)}"] if shown else []
             if profile.name in old:
                 lines += differential_lines(old[profile.name], profile, reference)

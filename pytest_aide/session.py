@@ -944,7 +944,7 @@ class AideSession:
                     self._explain(item, check)
                 if not verdict.passed:
                     report.outcome = "failed"
-                    explained = check.explanation(self.config.rootpath)
+                    explained = check.explanation(self.settings.report_dir, self.config.rootpath)
                     report.longrepr = "\n".join([*verdict.lines(), *explained])
             if report.failed:
                 check.outcome = "failed"
@@ -971,6 +971,11 @@ class AideSession:
             request.notes.append(f"{check.name}: not profiled: the test raised {exc!r}")
         finally:
             check.results[:] = kept
+        for profile in request.profiles:  # as the reports link them, beside report.html
+            profile.files = {
+                kind: os.path.relpath(path, self.settings.report_dir)
+                for kind, path in profile.files.items()
+            }
         check.profiles = request.profiles
         check.profile_notes = request.notes
         if not request.profiles and not request.notes:

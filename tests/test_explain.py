@@ -14,7 +14,10 @@ from pytest_aide.measure.profile import Profile, diff_profiles, profile_calls
 
 
 def squares(n: int) -> int:
-    return sum(i * i for i in range(n))
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
 
 
 def encode(n: int) -> str:
@@ -28,10 +31,10 @@ def work(scale: int) -> int:
 def test_the_profile_names_the_function_that_costs_most(tmp_path: Path) -> None:
     profile = profile_calls("work", lambda: work(3), directory=tmp_path, stem="work")
     top = profile.top(1)[0]
-    assert top.function == "<genexpr>" and top.line == squares.__code__.co_firstlineno + 1
-    assert top.calls == 9001  # per call of the target, whatever the number of calls
+    assert top.function == "squares" and top.line == squares.__code__.co_firstlineno
+    assert top.calls == 1  # per call of the target, whatever the number of calls
     by_name = {f.function: f for f in profile.functions}
-    assert by_name["squares"].calls == 1 and by_name["squares"].cumulative >= top.own
+    assert by_name["encode"].calls == 1 and by_name["work"].cumulative >= top.own
     assert profile.calls >= 1 and Path(profile.files["callgrind"]).name == "work.callgrind"
     again = Profile.from_dict(json.loads(json.dumps(profile.to_dict())))
     assert again.top(1)[0] == top and again.calls == profile.calls
@@ -42,7 +45,7 @@ def test_the_differential_profile_puts_the_change_on_the_slowed_function() -> No
     after = profile_calls("work", lambda: work(4))
     change, deltas = diff_profiles(before, after)
     assert change > 0
-    assert deltas[0].function.function == "<genexpr>"
+    assert deltas[0].function.function == "squares"
     assert deltas[0].line().startswith("+") and "/call in " in deltas[0].line()
     assert "tests/test_explain.py:" in deltas[0].line()
 
@@ -56,7 +59,7 @@ def test_the_callgrind_file_opens_in_valgrinds_own_reader(tmp_path: Path) -> Non
         text=True,
         check=True,
     ).stdout
-    assert "Microseconds" in shown and "test_explain.py:<genexpr>" in shown
+    assert "Microseconds" in shown and "test_explain.py:squares" in shown
 
 
 PLANTED = """
@@ -65,7 +68,10 @@ import json
 import pytest
 
 def planted_hot_spot(n):
-    return sum(i * i for i in range(n))
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
 
 def target():
     return planted_hot_spot(20000) + len(json.dumps(list(range(100))))
@@ -110,7 +116,7 @@ def test_a_failing_check_shows_its_top_functions_and_writes_the_profile(
         [
             "test_too_slow: mean * > 1.00 us",
             "profile of test_too_slow: * call(s), * per call profiled; top functions by own time*",
-            "*% own * cumulative * 20,001 calls  *test_planted.py:6 <genexpr>",
+            "*% own * cumulative *  1 calls  *test_planted.py:5 planted_hot_spot",
         ]
     )
     result.stdout.fnmatch_lines(
@@ -119,13 +125,13 @@ def test_a_failing_check_shows_its_top_functions_and_writes_the_profile(
             ".aide/profiles/test_planted.py__test_too_slow.pstats"
         ]
     )
-    result.stdout.fnmatch_lines(["profile of test_async_too_slow: *", "*<genexpr>"])
+    result.stdout.fnmatch_lines(["profile of test_async_too_slow: *", "*planted_hot_spot"])
     assert "Traceback" not in result.stdout.str()
     checks = _report(project)
     (profile,) = checks["test_too_slow"]["profiles"]
     hot = [f for f in profile["functions"] if f["function"] == "planted_hot_spot"]
     assert hot and hot[0]["calls"] == 1
-    assert (project.path / profile["files"]["pstats"]).is_file()
+    assert (project.path / ".aide" / profile["files"]["pstats"]).is_file()
     # A check that passed is not profiled under the default, --aide-explain fail.
     assert checks["test_fine"]["profiles"] == []
     assert checks["test_fine"]["results"][0]["mode"] == "perf"
@@ -154,7 +160,10 @@ def test_a_bad_choice_is_one_line(project: pytest.Pytester) -> None:
 
 SCENARIO_MODULE = """
 def planted_hot_spot(n):
-    return sum(i * i for i in range(n))
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
 
 def diagnose():
     return planted_hot_spot(20000)
@@ -181,7 +190,7 @@ def test_scenarios_and_loads_are_profiled_one_call_at_a_time(pytester: pytest.Py
     result = pytester.runpytest("--aide-perf", "--aide-confirm", "0", "scenarios")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
-        ["profile of diagnosis: *", "* 20,001 calls  *hotmod.py:2 <genexpr>"]
+        ["profile of diagnosis: *", "*  1 calls  *hotmod.py:1 planted_hot_spot"]
     )
     result.stdout.fnmatch_lines(["profile of under_load: *"])
     assert "Traceback" not in result.stdout.str()
@@ -232,7 +241,10 @@ import os
 import pytest
 
 def planted_hot_spot(n):
-    return sum(i * i for i in range(n))
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
 
 def steady_part():
     return json.dumps([{"i": i} for i in range(300)])
@@ -267,7 +279,7 @@ def test_a_regression_is_explained_against_the_baselines_profile(pytester: pytes
             "profile of diag: *",
             "differential profile of diag against the baseline of *: +*/call of own time in "
             "all, most of it in:",
-            "  +*/call in *test_slowed.py:6 <genexpr> (+* %)",
+            "  +*/call in *test_slowed.py:5 planted_hot_spot (+* %)",
         ]
     )
     assert "Traceback" not in result.stdout.str()
@@ -280,3 +292,17 @@ def test_the_report_with_profiles_follows_its_schema(project: pytest.Pytester) -
     schema = Path(__file__).parent.parent / "pytest_aide" / "report" / "report.schema.json"
     jsonschema.validate(report, json.loads(schema.read_text()))
     assert report["checks"][0]["profiles"][0]["functions"]
+
+
+def test_the_markdown_and_html_reports_link_each_profile(project: pytest.Pytester) -> None:
+    project.runpytest("--aide-perf", "--aide-confirm", "0", "-k", "test_too_slow")
+    markdown = (project.path / ".aide" / "report.md").read_text()
+    assert "## Profiles" in markdown
+    assert (
+        "### `test_too_slow` ([callgrind](profiles/test_planted.py__test_too_slow.callgrind), "
+        "[pstats](profiles/test_planted.py__test_too_slow.pstats))"
+    ) in markdown
+    assert "planted_hot_spot`" in markdown
+    page = (project.path / ".aide" / "report.html").read_text()
+    assert "most own time in planted_hot_spot" in page
+    assert '<a href="profiles/test_planted.py__test_too_slow.callgrind">callgrind</a>' in page

@@ -423,6 +423,7 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
                 )
         shown = check["failures"] or confirmation_lines(check)
         why = "".join(f"<li>{html.escape(line)}</li>" for line in shown)
+        why += "".join(_profile_item(profile) for profile in check.get("profiles") or [])
         thresholds = check["thresholds"]
         limits = ", ".join(thresholds[key]["text"] for key in in_order(thresholds)) or "-"
         rows.append(
@@ -435,6 +436,23 @@ def _summary_table(checks: list[dict[str, Any]]) -> str:
     return (
         "<table><thead><tr><th>status</th><th>check</th><th>figures</th><th>limits</th></tr>"
         f"</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _profile_item(profile: dict[str, Any]) -> str:
+    """A list item naming a profile's costliest function and linking its files."""
+    links = " · ".join(
+        f'<a href="{html.escape(path)}">{html.escape(kind)}</a>'
+        for kind, path in profile["files"].items()
+    )
+    top = max(profile["functions"], key=lambda f: f["own"], default=None)
+    most = (
+        f": most own time in {html.escape(top['function'])} ({format_duration(top['own'])}/call)"
+        if top
+        else ""
+    )
+    return f"<li>profile of {html.escape(profile['name'])}{most}" + (
+        f" ({links})</li>" if links else "</li>"
     )
 
 

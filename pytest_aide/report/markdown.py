@@ -287,6 +287,48 @@ def _count_section(checks: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def _profile_section(checks: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for check in checks:
+        for profile in check.get("profiles") or []:
+            files = ", ".join(f"[{kind}]({path})" for kind, path in profile["files"].items())
+            total = sum(f["own"] for f in profile["functions"]) or 1.0
+            lines += [
+                "",
+                f"### `{_cell(profile['name'])}`" + (f" ({files})" if files else ""),
+                "",
+                f"{profile['calls']:,} call(s) profiled, {format_duration(profile['seconds'])} "
+                "per call with the profiler's overhead.",
+                "",
+                "| own | share | cumulative | calls | function |",
+                "|---:|---:|---:|---:|---|",
+            ]
+            top = sorted(profile["functions"], key=lambda f: f["own"], reverse=True)[:8]
+            lines += [
+                f"| {format_duration(f['own'])} | {f['own'] / total:.1%} | "
+                f"{format_duration(f['cumulative'])} | {f['calls']:,.4g} | "
+                f"`{_cell(_where(f))}` |"
+                for f in top
+            ]
+    if not lines:
+        return []
+    return [
+        "",
+        "## Profiles",
+        "",
+        "`--aide-explain`: the check run once more under cProfile; figures per call of "
+        "its target. Open the callgrind file in KCachegrind or QCachegrind, the pstats "
+        "file in snakeviz.",
+        *lines,
+    ]
+
+
+def _where(function: dict[str, Any]) -> str:
+    if not function["line"]:
+        return function["function"]
+    return f"{function['file']}:{function['line']} {function['function']}"
+
+
 def _environment(report: dict[str, Any]) -> list[str]:
     m = report["machine"]
     lines = [
@@ -351,6 +393,7 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += _cache_section(checks)
     lines += _query_section(checks)
     lines += _http_section(checks)
+    lines += _profile_section(checks)
     notes = [note for check in checks for note in check["notes"]]
     if notes:
         lines += ["", "## Notes", "", *[f"- {_cell(note)}" for note in notes]]
