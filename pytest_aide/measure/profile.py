@@ -18,8 +18,7 @@ from __future__ import annotations
 import cProfile
 import pstats
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,8 @@ __all__ = [
     "profile_calls_async",
 ]
 
+_OWN = str(Path(__file__).parent.parent) + "/"
+"""pytest-aide's own frames (the calling wrapper, this module) are left out of profiles."""
 _PROFILER_NOISE = ("cProfile", "_lsprof", "<built-in method builtins.exec>")
 
 
@@ -165,13 +166,11 @@ class _Rounds:
         self.calls = 0
         self.began = time.perf_counter()
 
-    @contextmanager
-    def profiled(self) -> Iterator[None]:
+    def __enter__(self) -> None:
         self.profiler.enable()
-        try:
-            yield
-        finally:
-            self.profiler.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        self.profiler.disable()
         self.calls += 1
 
     @property
@@ -205,7 +204,7 @@ def profile_calls(
     """
     rounds = _Rounds(min_time, max_calls)
     while rounds.calls == 0 or rounds.more:
-        with rounds.profiled():
+        with rounds:
             call()
     return rounds.profile(name, directory, stem)
 
@@ -222,7 +221,7 @@ async def profile_calls_async(
     """:func:`profile_calls` for a coroutine function, awaited on the running loop."""
     rounds = _Rounds(min_time, max_calls)
     while rounds.calls == 0 or rounds.more:
-        with rounds.profiled():
+        with rounds:
             await call()
     return rounds.profile(name, directory, stem)
 
@@ -230,7 +229,9 @@ async def profile_calls_async(
 def _functions(stats: pstats.Stats, calls: int) -> list[FunctionCost]:
     found = []
     for (file, line, function), (_, ncalls, own, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
-        if file == __file__ or any(noise in function or noise in file for noise in _PROFILER_NOISE):
+        if file.startswith(_OWN) or any(
+            noise in function or noise in file for noise in _PROFILER_NOISE
+        ):
             continue
         if function == "<method 'disable' of '_lsprof.Profiler' objects>":
             continue
