@@ -9,6 +9,7 @@ import argparse
 import importlib.metadata
 import json
 import os
+import shutil
 import statistics
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.baselines import BaselineError, atomic_write_text, load_baseline
+from pytest_aide.bisect import Bisect, BisectError, Step, bisect, toplevel
 from pytest_aide.config import DEFAULT_TOLERANCE
 from pytest_aide.fileio import dumps, file_kind, read_text
 from pytest_aide.gate import COUNT_TOLERANCE
@@ -524,6 +526,36 @@ def _trend(store: History, check: str, limit: int) -> int:
     return 0
 
 
+def _bisect_command(args: argparse.Namespace) -> int:
+    select = ["-k", args.k] if args.k else [args.check]
+    measure = args.measure
+    if measure == "auto":
+        measure = "instructions" if shutil.which("valgrind") else "time"
+
+    def show(step: Step) -> None:
+        verdict = "regressed" if step.regressed else "unchanged"
+        print(
+            f"  {step.commit[:7]} {step.subject[:50]!r}: {verdict} {step.change} on {step.measure}"
+        )
+        sys.stdout.flush()
+
+    try:
+        rootdir = Path(args.rootdir).resolve()
+        search = Bisect(toplevel(rootdir), rootdir, args.good, select, measure, args.tolerance)
+        print(
+            f"bisect {args.good}..{args.bad} on {measure}, each commit beside GOOD in the same job:"
+        )
+        found, steps = bisect(search, args.bad, show)
+    except BisectError as exc:
+        print(f"pytest-aide bisect: {exc}", file=sys.stderr)
+        return 1 if "nothing to bisect" in str(exc) else 2
+    print(
+        f"first regressed commit: {found.commit[:7]} {found.subject!r}: {found.change} on "
+        f"{found.measure} against {args.good} ({len(steps)} commits measured)"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``pytest-aide`` command."""
     parser = argparse.ArgumentParser(
@@ -575,6 +607,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--limit", type=int, default=20, help="newest runs to list")
     listing.set_defaults(run=_history_command)
+    bisecting = commands.add_parser(
+        "bisect",
+        help="find the first commit between GOOD and BAD at which a check regressed",
+        description="Check out commits between GOOD and BAD in temporary worktrees (your "
+        "checkout is never touched) and measure the check on each beside GOOD in the same "
+        "job, on instruction counts when valgrind is installed, else on paired wall time; "
+        "a binary search names the first commit whose change exceeds the tolerance.",
+        epilog="exit codes: 0 found, 1 BAD did not regress, 2 bad input (an unknown "
+        "revision, GOOD not an ancestor of BAD, the check missing at a commit)",
+    )
+    bisecting.add_argument("good", metavar="GOOD", help="a commit where the check was fine")
+    bisecting.add_argument("bad", metavar="BAD", help="a later commit where it regressed")
+    which = bisecting.add_mutually_exclusive_group(required=True)
+    which.add_argument("-k", metavar="EXPR", help="pytest -k expression selecting one check")
+    which.add_argument("--check", metavar="NODEID", help="the check's node id")
+    bisecting.add_argument(
+        "--measure",
+        choices=("auto", "instructions", "time"),
+        default="auto",
+        help="instructions (valgrind) or paired wall time (default: %(default)s: instructions "
+        "when valgrind is installed)",
+    )
+    bisecting.add_argument(
+        "--tolerance", metavar="PCT", help="change that counts as a regression, e.g. 5%%"
+    )
+    bisecting.add_argument(
+        "--rootdir", default=".", help="where pytest runs, in your checkout (default: .)"
+    )
+    bisecting.set_defaults(run=_bisect_command)
     return parser
 
 
