@@ -157,6 +157,11 @@ class Profiling:
         """The file name of the next profile."""
         return self.stem if not self.profiles else f"{self.stem}-{len(self.profiles) + 1}"
 
+    def keep(self, profile: Profile) -> list[Result]:
+        """Keep ``profile``; what the measured call returns instead of its figures."""
+        self.profiles.append(profile)
+        return [TimingResult(profile.name, [profile.seconds], mode="smoke")]
+
 
 _PROFILING: ContextVar[Profiling | None] = ContextVar("aide_profiling", default=None)
 
@@ -199,8 +204,7 @@ def _profile(run: CheckRun, request: Profiling) -> list[Result]:
             )
         finally:
             loop.close()
-    request.profiles.append(profile)
-    return [TimingResult(run.name, [profile.seconds], mode="smoke")]
+    return request.keep(profile)
 
 
 def run_check(run: CheckRun) -> list[Result]:
@@ -349,8 +353,7 @@ async def run_check_async(run: CheckRun) -> list[Result]:
                 directory=request.directory,
                 stem=request.next_stem(),
             )
-            request.profiles.append(profile)
-            return [TimingResult(run.name, [profile.seconds], mode="smoke")]
+            return request.keep(profile)
         if request is not None:
             return _profile(run, request)
         watch = run.cache_watch()

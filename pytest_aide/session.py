@@ -964,13 +964,18 @@ class AideSession:
         stem = _file_name(item.nodeid)
         check.results.clear()  # so the profiled calls take the measured calls' names
         _rearm_benchmark(item)
-        try:
-            with profiling(directory, stem) as request:
+        with profiling(directory, stem) as request:
+            try:
                 item.runtest()
-        except Exception as exc:  # the verdict stands; the profile is what is lost
-            request.notes.append(f"{check.name}: not profiled: the test raised {exc!r}")
-        finally:
-            check.results[:] = kept
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # pytest.skip/fail too: the verdict stands
+                if not request.profiles:
+                    request.notes.append(
+                        f"{check.name}: not profiled: the test raised {type(exc).__name__}: {exc}"
+                    )
+            finally:
+                check.results[:] = kept
         for profile in request.profiles:  # as the reports link them, beside report.html
             profile.files = {
                 kind: os.path.relpath(path, self.settings.report_dir)

@@ -221,7 +221,7 @@ def test_a_test_that_raises_when_profiled_keeps_its_verdict_and_says_why(
     result.stdout.fnmatch_lines(
         [
             "test_once: mean * > 1.00 us",
-            "test_once: not profiled: the test raised RuntimeError('run twice')",
+            "test_once: not profiled: the test raised RuntimeError: run twice",
         ]
     )
     assert "Traceback" not in result.stdout.str()
@@ -306,3 +306,39 @@ def test_the_markdown_and_html_reports_link_each_profile(project: pytest.Pyteste
     page = (project.path / ".aide" / "report.html").read_text()
     assert "most own time in planted_hot_spot" in page
     assert '<a href="profiles/test_planted.py__test_too_slow.callgrind">callgrind</a>' in page
+
+
+SKIPS_WHEN_RUN_AGAIN = """
+import pytest
+from hotmod import diagnose
+
+RUNS = []
+
+@pytest.mark.aide(mean="1us")
+def test_skips_later(aide_timer):
+    RUNS.append(1)
+    if len(RUNS) > 1:
+        pytest.skip("only once")
+    aide_timer(diagnose, iterations=3)
+
+@pytest.mark.aide(mean="1us")
+def test_asserts_on_its_figures(aide_timer):
+    result = aide_timer(diagnose, iterations=3)
+    assert result.mode == "perf", "profiled"
+"""
+
+
+def test_a_skip_or_an_assertion_when_run_again_never_breaks_the_session(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(hotmod=SCENARIO_MODULE, test_again=SKIPS_WHEN_RUN_AGAIN)
+    pytester.syspathinsert()
+    result = pytester.runpytest("--aide-perf", "--aide-confirm", "0", "-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        ["test_skips_later: not profiled: the test raised Skipped: only once"]
+    )
+    # The assertion failed after the call was profiled: the profile is kept.
+    result.stdout.fnmatch_lines(["profile of test_asserts_on_its_figures: *"])
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out and "Traceback" not in out
