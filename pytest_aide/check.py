@@ -52,7 +52,8 @@ class Check:
     profile_notes: list[str] = field(default_factory=list)
     """Why a measured call was not profiled, or was profiled otherwise than measured."""
     baseline_profiles: tuple[str, list[Profile]] | None = None
-    """The stored baseline's reference (its date or commit) and its profiles, if compared."""
+    """What the profiles to diff against are of (``the baseline of 2026-11-20``, ``REV in
+    the same job``) and the profiles, when there are any."""
 
     def explanation(self, report_dir: Path, root: Path | None = None) -> list[str]:
         """The profile lines shown under a failing check: the top functions, then notes.

@@ -244,7 +244,10 @@ class Gate:
             return
         baseline, gating = found
         check.baseline_commit = (baseline.commit, baseline.dirty)
-        check.baseline_profiles = (self._reference(baseline), baseline.profiles)
+        check.baseline_profiles = (
+            f"the baseline of {self._reference(baseline)}",
+            baseline.profiles,
+        )
         # A check that asked for a count is gated on it; its wall time is only reported.
         gating = gating and not counted
         queries = [r for r in check.results if isinstance(r, QueryResult)]

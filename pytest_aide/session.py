@@ -6,11 +6,14 @@ delegates every decision to modules that know nothing of pytest.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
@@ -43,6 +46,7 @@ from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.deadline import CheckTimeout, deadline
 from pytest_aide.measure.load import Progress
 from pytest_aide.measure.pair import PairPlan, PairRun, Tree, pair_items
+from pytest_aide.measure.profile import Profile
 from pytest_aide.measure.queries import WatchedDatabase, resolve_databases
 from pytest_aide.measure.system import (
     SystemMeter,
@@ -983,11 +987,57 @@ class AideSession:
             }
         check.profiles = request.profiles
         check.profile_notes = request.notes
+        if self.revision is not None and request.profiles:
+            self._profile_revision(item, check)
         if not request.profiles and not request.notes:
             check.profile_notes.append(
                 f"{check.name}: not profiled: no call went through aide_timer, aide_load or "
                 "a scenario (pytest-benchmark's benchmark is not profiled yet)"
             )
+
+    def _profile_revision(self, item: pytest.Item, check: Check) -> None:
+        """Profile the check in REV's worktree too, for a differential profile (``--aide-against``).
+
+        A pytest session of its own in the worktree, with ``--aide-explain always``.
+        """
+        assert self.revision is not None
+        label = self.revision.label
+        with tempfile.TemporaryDirectory(prefix="aide-explain-") as tmp:
+            command = [sys.executable, "-m", "pytest", item.nodeid, "--aide-perf"]
+            command += ["--aide-explain=always", "--aide-confirm=0", "-p", "no:randomly"]
+            command += ["-p", "no:cacheprovider", "-p", "no:xdist", f"--aide-report-dir={tmp}"]
+            done = subprocess.run(
+                command,
+                cwd=self.revision.path_for(self.config.rootpath),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            report = Path(tmp, "report.json")
+            checks = json.loads(report.read_text())["checks"] if report.is_file() else []
+        found = [Profile.from_dict(p) for c in checks for p in c.get("profiles") or []]
+        if not found:
+            last = (done.stdout.strip() or done.stderr.strip() or "no output").splitlines()[-1]
+            check.profile_notes.append(
+                f"{check.name}: no differential profile: {label} could not be profiled ({last})"
+            )
+            return
+        here = str(self.revision.toplevel.resolve()) + os.sep
+        if any(f.file.startswith(here) for p in found for f in p.functions):
+            check.profile_notes.append(
+                f"{check.name}: no differential profile: {label}'s session ran this tree's "
+                "code (an install that points here)"
+            )
+            return
+        there = str(self.revision.worktree.resolve()) + os.sep
+        for profile in found:  # the same function in both trees gets the same key
+            profile.functions = [
+                dataclasses.replace(f, file=here + f.file.removeprefix(there))
+                if f.file.startswith(there)
+                else f
+                for f in profile.functions
+            ]
+        check.baseline_profiles = (f"{label} in the same job", found)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the reports and append the run to the history under ``--aide-perf``."""

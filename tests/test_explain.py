@@ -342,3 +342,27 @@ def test_a_skip_or_an_assertion_when_run_again_never_breaks_the_session(
     result.stdout.fnmatch_lines(["profile of test_asserts_on_its_figures: *"])
     out = result.stdout.str()
     assert "INTERNALERROR" not in out and "Traceback" not in out
+
+
+def test_a_regression_against_a_revision_is_explained_against_its_profile(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_slowed=SLOWED)
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    for args in (["init", "-q"], ["config", "user.email", "a@example.com"]):
+        subprocess.run(["git", *args], cwd=pytester.path, check=True)
+    subprocess.run(["git", "config", "user.name", "a"], cwd=pytester.path, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=pytester.path, check=True)
+    subprocess.run(["git", "commit", "-qm", "good"], cwd=pytester.path, check=True)
+    pytester.makepyfile(test_slowed=SLOWED.replace("SCALE = 1", "SCALE = 8"))
+    result = pytester.runpytest("--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "diag: regressed +* % * vs HEAD (*) (same job)*",
+            "profile of diag: *",
+            "differential profile of diag against HEAD * in the same job: +*/call of own time*",
+            "  +*/call in *test_slowed.py:5 planted_hot_spot (+* %)",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()

@@ -290,7 +290,7 @@ def differential_lines(old: Profile, new: Profile, reference: str) -> list[str]:
     change, deltas = diff_profiles(old, new)
     sign = "+" if change >= 0 else "-"
     header = (
-        f"differential profile of {new.name} against the baseline of {reference}: "
+        f"differential profile of {new.name} against {reference}: "
         f"{sign}{_seconds(abs(change))}/call of own time in all, most of it in:"
     )
     return [header, *(f"  {delta.line()}" for delta in deltas)]
