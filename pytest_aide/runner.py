@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # the server lives in a pytest plugin; the runner only calls 
 __all__ = [
     "CheckRun",
     "Load",
+    "ProfiledBenchmark",
     "Profiling",
     "RunError",
     "RunSkipped",
@@ -175,6 +176,47 @@ def profiling(directory: Path | None, stem: str) -> Iterator[Profiling]:
         yield request
     finally:
         _PROFILING.reset(token)
+
+
+class ProfiledBenchmark:
+    """Stands in for pytest-benchmark's ``benchmark`` fixture while a test is profiled."""
+
+    def __init__(self, fixture: Any, name: str, request: Profiling) -> None:
+        self._fixture, self._name, self._request = fixture, name, request
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._fixture, attribute)  # extra_info, group, name ...
+
+    def __call__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Profile ``function(*args, **kwargs)``; return one call's value, as benchmark does."""
+        value = function(*args, **kwargs)
+        where = {"directory": self._request.directory, "stem": self._request.next_stem()}
+        self._request.keep(profile_calls(self._name, lambda: function(*args, **kwargs), **where))
+        return value
+
+    def pedantic(
+        self,
+        target: Callable[..., Any],
+        args: tuple = (),
+        kwargs: dict | None = None,
+        setup: Callable[[], Any] | None = None,
+        teardown: Callable[..., Any] | None = None,
+        rounds: int = 1,
+        warmup_rounds: int = 0,
+        iterations: int = 1,
+    ) -> Any:
+        """``benchmark.pedantic``: set-up and teardown run outside the profiled calls."""
+        values: list[Any] = []
+
+        def prepare() -> Callable[[], Any]:
+            call_args, call_kwargs = args, kwargs or {}
+            if setup is not None and (made := setup()) is not None:
+                call_args, call_kwargs = made
+            return lambda: values.append(target(*call_args, **call_kwargs))
+
+        where = {"directory": self._request.directory, "stem": self._request.next_stem()}
+        self._request.keep(profile_calls(self._name, lambda: None, prepare=prepare, **where))
+        return values[-1] if values else None
 
 
 def _unprofiled(run: CheckRun, request: Profiling) -> str | None:

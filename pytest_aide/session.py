@@ -60,7 +60,7 @@ from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import summary_lines
 from pytest_aide.results import CountResult, TimingResult, result_from_dict
-from pytest_aide.runner import profiling
+from pytest_aide.runner import ProfiledBenchmark, profiling
 from pytest_aide.units import format_duration, hint, parse_timeout
 from pytest_aide.verdict import (
     Comparison,
@@ -968,7 +968,11 @@ class AideSession:
         stem = _file_name(item.nodeid)
         check.results.clear()  # so the profiled calls take the measured calls' names
         _rearm_benchmark(item)
+        funcargs = getattr(item, "funcargs", {})
+        fixture = funcargs.get("benchmark")
         with profiling(directory, stem) as request:
+            if fixture is not None:
+                funcargs["benchmark"] = ProfiledBenchmark(fixture, check.name, request)
             try:
                 item.runtest()
             except (KeyboardInterrupt, SystemExit):
@@ -980,6 +984,8 @@ class AideSession:
                     )
             finally:
                 check.results[:] = kept
+                if fixture is not None:
+                    funcargs["benchmark"] = fixture
         for profile in request.profiles:  # as the reports link them, beside report.html
             profile.files = {
                 kind: os.path.relpath(path, self.settings.report_dir)
@@ -991,8 +997,8 @@ class AideSession:
             self._profile_revision(item, check)
         if not request.profiles and not request.notes:
             check.profile_notes.append(
-                f"{check.name}: not profiled: no call went through aide_timer, aide_load or "
-                "a scenario (pytest-benchmark's benchmark is not profiled yet)"
+                f"{check.name}: not profiled: no call went through aide_timer, aide_load, "
+                "benchmark or a scenario"
             )
 
     def _profile_revision(self, item: pytest.Item, check: Check) -> None:

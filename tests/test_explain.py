@@ -366,3 +366,43 @@ def test_a_regression_against_a_revision_is_explained_against_its_profile(
         ]
     )
     assert "Traceback" not in result.stdout.str()
+
+
+BENCHMARKS = """
+import pytest
+from hotmod import diagnose, planted_hot_spot
+
+@pytest.mark.aide(mean="1us")
+def test_plain(benchmark):
+    assert benchmark(diagnose) > 0
+
+@pytest.mark.aide(mean="1us")
+def test_pedantic(benchmark):
+    made = []
+    def setup():
+        made.append(1)
+        return (20000,), {}
+    assert benchmark.pedantic(planted_hot_spot, setup=setup, rounds=3) > 0
+"""
+
+
+def test_pytest_benchmark_tests_are_profiled_through_their_fixture(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(hotmod=SCENARIO_MODULE, test_bench=BENCHMARKS)
+    pytester.syspathinsert()
+    result = pytester.runpytest("--aide-perf", "--aide-confirm", "0", "-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "test_plain: mean * > 1.00 us",
+            "profile of test_plain: *",
+            "*hotmod.py:1 planted_hot_spot",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["profile of test_pedantic: *", "*1 calls  *hotmod.py:1 planted_hot_spot"]
+    )
+    out = result.stdout.str()
+    assert "setup" not in out.split("profile of test_pedantic")[1].split("full profile")[0]
+    assert "Traceback" not in out and "not profiled" not in out

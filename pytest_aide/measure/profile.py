@@ -165,12 +165,17 @@ class _Rounds:
         self.min_time, self.max_calls = min_time, max_calls
         self.calls = 0
         self.began = time.perf_counter()
+        self.entered = self.began
+        self.spent = 0.0
+        """Seconds inside the profiled calls (set-up between them left out)."""
 
     def __enter__(self) -> None:
+        self.entered = time.perf_counter()
         self.profiler.enable()
 
     def __exit__(self, *exc: object) -> None:
         self.profiler.disable()
+        self.spent += time.perf_counter() - self.entered
         self.calls += 1
 
     @property
@@ -179,9 +184,8 @@ class _Rounds:
         return elapsed < self.min_time and self.calls < self.max_calls
 
     def profile(self, name: str, directory: Path | None, stem: str | None) -> Profile:
-        seconds = (time.perf_counter() - self.began) / self.calls
         stats = pstats.Stats(self.profiler)
-        profile = Profile(name, self.calls, seconds, _functions(stats, self.calls))
+        profile = Profile(name, self.calls, self.spent / self.calls, _functions(stats, self.calls))
         if directory is not None:
             profile.write(directory, stem or _file_stem(name), stats)
         return profile
@@ -195,17 +199,21 @@ def profile_calls(
     max_calls: int = 100_000,
     directory: Path | None = None,
     stem: str | None = None,
+    prepare: Callable[[], Callable[[], Any]] | None = None,
 ) -> Profile:
     """Profile ``call()`` repeated until ``min_time`` seconds have passed (one call at least).
 
     A single call of a fast target says little; repeating it gives every
     function's share a stable figure. With ``directory``, the profile is
-    written there as ``stem.callgrind`` and ``stem.pstats``.
+    written there as ``stem.callgrind`` and ``stem.pstats``. With ``prepare``,
+    each round first calls it, unprofiled, for the callable to profile (a
+    pytest-benchmark ``pedantic`` set-up).
     """
     rounds = _Rounds(min_time, max_calls)
     while rounds.calls == 0 or rounds.more:
+        fn = call if prepare is None else prepare()
         with rounds:
-            call()
+            fn()
     return rounds.profile(name, directory, stem)
 
 
