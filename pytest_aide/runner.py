@@ -163,6 +163,23 @@ class Profiling:
         self.profiles.append(profile)
         return [TimingResult(profile.name, [profile.seconds], mode="smoke")]
 
+    def profile(
+        self,
+        name: str,
+        call: Callable[[], Any],
+        prepare: Callable[[], Callable[[], Any]] | None = None,
+    ) -> list[Result]:
+        """Profile ``call`` (see :func:`profile_calls`) into this run's directory, and keep it."""
+        stem = self.next_stem()
+        return self.keep(
+            profile_calls(name, call, directory=self.directory, stem=stem, prepare=prepare)
+        )
+
+    async def profile_async(self, name: str, call: Callable[[], Any]) -> list[Result]:
+        """:meth:`profile` for a coroutine function, on the running loop."""
+        stem = self.next_stem()
+        return self.keep(await profile_calls_async(name, call, directory=self.directory, stem=stem))
+
 
 _PROFILING: ContextVar[Profiling | None] = ContextVar("aide_profiling", default=None)
 
@@ -190,8 +207,7 @@ class ProfiledBenchmark:
     def __call__(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Profile ``function(*args, **kwargs)``; return one call's value, as benchmark does."""
         value = function(*args, **kwargs)
-        where = {"directory": self._request.directory, "stem": self._request.next_stem()}
-        self._request.keep(profile_calls(self._name, lambda: function(*args, **kwargs), **where))
+        self._request.profile(self._name, lambda: function(*args, **kwargs))
         return value
 
     def pedantic(
@@ -214,12 +230,11 @@ class ProfiledBenchmark:
                 call_args, call_kwargs = made
             return lambda: values.append(target(*call_args, **call_kwargs))
 
-        where = {"directory": self._request.directory, "stem": self._request.next_stem()}
-        self._request.keep(profile_calls(self._name, lambda: None, prepare=prepare, **where))
+        self._request.profile(self._name, lambda: None, prepare=prepare)
         return values[-1] if values else None
 
 
-def _unprofiled(run: CheckRun, request: Profiling) -> str | None:
+def _unprofiled(run: CheckRun) -> str | None:
     if run.http is not None:
         return f"{run.name}: not profiled: an HTTP check's work is done in the server's process"
     if run.load is not None and run.load.mode == "process":
@@ -229,24 +244,19 @@ def _unprofiled(run: CheckRun, request: Profiling) -> str | None:
 
 def _profile(run: CheckRun, request: Profiling) -> list[Result]:
     """Profile ``run``'s target (one call at a time, for a load too) in place of measuring it."""
-    note = _unprofiled(run, request)
+    note = _unprofiled(run)
     if note is not None:
         request.notes.append(note)
         if run.http is not None:
             return [served(run.name, None)]
     fn, args, kwargs = run.target, run.args, run.kwargs or {}
-    where = {"directory": request.directory, "stem": request.next_stem()}
     if not is_async_callable(fn):
-        profile = profile_calls(run.name, lambda: fn(*args, **kwargs), **where)
-    else:
-        loop = run.loop_factory() if run.loop_factory is not None else asyncio.new_event_loop()
-        try:
-            profile = loop.run_until_complete(
-                profile_calls_async(run.name, lambda: fn(*args, **kwargs), **where)
-            )
-        finally:
-            loop.close()
-    return request.keep(profile)
+        return request.profile(run.name, lambda: fn(*args, **kwargs))
+    loop = run.loop_factory() if run.loop_factory is not None else asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(request.profile_async(run.name, lambda: fn(*args, **kwargs)))
+    finally:
+        loop.close()
 
 
 def run_check(run: CheckRun) -> list[Result]:
@@ -389,13 +399,7 @@ async def run_check_async(run: CheckRun) -> list[Result]:
         request = _PROFILING.get()
         if request is not None and run.http is None and is_async_callable(run.target):
             fn, args, kwargs = run.target, run.args, run.kwargs or {}
-            profile = await profile_calls_async(
-                run.name,
-                lambda: fn(*args, **kwargs),
-                directory=request.directory,
-                stem=request.next_stem(),
-            )
-            return request.keep(profile)
+            return await request.profile_async(run.name, lambda: fn(*args, **kwargs))
         if request is not None:
             return _profile(run, request)
         watch = run.cache_watch()
