@@ -84,9 +84,13 @@ class Counted(Protocol):
 def _parse_number(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise UnitError(f"invalid number {value!r}: expected a number")
-    if not math.isfinite(value) or value < 0:
+    try:
+        number = float(value)
+    except OverflowError:
+        raise UnitError(f"invalid number {str(value)[:20]}...: too large") from None
+    if not math.isfinite(number) or number < 0:
         raise UnitError(f"invalid number {value!r}: expected a finite number, not negative")
-    return float(value)
+    return number
 
 
 def _format_rate(value: float, like: float | None = None, unit: str | None = None) -> str:

@@ -18,7 +18,7 @@ from pytest_aide.check import Check
 from pytest_aide.gate import Gate
 from pytest_aide.measure.system import machine_info
 from pytest_aide.results import TimingResult
-from pytest_aide.verdict import parse_thresholds
+from pytest_aide.verdict import ThresholdError, parse_thresholds
 
 NODEID = "tests/test_perf.py::test_diag"
 
@@ -133,3 +133,8 @@ def test_smoke_results_are_neither_compared_nor_saved(tmp_path: Path, samples: l
     check.results[0].mode = "smoke"
     verdict = _gate(tmp_path, save=True).evaluate(check)
     assert verdict.comparisons == [] and check.saved_baseline is None
+
+
+def test_a_threshold_too_large_for_a_float_is_one_clear_error() -> None:
+    with pytest.raises(ThresholdError, match=r"'throughput_min': invalid number 1000.*: too large"):
+        parse_thresholds({"throughput_min": 10**400}, "scenarios/gen.toml")
