@@ -967,7 +967,6 @@ class AideSession:
         directory = self.settings.report_dir / "profiles"
         stem = _file_name(item.nodeid)
         check.results.clear()  # so the profiled calls take the measured calls' names
-        _rearm_benchmark(item)
         funcargs = getattr(item, "funcargs", {})
         fixture = funcargs.get("benchmark")
         with profiling(directory, stem) as request:
