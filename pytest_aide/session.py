@@ -972,8 +972,10 @@ class AideSession:
         with profiling(directory, stem) as request:
             if fixture is not None:
                 funcargs["benchmark"] = ProfiledBenchmark(fixture, check.name, request)
+            limit = item.stash.get(_TIMEOUT_KEY, None)
             try:
-                item.runtest()
+                with deadline(limit[0] if limit else None):
+                    item.runtest()
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:  # pytest.skip/fail too: the verdict stands
