@@ -238,7 +238,8 @@ def _unprofiled(run: CheckRun) -> str | None:
     if run.http is not None:
         return f"{run.name}: not profiled: an HTTP check's work is done in the server's process"
     if run.load is not None and run.load.mode == "process":
-        return f"{run.name}: profiled one call at a time in this process (the load used processes)"
+        # Such a target may crash or exit its process: never call it in this one.
+        return f"{run.name}: not profiled: a process-mode load's target runs in other processes"
     return None
 
 
@@ -247,8 +248,7 @@ def _profile(run: CheckRun, request: Profiling) -> list[Result]:
     note = _unprofiled(run)
     if note is not None:
         request.notes.append(note)
-        if run.http is not None:
-            return [served(run.name, None)]
+        return [served(run.name, None)]
     fn, args, kwargs = run.target, run.args, run.kwargs or {}
     if not is_async_callable(fn):
         return request.profile(run.name, lambda: fn(*args, **kwargs))
