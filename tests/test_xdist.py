@@ -124,7 +124,14 @@ def test_two_workers_give_the_serial_checks_verdicts_reports_and_baselines(
     assert len(saved) == 5  # every check with a timing, failing ones included
     for tag in ("serial", "parallel"):
         names = sorted(p.name for p in (project.path / f"reports-{tag}").iterdir())
-        assert names == ["history.sqlite", PLOTLY, "report.html", "report.json", "report.md"]
+        assert names == [
+            "history.sqlite",
+            PLOTLY,
+            "profiles",
+            "report.html",
+            "report.json",
+            "report.md",
+        ]
     parallel.stdout.fnmatch_lines(
         ["warning: measured in 2 pytest-xdist workers sharing * cores: timings are noisier*"]
     )
