@@ -50,6 +50,21 @@ def test_the_differential_profile_puts_the_change_on_the_slowed_function() -> No
     assert "tests/test_explain.py:" in deltas[0].line()
 
 
+def squares_each(n: int, times: int) -> int:
+    total = 0
+    for _ in range(times):
+        total += squares(n)
+    return total
+
+
+def test_a_change_in_calls_per_call_is_stated_exactly_beside_the_time() -> None:
+    before = profile_calls("each", lambda: squares_each(3000, 2))
+    after = profile_calls("each", lambda: squares_each(3000, 5))
+    _, deltas = diff_profiles(before, after, n=1)
+    assert deltas[0].function.function == "squares"
+    assert "calls per call 2 -> 5" in deltas[0].line()
+
+
 @pytest.mark.skipif(shutil.which("callgrind_annotate") is None, reason="valgrind not installed")
 def test_the_callgrind_file_opens_in_valgrinds_own_reader(tmp_path: Path) -> None:
     profile = profile_calls("work", lambda: work(2), directory=tmp_path, stem="w")

@@ -257,6 +257,9 @@ class FunctionDelta:
     """The function as the new profile has it (or the old one, if it is gone)."""
     old: float
     new: float
+    old_calls: float = 0.0
+    """Calls of the function per target call in the old profile (exact, unlike times)."""
+    new_calls: float = 0.0
 
     @property
     def change(self) -> float:
@@ -264,8 +267,10 @@ class FunctionDelta:
         return self.new - self.old
 
     def line(self) -> str:
-        """``+1.80 ms/call in json/encoder.py:199 iterencode (+62 %)``."""
+        """``+1.80 ms/call in json/encoder.py:199 iterencode (+62 %)``, calls if they changed."""
         relative = f"{self.change / self.old:+.0%}".replace("%", " %") if self.old > 0 else "new"
+        if abs(self.new_calls - self.old_calls) >= 0.5:  # not a once-per-profile call
+            relative += f"; calls per call {self.old_calls:.3g} -> {self.new_calls:.3g}"
         sign = "+" if self.change >= 0 else "-"
         return f"{sign}{_seconds(abs(self.change))}/call in {self.function.where} ({relative})"
 
@@ -284,6 +289,8 @@ def diff_profiles(old: Profile, new: Profile, n: int = 5) -> tuple[float, list[F
             after.get(key) or before[key],
             before[key].own if key in before else 0.0,
             after[key].own if key in after else 0.0,
+            before[key].calls if key in before else 0.0,
+            after[key].calls if key in after else 0.0,
         )
         for key in before.keys() | after.keys()
     ]
