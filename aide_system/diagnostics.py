@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 import pwd
+import random
 from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import psutil
 
-__all__ = ["DiagnosisReport", "Finding", "diagnose_system", "history"]
+__all__ = [
+    "DiagnosisReport",
+    "Finding",
+    "ProcessRanking",
+    "diagnose_system",
+    "history",
+    "rank_processes",
+    "synthetic_processes",
+]
 
 _HISTORY: deque[DiagnosisReport] = deque(maxlen=256)
 
@@ -65,6 +74,43 @@ def _owners(procs: list[psutil.Process]) -> dict[int, str]:
     return owners
 
 
+@dataclass
+class ProcessRanking:
+    """Processes by memory: the largest, and the memory held per process name."""
+
+    top: list[tuple[int, str, int]]
+    """(pid, label, rss bytes) of the largest processes, largest first."""
+    by_name: dict[str, int]
+    """Resident bytes of all processes of each name."""
+    total: int
+
+
+def rank_processes(records: list[tuple[int, str, int]], top: int = 5) -> ProcessRanking:
+    """Rank ``(pid, name, rss)`` records by memory and total them by process name.
+
+    What the diagnosis does with every process on the machine; the cost grows
+    with their number (a sort: n log n).
+    """
+    labelled = []
+    by_name: dict[str, int] = {}
+    total = 0
+    for pid, name, rss in records:
+        labelled.append((pid, process_label(pid, name), rss))
+        by_name[name] = by_name.get(name, 0) + rss
+        total += rss
+    labelled.sort(key=lambda entry: entry[2], reverse=True)
+    return ProcessRanking(labelled[:top], by_name, total)
+
+
+def synthetic_processes(count: int) -> list[tuple[int, str, int]]:
+    """``count`` made-up ``(pid, name, rss)`` records, the same for the same count."""
+    draw = random.Random(count)
+    names = [f"worker-{i}" for i in range(50)] + ["python", "postgres", "nginx", "sshd"]
+    return [
+        (1000 + i, draw.choice(names), draw.randrange(1 << 20, 1 << 30)) for i in range(count)
+    ]
+
+
 def _grade(component: str, percent: float, warn: float, critical: float) -> Finding:
     if percent >= critical:
         return Finding(component, "critical", f"{component} at {percent:.1f}% (>= {critical}%)")
@@ -79,22 +125,23 @@ def diagnose_system(top: int = 5, disk_path: str = "/") -> DiagnosisReport:
     memory = psutil.virtual_memory()
     swap = psutil.swap_memory()
     disk = psutil.disk_usage(disk_path if os.path.exists(disk_path) else os.getcwd())
-    processes: list[tuple[int, str, int]] = []
+    records: list[tuple[int, str, int]] = []
     procs: dict[int, psutil.Process] = {}
     for proc in psutil.process_iter(["pid", "name", "memory_info"]):
         info = proc.info
         rss = info["memory_info"].rss if info.get("memory_info") else 0
-        processes.append((info["pid"], process_label(info["pid"], info.get("name") or ""), rss))
+        records.append((info["pid"], info.get("name") or "", rss))
         procs[info["pid"]] = proc
-    processes.sort(key=lambda entry: entry[2], reverse=True)
+    ranking = rank_processes(records, top)
+    processes = ranking.top
     report = DiagnosisReport(
         cpu_percent=cpu,
         memory_percent=memory.percent,
         swap_percent=swap.percent,
         disk_percent=disk.percent,
-        process_count=len(processes),
-        top_processes=processes[:top],
-        owners=_owners([procs[pid] for pid, _, _ in processes[:top]]),
+        process_count=len(records),
+        top_processes=processes,
+        owners=_owners([procs[pid] for pid, _, _ in processes]),
     )
     report.findings = [
         _grade("cpu", cpu, 60.0, 80.0),

@@ -126,6 +126,7 @@ class Check:
                 for b in (verdict.breaches if verdict else [])
             ],
             "problems": list(verdict.problems) if verdict else [],
+            "order_changes": list(verdict.order_changes) if verdict else [],
             "saved_baseline": self.saved_baseline,
             "against_sources": self.pair_sources,
             "confirmation": (
@@ -165,6 +166,7 @@ class Check:
                     for b in data["breaches"]
                 ],
                 problems=list(data["problems"]),
+                order_changes=list(data.get("order_changes") or []),
                 comparisons=[Comparison.from_dict(c) for c in data["comparisons"]],
                 notes=list(data["notes"]),
                 confirmation=list((confirmation or {}).get("lines") or []),

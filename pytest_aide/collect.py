@@ -17,7 +17,7 @@ from pytest_aide.measure.load import LoadPlan, Progress, smoke_load
 from pytest_aide.measure.queries import QueryError, resolve_databases
 from pytest_aide.measure.timer import LoopFactory, TimingPlan
 from pytest_aide.pairworker import PairServer
-from pytest_aide.runner import CheckRun, Load, RunError, RunSkipped, run_check
+from pytest_aide.runner import CheckRun, Load, RunError, RunSkipped, Scaling, run_check
 from pytest_aide.scenarios import (
     Scenario,
     ScenarioError,
@@ -127,6 +127,15 @@ class ScenarioItem(pytest.Item):
                 if scenario.http is None
                 else _sends_requests
             )
+            scaling = None
+            if scenario.scaling is not None:
+                setup = scenario.scaling.setup
+                scaling = Scaling(
+                    scenario.scaling,
+                    None
+                    if setup is None
+                    else resolve_target(setup, self.config.rootpath, "'scaling': setup"),
+                )
             caches = resolve_caches(scenario.caches, self.config.rootpath)
             databases = resolve_databases(scenario.databases, self.config.rootpath)
         except ScenarioError as exc:
@@ -164,6 +173,7 @@ class ScenarioItem(pytest.Item):
             caches=caches,
             databases=databases,
             http=scenario.http,
+            scaling=scaling,
             app=(None if scenario.server is None else (*scenario.server, self.config.rootpath)),
         )
         try:

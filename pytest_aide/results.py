@@ -8,11 +8,20 @@ Nothing here measures or judges.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, ClassVar
 
 import pytest_aide.stats as stats
+from pytest_aide.growth import (
+    Fit,
+    GrowthError,
+    fit_growth,
+    growth_failure,
+    parse_order,
+    unjudgeable,
+)
 from pytest_aide.units import format_count, format_duration, format_size
 
 __all__ = [
@@ -28,6 +37,7 @@ __all__ = [
     "LoadResult",
     "MemoryResult",
     "QueryResult",
+    "ScalingResult",
     "SweepResult",
     "TimingResult",
     "result_from_dict",
@@ -872,6 +882,134 @@ class CountResult:
         )
 
 
+@dataclass
+class ScalingResult:
+    """A check measured at several input sizes, and how its cost grew (``scaling``).
+
+    Per size: CPU seconds per call (the process's CPU time, so time the machine
+    gives to other processes does not bend the curve) and, when counted, the
+    instructions (or estimated cycles) per call, on which the fit then rests.
+    """
+
+    kind: ClassVar[str] = "scaling"
+
+    name: str
+    sizes: list[int]
+    samples: list[list[float]]
+    """CPU seconds per call, one list of samples per size."""
+    order: str
+    """The declared order, an upper bound (``n log n``)."""
+    arg: str = "n"
+    """What the size is called (the scenario's ``arg``)."""
+    counts: list[float] | None = None
+    """Instructions (or cycles) per call, per size, when counted."""
+    measure: str = "time"
+    """``time`` (CPU time), or the counted measure the fit rests on."""
+    _fit: Fit | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.samples) != len(self.sizes) or not all(self.samples):
+            raise ValueError(f"{self.name}: scaling needs samples for every size")
+        if self.counts is not None and len(self.counts) != len(self.sizes):
+            raise ValueError(f"{self.name}: scaling needs a count for every size")
+
+    @property
+    def exact(self) -> bool:
+        """True when the fit rests on counts, which do not move from run to run."""
+        return self.counts is not None
+
+    @property
+    def declared(self) -> Any:
+        """The declared order as a :class:`~pytest_aide.growth.Order`."""
+        return parse_order(self.order)
+
+    @property
+    def fit(self) -> Fit:
+        """How the cost grew with size (computed once)."""
+        if self._fit is None:
+            costs = [[c] for c in self.counts] if self.counts is not None else self.samples
+            self._fit = fit_growth(self.sizes, costs, exact=self.exact)
+        return self._fit
+
+    def unjudged(self) -> str | None:
+        """Why the sizes cannot tell the declared order from the next one up, or None."""
+        return unjudgeable(self.sizes, self.declared, self.exact)
+
+    def failure(self) -> str | None:
+        """Why the growth breaks the declared bound, or None (also None when unjudged)."""
+        if self.unjudged() is not None:
+            return None
+        return growth_failure(self.fit, self.declared)
+
+    @property
+    def basis(self) -> str:
+        """What the fit rests on: ``CPU time`` or ``instructions``."""
+        return "CPU time" if self.counts is None else self.measure
+
+    def metrics(self) -> dict[str, float]:
+        """No threshold key applies to a growth; the declared order is judged instead."""
+        return {}
+
+    def rows(self) -> list[tuple[str, ...]]:
+        """Table rows: size, median CPU time per call, count per call, the fit's value."""
+        fit = None if self.unjudged() else self.fit
+        rows = []
+        for index, size in enumerate(self.sizes):
+            median = statistics.median(self.samples[index])
+            count = format_count(self.counts[index]) if self.counts is not None else "-"
+            fitted = "-"
+            if fit is not None:
+                value = fit.predict(size)
+                fitted = format_count(value) if self.exact else format_duration(value)
+            rows.append((f"{size:,}", format_duration(median), count, fitted))
+        return rows
+
+    def summary(self) -> str:
+        """``n = 1,000..100,000 (5 sizes) on CPU time: grows as n log n (...); declared ...``."""
+        span = f"{self.arg} = {min(self.sizes):,}..{max(self.sizes):,} ({len(self.sizes)} sizes)"
+        why = self.unjudged()
+        if why is not None:
+            return f"{span}: not judged: {why}; declared {self.order}"
+        return f"{span} on {self.basis}: grows as {self.fit.describe()}; declared {self.order}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict; the fit is written beside the figures it came from."""
+        why = self.unjudged()
+        return {
+            "kind": self.kind,
+            "schema": RESULT_SCHEMA,
+            "name": self.name,
+            "arg": self.arg,
+            "order": self.order,
+            "measure": self.measure,
+            "sizes": list(self.sizes),
+            "samples": [thin(list(s)) for s in self.samples],
+            "medians": [statistics.median(s) for s in self.samples],
+            "counts": None if self.counts is None else list(self.counts),
+            "fit": None if why is not None else self.fit.to_dict(),
+            "unjudged": why,
+            "failure": self.failure(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ScalingResult:
+        """Rebuild a result written by :meth:`to_dict` (the fit is computed again)."""
+        try:
+            parse_order(data["order"])
+        except GrowthError as exc:
+            raise ValueError(f"result {data.get('name')!r}: {exc}") from None
+        counts = data.get("counts")
+        return cls(
+            name=str(data["name"]),
+            sizes=[int(n) for n in data["sizes"]],
+            samples=[[float(v) for v in s] for s in data["samples"]],
+            order=str(data["order"]),
+            arg=str(data.get("arg", "n")),
+            counts=None if counts is None else [float(c) for c in counts],
+            measure=str(data.get("measure", "time")),
+        )
+
+
 Result = (
     TimingResult
     | MemoryResult
@@ -882,6 +1020,7 @@ Result = (
     | CacheResult
     | QueryResult
     | HttpResult
+    | ScalingResult
 )
 """Any measurement result."""
 
@@ -897,6 +1036,7 @@ _RESULT_TYPES: dict[str, Any] = {
         CacheResult,
         QueryResult,
         HttpResult,
+        ScalingResult,
     )
 }
 

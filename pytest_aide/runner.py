@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_aide.growth import ScalingSpec
 from pytest_aide.measure.caches import CacheWatch, WatchedCache
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
 from pytest_aide.measure.http import AppServer, HttpError, HttpSpec, run_http_load
@@ -40,7 +41,7 @@ from pytest_aide.measure.timer import (
     refuse_generator_function,
     run_coroutine,
 )
-from pytest_aide.results import Result, TimingResult
+from pytest_aide.results import Result, ScalingResult, TimingResult
 
 if TYPE_CHECKING:  # the server lives in a pytest plugin; the runner only calls it
     from pytest_aide.pairworker import PairServer
@@ -52,6 +53,7 @@ __all__ = [
     "Profiling",
     "RunError",
     "RunSkipped",
+    "Scaling",
     "profiling",
     "run_check",
     "run_check_async",
@@ -82,6 +84,26 @@ class Load:
     """``(module:attr, root)`` for process mode, where workers import the target."""
 
 
+@dataclass(frozen=True)
+class Scaling:
+    """Measure at each of several sizes instead of once: the spec and its set-up, imported."""
+
+    spec: ScalingSpec
+    setup: Callable[[int], Any] | None = None
+    """Builds a size's input outside the measured calls; None passes the size itself."""
+
+    def call(self, size: int, args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+        """The arguments of a call at ``size``: its input as ``arg``, else first positional."""
+        value = size if self.setup is None else self.setup(size)
+        if self.spec.arg is not None:
+            return args, {**kwargs, self.spec.arg: value}
+        return (value, *args), kwargs
+
+    def label(self, name: str, size: int) -> str:
+        """The name of the measured call at ``size``: ``check[n=1000]``."""
+        return f"{name}[{self.spec.label}={size}]"
+
+
 @dataclass
 class CheckRun:
     """What to measure for one check, and how."""
@@ -107,6 +129,8 @@ class CheckRun:
     """Send this request under :attr:`load` instead of calling :attr:`target`."""
     app: tuple[str, int, Path] | None = None
     """``(package.module:app, port, root)``: the server to start for :attr:`http`."""
+    scaling: Scaling | None = None
+    """Measure at each size and fit the order of growth (CPU time per call), instead."""
     databases: list[WatchedDatabase] = field(default_factory=list)
     """Connections and engines whose SQL statements per call are counted over :attr:`plan`'s
     ``iterations`` more calls, run one at a time, untimed, after the measurement: tracing
@@ -250,6 +274,8 @@ def _profile(run: CheckRun, request: Profiling) -> list[Result]:
         request.notes.append(note)
         return [served(run.name, None)]
     fn, args, kwargs = run.target, run.args, run.kwargs or {}
+    if run.scaling is not None:  # where a worse order shows most
+        args, kwargs = run.scaling.call(max(run.scaling.spec.sizes), args, kwargs)
     if not is_async_callable(fn):
         return request.profile(run.name, lambda: fn(*args, **kwargs))
     loop = run.loop_factory() if run.loop_factory is not None else asyncio.new_event_loop()
@@ -274,6 +300,8 @@ def run_check(run: CheckRun) -> list[Result]:
 def _run_check(run: CheckRun) -> list[Result]:
     if run.http is not None:
         return _run_http(run)
+    if run.scaling is not None:
+        return _run_scaling(run, run.scaling)
     if run.server is not None and run.load is None:
         value = run.server.serve(
             run.nodeid, run.name, run.target, run.args, run.kwargs, run.loop_factory
@@ -308,6 +336,32 @@ def _run_check(run: CheckRun) -> list[Result]:
         assert memory.result is not None
         results.append(memory.result)
     return results
+
+
+def _run_scaling(run: CheckRun, scaling: Scaling) -> list[Result]:
+    """One measurement per size on the CPU-time clock; a worker serves each size instead.
+
+    Without ``--aide-perf``, the smallest size is called once.
+    """
+    sizes = scaling.spec.sizes[:1] if run.plan.smoke else scaling.spec.sizes
+    plan = replace(run.plan, cpu_time=True)
+    samples = []
+    for size in sizes:
+        args, kwargs = scaling.call(size, run.args, run.kwargs)
+        label = scaling.label(run.name, size)
+        if run.server is not None:
+            run.server.serve(run.nodeid, label, run.target, args, kwargs, run.loop_factory)
+            continue
+        timing = measure(
+            run.target, args, kwargs, name=label, plan=plan, loop_factory=run.loop_factory
+        )
+        if run.plan.smoke:
+            return [replace(timing, name=run.name)]
+        samples.append(timing.samples)
+    if run.server is not None:
+        return [served(run.name, None)]
+    spec = scaling.spec
+    return [ScalingResult(run.name, list(sizes), samples, spec.order, spec.label)]
 
 
 def _run_http(run: CheckRun) -> list[Result]:

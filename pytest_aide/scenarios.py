@@ -16,6 +16,7 @@ from typing import Any
 from pytest_aide.config import ProfileError, parse_profiles
 from pytest_aide.confirm import RetryError, retry_table
 from pytest_aide.fileio import read_text
+from pytest_aide.growth import GrowthError, ScalingSpec, scaling_spec
 from pytest_aide.measure.counts import measure_name
 from pytest_aide.measure.http import HttpError, HttpSpec, http_spec
 from pytest_aide.measure.load import LOAD_MODES, LoadPlan
@@ -56,6 +57,7 @@ SCENARIO_KEYS = (
     "databases",
     "http",
     "server",
+    "scaling",
     "description",
 )
 """Keys a ``[scenarios.NAME]`` table may hold."""
@@ -117,6 +119,8 @@ class Scenario:
     """The request an HTTP check sends under load, instead of calling a target."""
     server: tuple[str, int] | None = None
     """``(package.module:app, port)`` started on loopback for the check (port 0: any free)."""
+    scaling: ScalingSpec | None = None
+    """Measure at each of several input sizes and judge the order of growth."""
 
     def thresholds_for(self, profile: str) -> dict[str, Threshold]:
         """The scenario's thresholds with ``profile``'s overrides merged over them."""
@@ -278,6 +282,13 @@ def _scenario(name: str, table: object) -> Scenario:
     unknown = sorted(set(table) - set(SCENARIO_KEYS))
     if unknown:
         raise ScenarioError(f"unknown key {unknown[0]!r} ({hint(unknown[0], SCENARIO_KEYS)})")
+    if "scaling" in table:
+        for key in ("load", "http", "memory", "cpu"):
+            if key in table:
+                raise ScenarioError(
+                    f"key {key!r}: a 'scaling' check times single calls at each size; "
+                    f"give {key!r} a scenario of its own"
+                )
     if "http" in table:
         if "target" in table:
             raise ScenarioError(
@@ -323,6 +334,7 @@ def _scenario(name: str, table: object) -> Scenario:
         databases=_names(table.get("databases", []), "databases", "attribute"),
         http=_parsed(table, "http", http_spec, HttpError),
         server=_server(table.get("server")),
+        scaling=_parsed(table, "scaling", scaling_spec, GrowthError),
     )
 
 
@@ -434,12 +446,17 @@ def _attach_profiles(result: ScenarioFile, table: object, names: set[str]) -> No
                 by_name[name].profiles[profile] = thresholds
 
 
-def resolve_target(spec: str, search_path: Path | None = None) -> Callable[..., Any]:
-    """Import ``package.module:callable`` (:func:`~pytest_aide.targets.import_target`)."""
+def resolve_target(
+    spec: str, search_path: Path | None = None, key: str = "'target'"
+) -> Callable[..., Any]:
+    """Import ``package.module:callable`` (:func:`~pytest_aide.targets.import_target`).
+
+    ``key`` names what the spec was given as in an error (``'scaling': setup``).
+    """
     try:
         obj = import_target(spec, search_path)
     except TargetError as exc:
-        raise ScenarioError(f"key 'target': {exc}") from None
+        raise ScenarioError(f"key {key}: {exc}") from None
     if not callable(obj):
-        raise ScenarioError(f"key 'target': {spec!r} is not callable (it is {type(obj).__name__})")
+        raise ScenarioError(f"key {key}: {spec!r} is not callable (it is {type(obj).__name__})")
     return obj

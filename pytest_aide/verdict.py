@@ -479,12 +479,15 @@ class Verdict:
 
     breaches: list[Breach] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    """Reasons the check could not be judged (a limit nothing measured, a bad baseline)."""
+    """Reasons the check could not be judged (a limit nothing measured, a bad baseline,
+    sizes that cannot tell orders apart), and growth worse than the declared order."""
     comparisons: list[Comparison] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     """Things worth saying that do not fail the check (a baseline from another machine)."""
     confirmation: list[str] = field(default_factory=list)
     """How a suspected failure was confirmed or cleared by measuring again (``--aide-confirm``)."""
+    order_changes: list[str] = field(default_factory=list)
+    """Gating lines of a scaling check whose order grew since its baseline (a regression)."""
 
     @property
     def regressions(self) -> list[Comparison]:
@@ -494,14 +497,19 @@ class Verdict:
     @property
     def passed(self) -> bool:
         """True when no limit is broken, nothing regressed and nothing stopped the judgement."""
-        return not self.breaches and not self.problems and not self.regressions
+        return (
+            not self.breaches
+            and not self.problems
+            and not self.regressions
+            and not self.order_changes
+        )
 
     @property
     def status(self) -> str:
         """``FAIL``, ``REGRESSED``, ``IMPROVED`` or ``PASS``."""
         if self.breaches or self.problems:
             return "FAIL"
-        if self.regressions:
+        if self.regressions or self.order_changes:
             return "REGRESSED"
         if any(c.gating and c.status == "improved" for c in self.comparisons):
             return "IMPROVED"
@@ -513,6 +521,7 @@ class Verdict:
             [b.line() for b in self.breaches]
             + list(self.problems)
             + [c.line() for c in self.regressions]
+            + list(self.order_changes)
         )
         return failures + self.confirmation if failures else failures
 
@@ -539,6 +548,8 @@ class Evidence:
     when the check was not measured again."""
     confirmation: list[str] = field(default_factory=list)
     """How the suspicion was confirmed or cleared, as lines for the reports."""
+    order_changes: list[str] = field(default_factory=list)
+    """Scaling checks whose order grew since the baseline (gating only)."""
 
 
 def decide(evidence: Evidence) -> Verdict:
@@ -554,6 +565,7 @@ def decide(evidence: Evidence) -> Verdict:
     if evidence.unmeasured is not None and not evidence.results:
         verdict.problems.insert(0, evidence.unmeasured)
     verdict.problems += evidence.problems
+    verdict.order_changes += evidence.order_changes
     verdict.comparisons += evidence.comparisons
     verdict.notes += evidence.notes
     if evidence.confirmed is not None:
@@ -649,6 +661,14 @@ def suspicions(verdict: Verdict) -> tuple[dict[str, str], list[str]]:
 def judge(check: str, results: Sequence[Measured], thresholds: Mapping[str, Threshold]) -> Verdict:
     """Check every result of ``check`` against every threshold it can answer."""
     verdict = Verdict()
+    for result in results:
+        if getattr(result, "kind", None) == "scaling":  # a declared order, not a threshold
+            why = result.unjudged()  # type: ignore[attr-defined]
+            failure = result.failure()  # type: ignore[attr-defined]
+            if why is not None:
+                verdict.problems.append(f"{result.name}: scaling not judged: {why}")
+            elif failure is not None:
+                verdict.problems.append(f"{result.name}: {failure}")
     for threshold in thresholds.values():
         if threshold.metric is None:
             continue

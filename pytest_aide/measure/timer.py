@@ -32,7 +32,7 @@ import math
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from functools import cache
-from time import perf_counter_ns
+from time import perf_counter_ns, process_time_ns
 from typing import Any
 
 from pytest_aide.results import TimingResult
@@ -61,6 +61,8 @@ sees of a target that raised is the target's own code (``--full-trace`` shows al
 
 MIN_SAMPLE_NS = 20_000
 """Shortest sample calibration aims for, in nanoseconds."""
+CPU_SAMPLE_NS = 1_000_000
+"""Shortest sample when timing on the CPU-time clock."""
 WARMUP_TIME = 0.2
 """Seconds of calls that warmup runs at least, unless ``warmup=0``."""
 MIN_TIME = 0.1
@@ -87,6 +89,14 @@ class TimingPlan:
     """Seconds all samples span together at least; fast callables get longer samples."""
     smoke: bool = False
     """Call once and record that single call (the mode without ``--aide-perf``)."""
+    cpu_time: bool = False
+    """Read the process's CPU time instead of the wall clock: time the machine spends on
+    other processes is left out (a scaling fit uses it; limits never see it)."""
+
+    @property
+    def clock(self) -> Callable[[], int]:
+        """What each batch reads before and after its calls, in nanoseconds."""
+        return process_time_ns if self.cpu_time else perf_counter_ns
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -132,7 +142,8 @@ def _driver(name: str, plan: TimingPlan, on_sampling: Callable[[], None] | None 
             on_sampling()
         elapsed, value = yield 1
         return TimingResult(name, [elapsed / 1e9], mode="smoke", gc="enabled", value=value)
-    target = _target_sample_ns()
+    # Reading the CPU-time clock is a system call (~0.5 us): longer samples keep it negligible.
+    target = max(_target_sample_ns(), CPU_SAMPLE_NS if plan.cpu_time else 0)
     calls, rounds, warmed_ns = 1, 0, 0
     while True:
         elapsed, _ = yield calls
@@ -223,11 +234,17 @@ def advance(driver: Generator[Any, Any, Any], sent: Any) -> tuple[Any, bool]:
         return done.value, True
 
 
-def _pump_sync(driver: _Driver, fn: Callable[..., Any], args: tuple, kwargs: dict) -> TimingResult:
+def _pump_sync(
+    driver: _Driver,
+    fn: Callable[..., Any],
+    args: tuple,
+    kwargs: dict,
+    clock: Clock = perf_counter_ns,
+) -> TimingResult:
     calls, done = advance(driver, None)
     first = True
     while not done:
-        batch = _batch(fn, args, kwargs, calls)
+        batch = _batch(fn, args, kwargs, calls, clock)
         if first:
             refuse_unawaited(batch[1])
             first = False
@@ -280,10 +297,10 @@ async def measure_async(
     kwargs = kwargs or {}
     driver = _driver(name, plan, on_sampling)
     if not is_async_callable(fn):
-        return _pump_sync(driver, fn, args, kwargs)
+        return _pump_sync(driver, fn, args, kwargs, plan.clock)
     calls, done = advance(driver, None)
     while not done:
-        calls, done = advance(driver, await _abatch(fn, args, kwargs, calls))
+        calls, done = advance(driver, await _abatch(fn, args, kwargs, calls, plan.clock))
     return calls
 
 
@@ -377,4 +394,4 @@ def measure(
             measure_async(fn, args, kwargs, name=name, plan=plan, on_sampling=on_sampling),
             loop_factory,
         )
-    return _pump_sync(_driver(name, plan, on_sampling), fn, args, kwargs)
+    return _pump_sync(_driver(name, plan, on_sampling), fn, args, kwargs, plan.clock)

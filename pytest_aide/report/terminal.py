@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Sequence
 
 from pytest_aide.check import Check, totals
-from pytest_aide.results import LoadResult, SweepResult, TimingResult
+from pytest_aide.results import LoadResult, ScalingResult, SweepResult, TimingResult
 from pytest_aide.units import format_duration
 from pytest_aide.verdict import Comparison, in_order
 
@@ -50,6 +50,13 @@ def _rows(check: Check) -> list[tuple[str, ...]]:
         if isinstance(r, (TimingResult, LoadResult, SweepResult))
     ]
     if not measured:
+        scaling = [r for r in check.results if isinstance(r, ScalingResult)]
+        if scaling:
+            result = scaling[0]
+            bound = f"order <= {result.order}"
+            limits = bound if limits == "-" else f"{bound}, {limits}"
+            grew = "not judged" if result.unjudged() else f"grows as {result.fit.best.name}"
+            return [(check.name, *("-",) * 6, grew, limits, check.status)]
         return [(check.name, *("-",) * 7, limits, check.status)]
     comparisons: dict[str, Comparison] = {}
     for c in check.verdict.comparisons if check.verdict else []:
@@ -159,6 +166,16 @@ def _sweep_lines(sweep: SweepResult) -> list[str]:
     return [f"{sweep.name}: {sweep.summary()}"] + [f"  {line}" for line in _layout(table, range(5))]
 
 
+_SCALING_HEADER = ("size", "CPU/call", "count/call", "fitted")
+
+
+def _scaling_lines(scaling: ScalingResult) -> list[str]:
+    table = [(scaling.arg, *_SCALING_HEADER[1:]), *scaling.rows()]
+    return [f"{scaling.name}: {scaling.summary()}"] + [
+        f"  {line}" for line in _layout(table, range(4))
+    ]
+
+
 def summary_lines(checks: Sequence[Check], width: int | None = None) -> list[Line]:
     """The summary; the table's lines are no wider than ``width`` (None: as wide as they come).
 
@@ -175,6 +192,8 @@ def summary_lines(checks: Sequence[Check], width: int | None = None) -> list[Lin
     for result in others:
         if isinstance(result, SweepResult):
             text.extend(_sweep_lines(result))
+        elif isinstance(result, ScalingResult):
+            text.extend(_scaling_lines(result))
         else:
             text.append(f"{result.name}: {result.summary()}")
     notes = [note for c in checks if c.verdict for note in c.verdict.notes]
