@@ -106,9 +106,7 @@ def synthetic_processes(count: int) -> list[tuple[int, str, int]]:
     """``count`` made-up ``(pid, name, rss)`` records, the same for the same count."""
     draw = random.Random(count)
     names = [f"worker-{i}" for i in range(50)] + ["python", "postgres", "nginx", "sshd"]
-    return [
-        (1000 + i, draw.choice(names), draw.randrange(1 << 20, 1 << 30)) for i in range(count)
-    ]
+    return [(1000 + i, draw.choice(names), draw.randrange(1 << 20, 1 << 30)) for i in range(count)]
 
 
 def _grade(component: str, percent: float, warn: float, critical: float) -> Finding:
