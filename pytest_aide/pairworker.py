@@ -120,8 +120,11 @@ class PairServer:
         return list(self.receive()["items"])
 
     def _watched(self, name: str, file: str) -> bool:
-        if name.partition(".")[0] in self.watch:
+        top = name.partition(".")[0]
+        if top in self.watch:
             return True
+        if top in sys.stdlib_module_names:  # stdlib bisect is not a changed pkg/bisect.py
+            return False
         tail = "/" + name.replace(".", "/")
         tail += "/__init__.py" if file.endswith("__init__.py") else Path(file).suffix
         return any(path.endswith(tail) for path in self.changed)

@@ -123,3 +123,18 @@ def test_closures_and_fixtures_are_compared(repo: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["test_closure: regressed +* % * vs HEAD (*) (same job), tolerance 10 %"]
     )
+
+
+def test_a_changed_file_named_like_a_stdlib_module_is_not_taken_for_it(
+    repo: pytest.Pytester,
+) -> None:
+    # tools/bisect.py changed since HEAD; the standard library's bisect, which both sides
+    # import from one file, is not that file (this once failed every same-job comparison).
+    (repo.path / "tools").mkdir()
+    (repo.path / "tools" / "bisect.py").write_text("import bisect\n")
+    repo.makepyfile(aide_mod="import bisect\n" + MODULE)
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "tools")
+    result = repo.runpytest("--aide-perf", "--aide-against", "HEAD~1", "--aide-tolerance", "50%")
+    result.assert_outcomes(passed=2)
+    assert "both sides imported" not in result.stdout.str()
