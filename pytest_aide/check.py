@@ -43,6 +43,9 @@ class Check:
     """Under ``--aide-against``: REV's count of each counted result, by result name."""
     count_notes: list[str] = field(default_factory=list)
     """Measured calls the check asked to count that were not counted, and why."""
+    notes: list[str] = field(default_factory=list)
+    """Things the gate should say about the check that fail nothing (a confirmation that
+    could not be made, say)."""
     confirmation: Confirmation | None = None
     """How a suspected wall-time failure was measured again (``--aide-confirm``), if it was."""
     baseline_commit: tuple[str | None, bool] | None = None

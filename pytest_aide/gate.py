@@ -98,7 +98,7 @@ class Gate:
                 del thresholds[key]
                 check.count_notes.append(f"{check.name}: {key} not checked: not counted")
         evidence = Evidence(check.name, check.results, thresholds, unmeasured=unmeasured)
-        evidence.notes += check.count_notes
+        evidence.notes += check.count_notes + check.notes
         measured = [r for r in check.timings if r.mode == "perf"]
         counts = [r for r in check.results if isinstance(r, CountResult)]
         if counts and self.against is None:

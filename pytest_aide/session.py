@@ -795,7 +795,8 @@ class AideSession:
             if not notes:
                 return
         if not suspects:
-            return  # only hinted at, and no commit to measure beside: the stored verdict stands
+            check.notes += notes  # the stored verdict stands; say why it was not checked
+            return
         first = Attempt(1, 0.0, seconds, suspects)
         retrying = Retrying(policy, first)
         began = time.perf_counter()
@@ -877,7 +878,12 @@ class AideSession:
             if (point := points.get(result.name)) is not None and point.estimate is not None
         ]
         if not paired:
-            why = run.missing.get(item.nodeid) or "the worker sessions made no matching call"
+            problems = [p.problem for p in points.values() if p.problem]
+            why = (
+                run.missing.get(item.nodeid)
+                or (problems[0] if problems else None)
+                or "the worker sessions made no matching call"
+            )
             return [
                 f"{check.name}: same-job confirmation against {commit[:7]} failed ({why}): "
                 "measured again instead"

@@ -492,6 +492,26 @@ def test_without_a_usable_commit_the_check_is_measured_again(
     assert path.read_text() == json.dumps(data)  # never rewritten
 
 
+def test_a_far_faster_reading_that_cannot_be_checked_says_why(
+    repo: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A machine far faster than the baseline's could hide a slowdown: the reading is
+    # worth measuring beside the baseline's commit; when that cannot be done, the stored
+    # verdict stands and a note says so (it once vanished without a word).
+    path = _baseline(repo)
+    data = json.loads(path.read_text())
+    data["commit"] = "0123456789abcdef0123456789abcdef01234567"
+    path.write_text(json.dumps(data))
+    monkeypatch.setenv("AIDE_TEST_SCALE", "0.05")  # sleeps: no machine is that noisy
+    result = repo.runpytest("--aide-perf")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        ["note: test_diag: the stored baseline's commit 0123456 cannot be measured here*"]
+    )
+    check = _report(repo)["test_diag"]
+    assert check["status"] == "IMPROVED" and check["confirmation"] is None
+
+
 def test_a_counted_checks_wall_time_is_never_measured_again(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
