@@ -10,6 +10,7 @@ Knows nothing of pytest.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -26,7 +27,7 @@ from pytest_aide.measure.counts import (
 )
 from pytest_aide.measure.pair import Tree
 from pytest_aide.measure.system import count_slug
-from pytest_aide.results import CountResult
+from pytest_aide.results import CountResult, ScalingResult
 
 __all__ = ["COUNTED", "Counting"]
 
@@ -154,9 +155,26 @@ class Counting:
             return [f"{check.name}: not counted ({self.problem}); wall-time limits only"]
         found, missing = self.results(nodeid, [t.name for t in check.timings])
         check.results += found.values()
-        return [
+        lines = [
             f"{name}: not counted ({why}); wall-time limits only" for name, why in missing.items()
         ]
+        for index, result in enumerate(check.results):
+            if isinstance(result, ScalingResult):
+                lines += self._attach_scaling(nodeid, check, index, result)
+        return lines
+
+    def _attach_scaling(
+        self, nodeid: str, check: Check, index: int, scaling: ScalingResult
+    ) -> list[str]:
+        """Give a scaling result its count per size, on which its fit then rests."""
+        found, missing = self.results(nodeid, scaling.labels())
+        if missing:
+            label, why = next(iter(missing.items()))
+            return [f"{label}: not counted ({why}); the order is fitted on CPU time"]
+        counts = [found[label].value for label in scaling.labels()]
+        measure = self.measures[nodeid]
+        check.results[index] = dataclasses.replace(scaling, counts=counts, measure=measure)
+        return []
 
     def attach_against(self, nodeid: str, check: Check, label: str) -> None:
         """Give ``check`` REV's count of each counted result (this is REV's counting)."""

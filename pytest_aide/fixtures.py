@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 from pytest_aide.against import importable_spec
 from pytest_aide.check import Check
 from pytest_aide.config import MAX_COUNT
+from pytest_aide.growth import GrowthError, scaling_spec
 from pytest_aide.measure.caches import WatchedCache
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
 from pytest_aide.measure.load import (
@@ -27,11 +28,11 @@ from pytest_aide.measure.timer import (
     TimingPlan,
 )
 from pytest_aide.pairworker import PairServer
-from pytest_aide.results import TimingResult
-from pytest_aide.runner import CheckRun, Load, RunError, run_check, run_check_async
+from pytest_aide.results import Result, TimingResult
+from pytest_aide.runner import CheckRun, Load, RunError, Scaling, run_check, run_check_async
 from pytest_aide.units import hint, shown
 
-__all__ = ["AideCpu", "AideLoad", "AideMemory", "AideTimer"]
+__all__ = ["AideCpu", "AideLoad", "AideMemory", "AideScaling", "AideTimer"]
 
 __tracebackhide__ = True
 """pytest leaves this module's frames out of a failing test's traceback: what the user
@@ -49,6 +50,9 @@ class AideTimer:
     that single call. Keyword arguments other than ``iterations``, ``warmup``,
     ``name`` and ``gc`` are passed to ``fn``.
     """
+
+    fixture = "aide_timer"
+    """The fixture's name, as its error messages give it."""
 
     def __init__(
         self,
@@ -76,11 +80,11 @@ class AideTimer:
             whole = isinstance(value, int) and not isinstance(value, bool)
             if not whole or not least <= value <= MAX_COUNT:
                 self._fail(
-                    f"aide_timer: {key} must be a whole number from {least} to {MAX_COUNT:,}, "
-                    f"got {shown(value)}"
+                    f"{self.fixture}: {key} must be a whole number from {least} to "
+                    f"{MAX_COUNT:,}, got {shown(value)}"
                 )
         if name is not None and not isinstance(name, str):
-            self._fail(f"aide_timer: name must be a string, got {shown(name)}")
+            self._fail(f"{self.fixture}: name must be a string, got {shown(name)}")
         return self._plan(iterations, warmup, gc), name or self._check.next_result_name()
 
     def _record(self, result: TimingResult) -> TimingResult:
@@ -150,6 +154,60 @@ class AideTimer:
         assert isinstance(result, TimingResult)
         self._record(result)
         self._check.results += caches
+        return result
+
+
+class AideScaling(AideTimer):
+    """How a callable's cost grows with its input size, for one test.
+
+    ``aide_scaling(fn, *args, sizes=[1000, 10000, 100000], order="n log n")``
+    calls ``fn(size, *args)`` at each size (``arg="n"`` passes it as ``n=size``;
+    ``setup=make`` passes ``make(size)`` instead, built outside the measured
+    calls) and fits the order of growth; ``order`` is an upper bound, judged
+    under ``--aide-perf``. Returns a :class:`~pytest_aide.results.ScalingResult`
+    (without ``--aide-perf``, the one call at the smallest size's timing).
+    """
+
+    fixture = "aide_scaling"
+
+    def __call__(  # type: ignore[override]
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        sizes: Sequence[int] = (),
+        order: str = "",
+        setup: Callable[[int], Any] | None = None,
+        arg: str | None = None,
+        iterations: int = 5,
+        warmup: int = 1,
+        name: str | None = None,
+        gc: bool = True,
+        **kwargs: Any,
+    ) -> Result:
+        """Measure ``fn`` at each size and record the fit in the test's check."""
+        plan, label = self._prepare(iterations, warmup, name, gc)
+        if setup is not None and not callable(setup):
+            self._fail(f"aide_scaling: setup must be callable, got {shown(setup)}")
+        try:
+            spec = scaling_spec({"sizes": list(sizes), "order": order, "arg": arg})
+        except GrowthError as exc:
+            self._fail(f"aide_scaling: {exc}")
+        run = CheckRun(
+            label,
+            fn,
+            args,
+            kwargs,
+            plan,
+            loop_factory=self._loop_factory,
+            server=self._server,
+            nodeid=self._check.nodeid,
+            scaling=Scaling(spec, setup),
+        )
+        try:
+            (result,) = run_check(run)
+        except RunError as exc:
+            self._fail(f"aide_scaling: {exc}")
+        self._check.results.append(result)
         return result
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "growth_failure",
     "parse_order",
     "scaling_spec",
+    "size_label",
     "unjudgeable",
 ]
 
@@ -294,6 +295,11 @@ class ScalingSpec:
     def label(self) -> str:
         """What the size is called in reports."""
         return self.arg or "n"
+
+
+def size_label(name: str, arg: str, size: int) -> str:
+    """The name of a scaling check's measured call at ``size``: ``check[n=1000]``."""
+    return f"{name}[{arg}={size}]"
 
 
 def scaling_spec(value: object) -> ScalingSpec:

@@ -11,11 +11,11 @@ from typing import NoReturn
 import pytest
 
 from pytest_aide.config import Settings, option_conflict
-from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideTimer
+from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideScaling, AideTimer
 from pytest_aide.options import OptionError, add_options, read_settings
 from pytest_aide.session import SESSION_KEY, SESSION_NAME, AideSession, AsyncioLoops
 
-__all__ = ["aide_cpu", "aide_load", "aide_memory", "aide_timer"]
+__all__ = ["aide_cpu", "aide_load", "aide_memory", "aide_scaling", "aide_timer"]
 
 MARKER_HELP = (
     "aide(name=None, timeout=None, caches=None, databases=None, **thresholds): performance "
@@ -70,6 +70,23 @@ def aide_timer(request: pytest.FixtureRequest) -> AideTimer:
         fail=_fail,
         caches=session.caches_for(request.node),
         databases=session.databases_for(request.node),
+    )
+
+
+@pytest.fixture
+def aide_scaling(request: pytest.FixtureRequest) -> AideScaling:
+    """How cost grows with size: ``aide_scaling(fn, sizes=[...], order="n log n")``.
+
+    ``setup=make`` builds each size's input outside the measured calls; ``arg="n"``
+    passes it as a keyword. Returns a :class:`~pytest_aide.results.ScalingResult`.
+    """
+    session = request.config.stash[SESSION_KEY]
+    return AideScaling(
+        session.check_for(request.node),
+        session.plan,
+        loop_factory=session.loop_factory,
+        server=session.pair_server,
+        fail=_fail,
     )
 
 

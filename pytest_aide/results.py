@@ -20,6 +20,7 @@ from pytest_aide.growth import (
     fit_growth,
     growth_failure,
     parse_order,
+    size_label,
     unjudgeable,
 )
 from pytest_aide.units import format_count, format_duration, format_size
@@ -940,6 +941,10 @@ class ScalingResult:
         if self.unjudged() is not None:
             return None
         return growth_failure(self.fit, self.declared)
+
+    def labels(self) -> list[str]:
+        """The names of the measured calls, one per size (what a count is filed under)."""
+        return [size_label(self.name, self.arg, size) for size in self.sizes]
 
     @property
     def basis(self) -> str:

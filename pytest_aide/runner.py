@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_aide.growth import ScalingSpec
+from pytest_aide.growth import ScalingSpec, size_label
 from pytest_aide.measure.caches import CacheWatch, WatchedCache
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
 from pytest_aide.measure.http import AppServer, HttpError, HttpSpec, run_http_load
@@ -101,7 +101,7 @@ class Scaling:
 
     def label(self, name: str, size: int) -> str:
         """The name of the measured call at ``size``: ``check[n=1000]``."""
-        return f"{name}[{self.spec.label}={size}]"
+        return size_label(name, self.spec.label, size)
 
 
 @dataclass
@@ -343,7 +343,8 @@ def _run_scaling(run: CheckRun, scaling: Scaling) -> list[Result]:
 
     Without ``--aide-perf``, the smallest size is called once.
     """
-    sizes = scaling.spec.sizes[:1] if run.plan.smoke else scaling.spec.sizes
+    smoke = run.plan.smoke and run.server is None  # a worker serves every size
+    sizes = scaling.spec.sizes[:1] if smoke else scaling.spec.sizes
     plan = replace(run.plan, cpu_time=True)
     samples = []
     for size in sizes:
@@ -355,7 +356,7 @@ def _run_scaling(run: CheckRun, scaling: Scaling) -> list[Result]:
         timing = measure(
             run.target, args, kwargs, name=label, plan=plan, loop_factory=run.loop_factory
         )
-        if run.plan.smoke:
+        if smoke:
             return [replace(timing, name=run.name)]
         samples.append(timing.samples)
     if run.server is not None:
