@@ -29,6 +29,7 @@ from pytest_aide.results import (
     CacheResult,
     CountResult,
     QueryResult,
+    ScalingResult,
     TimingResult,
     result_from_dict,
 )
@@ -80,7 +81,7 @@ class Baseline:
 
     id: str
     """pytest node id of the check."""
-    results: list[TimingResult | CountResult | QueryResult | CacheResult]
+    results: list[TimingResult | CountResult | QueryResult | CacheResult | ScalingResult]
     """Timings or counts; beside timings, statements per call and cache figures."""
     machine: dict[str, Any]
     profile: str = "default"
@@ -304,7 +305,7 @@ def load_baseline(path: Path, expected_id: str | None = None, shown: str | None 
         results = [
             r
             for r in results
-            if isinstance(r, (TimingResult, CountResult, QueryResult, CacheResult))
+            if isinstance(r, (TimingResult, CountResult, QueryResult, CacheResult, ScalingResult))
         ]
         if not isinstance(data["machine"], dict):
             raise ValueError("'machine' is not an object")

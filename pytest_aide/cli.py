@@ -32,6 +32,7 @@ from pytest_aide.results import (
     CacheResult,
     CountResult,
     QueryResult,
+    ScalingResult,
     TimingResult,
     result_from_dict,
 )
@@ -71,6 +72,8 @@ class Side:
     """Per check, the kinds of its results that are not compared (load, sweep, memory...)."""
     hit_rates: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per check, the hit rate of each cache result (shown beside the comparisons)."""
+    scaling: dict[str, dict[str, ScalingResult]] = field(default_factory=dict)
+    """Per check, its scaling results, whose fitted orders are compared."""
 
     def add(self, check_id: str, results: list[Any], date: str, source: str) -> None:
         """Add one check; the same id twice is ambiguous and refused."""
@@ -91,9 +94,10 @@ class Side:
             {
                 getattr(r, "kind", type(r).__name__)
                 for r in results
-                if not isinstance(r, (TimingResult, CountResult, QueryResult))
+                if not isinstance(r, (TimingResult, CountResult, QueryResult, ScalingResult))
             }
         )
+        self.scaling[check_id] = {r.name: r for r in results if isinstance(r, ScalingResult)}
         self.hit_rates[check_id] = {
             r.name: r.hit_rate
             for r in results
@@ -232,9 +236,40 @@ def tolerance_origin(
     return "--tolerance" if given else "default"
 
 
-def not_compared(old: Side, new: Side, rows: list[tuple[str, Comparison]]) -> dict[str, str]:
+def order_changes(old: Side, new: Side) -> list[dict[str, Any]]:
+    """The fitted order of every scaling result both sides judged on the same basis."""
+    found = []
+    for check_id in sorted(set(old.scaling) & set(new.scaling)):
+        for name, after in sorted(new.scaling[check_id].items()):
+            before = old.scaling[check_id].get(name)
+            if before is None or before.unjudged() or after.unjudged():
+                continue
+            if before.basis != after.basis:
+                continue
+            was, now = before.fit, after.fit
+            status = "unchanged"
+            if now.best != was.best:
+                status = "regressed" if now.best > was.best else "improved"
+            found.append(
+                {
+                    "id": check_id,
+                    "result": name,
+                    "basis": after.basis,
+                    "old": was.best.name,
+                    "new": now.best.name,
+                    "old_exponent": was.exponent,
+                    "new_exponent": now.exponent,
+                    "status": status,
+                }
+            )
+    return found
+
+
+def not_compared(
+    old: Side, new: Side, rows: list[tuple[str, Comparison]], orders: list[dict[str, Any]]
+) -> dict[str, str]:
     """Checks on both sides that have no row, with the reason."""
-    compared = {check_id for check_id, _ in rows}
+    compared = {check_id for check_id, _ in rows} | {o["id"] for o in orders}
     reasons = {}
     for check_id in sorted((set(old.results) & set(new.results)) - compared):
         kinds = sorted(set(old.others.get(check_id, [])) | set(new.others.get(check_id, [])))
@@ -378,7 +413,8 @@ def _compare_command(args: argparse.Namespace) -> int:
     rows = compare_sides(old, new, tolerance, drift)
     only_old = sorted(set(old.results) - set(new.results))
     only_new = sorted(set(new.results) - set(old.results))
-    skipped = not_compared(old, new, rows)
+    orders = order_changes(old, new)
+    skipped = not_compared(old, new, rows, orders)
     given = args.tolerance is not None
     own = len({i for i, _ in rows if i in new.tolerances or i in old.tolerances})
     if args.format == "json":
@@ -389,6 +425,7 @@ def _compare_command(args: argparse.Namespace) -> int:
             "only_new": only_new,
             "not_compared": skipped,
             "cache_hit_rates": hit_rates(old, new),
+            "orders": orders,
         }
         print(dumps(payload, indent=2, sort_keys=True))
     else:
@@ -403,9 +440,19 @@ def _compare_command(args: argparse.Namespace) -> int:
             f"({(h['new'] - h['old']) * 100:+.1f} points; cache_hit_rate_min gates each run)"
             for h in hit_rates(old, new)
         ]
-        lines.append(_summary(rows, tolerance, own))
+        lines += [
+            f"{prefix}order of growth: {o['id']}: {o['old']} -> {o['new']} (exponent "
+            f"{o['old_exponent']:.2f} -> {o['new_exponent']:.2f}, {o['basis']}): {o['status']}"
+            for o in orders
+        ]
+        grew = sum(1 for o in orders if o["status"] == "regressed")
+        summary = _summary(rows, tolerance, own)
+        lines.append(
+            f"{summary}; order of growth: {grew} of {len(orders)} grew" if orders else summary
+        )
         print("\n".join(lines))
-    return 1 if any(c.gating and c.status == "regressed" for _, c in rows) else 0
+    grown = any(o["status"] == "regressed" for o in orders)
+    return 1 if grown or any(c.gating and c.status == "regressed" for _, c in rows) else 0
 
 
 def _report_command(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from pytest_aide.results import (
     CacheResult,
     CountResult,
     QueryResult,
+    ScalingResult,
     TimingResult,
 )
 from pytest_aide.stats import DEFAULT_DRIFT
@@ -99,7 +100,8 @@ class Gate:
                 check.count_notes.append(f"{check.name}: {key} not checked: not counted")
         evidence = Evidence(check.name, check.results, thresholds, unmeasured=unmeasured)
         evidence.notes += check.count_notes + check.notes
-        measured = [r for r in check.timings if r.mode == "perf"]
+        measured: list[Any] = [r for r in check.timings if r.mode == "perf"]
+        measured += [r for r in check.results if isinstance(r, ScalingResult)]
         counts = [r for r in check.results if isinstance(r, CountResult)]
         if counts and self.against is None:
             if self.compare:
@@ -258,6 +260,9 @@ class Gate:
             baseline_date=self._reference(baseline),
             gating=gating,
         )
+        verdict.order_changes += _order_changes(
+            check, baseline.results, self._reference(baseline), gating, verdict.notes
+        )
         old = {r.name: r for r in baseline.results if isinstance(r, TimingResult)}
         for result in check.timings:
             before = old.get(result.name)
@@ -303,3 +308,39 @@ def _own_tolerance(check: Check) -> float | None:
     """The check's own ``regression_max``, if it sets one."""
     own = check.thresholds.get("regression_max")
     return own.limit if own is not None else None
+
+
+def _order_changes(
+    check: Check, stored: list[Any], reference: str, gating: bool, notes: list[str]
+) -> list[str]:
+    """Lines of scaling results whose fitted order grew since the baseline, if it gates.
+
+    A lower order, or one from a baseline that does not gate, is a note; fits on
+    different bases (CPU time, instructions) are not compared.
+    """
+    old = {r.name: r for r in stored if isinstance(r, ScalingResult)}
+    lines = []
+    for result in check.results:
+        before = old.get(result.name) if isinstance(result, ScalingResult) else None
+        if before is None or result.unjudged() or before.unjudged():
+            continue
+        if before.basis != result.basis:
+            notes.append(
+                f"{result.name}: order not compared with the baseline of {reference}: "
+                f"fitted on {before.basis} there, on {result.basis} here"
+            )
+            continue
+        was, now = before.fit, result.fit
+        if was.best == now.best:
+            continue
+        line = (
+            f"{result.name}: order grew from {was.best.name} (exponent {was.exponent:.2f}) to "
+            f"{now.best.name} (exponent {now.exponent:.2f} [{now.low:.2f}, {now.high:.2f}]) "
+            f"since the baseline of {reference}"
+        )
+        if now.best > was.best and gating:
+            lines.append(line)
+        else:
+            word = "grew" if now.best > was.best else "fell"
+            notes.append(line.replace("order grew", f"order {word}"))
+    return lines

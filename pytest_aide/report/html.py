@@ -26,7 +26,7 @@ from plotly.subplots import make_subplots
 
 from pytest_aide.history import Point
 from pytest_aide.report.markdown import by_attention, confirmation_lines
-from pytest_aide.results import CountResult, thin
+from pytest_aide.results import CountResult, ScalingResult, thin
 from pytest_aide.units import format_duration, format_size
 from pytest_aide.verdict import in_order
 
@@ -232,6 +232,48 @@ def _sweeps(checks: list[dict[str, Any]]) -> str:
         figure.update_yaxes(title="requests/s", rangemode="tozero", secondary_y=False)
         figure.update_yaxes(title="p95 ms", rangemode="tozero", secondary_y=True)
         parts.append(_div(figure, f"sweep-{index}"))
+    return "".join(parts)
+
+
+def _scaling(checks: list[dict[str, Any]]) -> str:
+    """Per scaling check, log-log: cost per size, the fitted order and the declared bound."""
+    parts = []
+    for index, (_, data) in enumerate(_results(checks, "scaling")):
+        result = ScalingResult.from_dict(data)
+        sizes = result.sizes
+        exact = result.counts is not None
+        measured = result.counts if exact else data["medians"]
+        scale = 1.0 if exact else 1000.0  # milliseconds
+        unit = f"{result.measure} per call" if exact else "CPU milliseconds per call"
+        figure = go.Figure()
+        figure.add_trace(
+            go.Scatter(x=sizes, y=[v * scale for v in measured], name="measured", mode="markers")
+        )
+        if result.unjudged() is None:
+            fit, declared = result.fit, result.declared
+            dense = [sizes[0] * (sizes[-1] / sizes[0]) ** (i / 40) for i in range(41)]
+            figure.add_trace(
+                go.Scatter(
+                    x=dense,
+                    y=[fit.predict(n) * scale for n in dense],
+                    name=f"fitted: {fit.best.name} (exponent {fit.exponent:.2f})",
+                    mode="lines",
+                )
+            )
+            anchor = fit.predict(sizes[0]) / declared.g(sizes[0])
+            figure.add_trace(
+                go.Scatter(
+                    x=dense,
+                    y=[anchor * declared.g(n) * scale for n in dense],
+                    name=f"declared bound: {declared.name} (from the smallest size)",
+                    mode="lines",
+                    line_dash="dash",
+                )
+            )
+        figure.update_layout(title=f"Scaling {result.name}: {unit} by {result.arg} (log-log)")
+        figure.update_xaxes(title=result.arg, type="log", tickvals=sizes, tickformat="~s")
+        figure.update_yaxes(title=unit, type="log", tickformat="~g")
+        parts.append(_div(figure, f"scaling-{index}"))
     return "".join(parts)
 
 
@@ -481,6 +523,7 @@ def render_html(
             _baseline_changes(checks),
             _load_percentiles(checks),
             _sweeps(checks),
+            _scaling(checks),
             _memory(checks),
             _caches(checks),
             _queries(checks),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_aide.results import CountResult
+from pytest_aide.results import CountResult, ScalingResult
 from pytest_aide.units import format_duration, format_size
 from pytest_aide.verdict import in_order
 
@@ -146,6 +146,24 @@ def _load_section(checks: list[dict[str, Any]]) -> list[str]:
                 f"| {level['concurrency']}{knee} | {level['throughput']:,.1f} | "
                 f"{_time(s.get('median'))} | {_time(s.get('p95'))} | {level['error_rate']:.1%} |"
             )
+    return lines
+
+
+def _scaling_section(checks: list[dict[str, Any]]) -> list[str]:
+    found = [r for c in checks for r in c["results"] if r["kind"] == "scaling"]
+    if not found:
+        return []
+    lines = ["", "## Scaling"]
+    for data in found:
+        result = ScalingResult.from_dict(data)
+        lines += [
+            "",
+            f"**`{_cell(result.name)}`**: {_cell(result.summary())}",
+            "",
+            f"| {_cell(result.arg)} | CPU time per call | count per call | fitted |",
+            "|---:|---:|---:|---:|",
+        ]
+        lines += [f"| {' | '.join(row)} |" for row in result.rows()]
     return lines
 
 
@@ -389,6 +407,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += _main_rows(check)
     lines += _count_section(checks)
     lines += _load_section(checks)
+    lines += _scaling_section(checks)
     lines += _resource_section(checks)
     lines += _cache_section(checks)
     lines += _query_section(checks)
