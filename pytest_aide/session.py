@@ -59,7 +59,7 @@ from pytest_aide.pairworker import serving
 from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import summary_lines
-from pytest_aide.results import CountResult, TimingResult, result_from_dict
+from pytest_aide.results import CountResult, ScalingResult, TimingResult, result_from_dict
 from pytest_aide.runner import ProfiledBenchmark, profiling
 from pytest_aide.units import format_duration, hint, parse_timeout
 from pytest_aide.verdict import (
@@ -525,18 +525,20 @@ class AideSession:
             self._pair([item])  # an xdist worker pairs each item as it comes
         points = {p.label: p for p in self.pairs.for_item(item.nodeid)}
         why = self.pairs.missing.get(item.nodeid)
-        for result in check.timings:
-            point = points.get(result.name)
+        names = [result.name for result in check.timings]
+        names += [n for r in check.results if isinstance(r, ScalingResult) for n in r.labels()]
+        for name in names:  # a scaling check is paired size by size
+            point = points.get(name)
             if point is not None and point.problem and point.problem.startswith("both sides"):
                 check.pair_problems.append(f"{check.name}: --aide-against: {point.problem}")
             elif point is not None and point.estimate is not None:
-                check.paired[result.name] = point.estimate
-                check.pair_sources[result.name] = {**point.files, "clock": point.clock}
+                check.paired[name] = point.estimate
+                check.pair_sources[name] = {**point.files, "clock": point.clock}
             else:
                 problem = point.problem if point is not None else None
                 reason = problem or why or "the worker sessions made no matching call"
                 check.pair_notes.append(
-                    f"{result.name}: not compared against {self.revision.label}: {reason}"
+                    f"{name}: not compared against {self.revision.label}: {reason}"
                 )
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:

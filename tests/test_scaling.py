@@ -347,3 +347,30 @@ def test_on_instruction_counts_the_fit_is_exact(project: pytest.Pytester) -> Non
     steps = zip(counts, counts[1:], sizes, sizes[1:], strict=False)
     per_item = [(b - a) / (m - n) for a, b, n, m in steps]
     assert max(per_item) / min(per_item) < 1.05 and not math.isnan(per_item[0])
+
+
+def test_against_a_revision_each_size_is_paired_in_the_same_job(
+    project: pytest.Pytester,
+) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.email=a@b", "-c", "user.name=a", *args],
+            cwd=project.path,
+            check=True,
+            capture_output=True,
+        )
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    # Six times the work per item: far outside any machine's noise, at every size.
+    slowed = WORK.replace("sum(x & 7 for x in items)", "sum(x & 7 for x in items * 6)")
+    project.makepyfile(work=slowed)
+    result = project.runpytest("--aide-perf", "--aide-against", "HEAD", "scenarios", "-k", "linear")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "linear[[]items=30[]]: regressed +* % (95 % CI *) vs HEAD (*) (same job), *",
+            "linear[[]items=3000[]]: regressed +* % (95 % CI *) vs HEAD (*) (same job), *",
+        ]
+    )
