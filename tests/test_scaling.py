@@ -374,3 +374,14 @@ def test_against_a_revision_each_size_is_paired_in_the_same_job(
             "linear[[]items=3000[]]: regressed +* % (95 % CI *) vs HEAD (*) (same job), *",
         ]
     )
+
+
+def test_under_xdist_the_fit_reaches_the_controllers_reports(project: pytest.Pytester) -> None:
+    result = project.runpytest_subprocess("--aide-perf", "-n", "2", "scenarios")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines_random(
+        ["quadratic *grows as n²*order <= n*FAIL", "linear *order <= n log n*PASS"]
+    )
+    checks = _report(project)
+    assert checks["quadratic"]["results"][0]["fit"]["best"] == "n²"
+    assert checks["quadratic"]["failures"][0].startswith("quadratic: grows as n² (exponent ")
