@@ -22,6 +22,7 @@ from pytest_aide.bisect import Bisect, BisectError, Step, bisect, toplevel
 from pytest_aide.config import DEFAULT_TOLERANCE
 from pytest_aide.fileio import dumps, file_kind, read_text
 from pytest_aide.gate import COUNT_TOLERANCE
+from pytest_aide.growth import compare_fits
 from pytest_aide.history import History, HistoryError
 from pytest_aide.options import add_options
 from pytest_aide.report.benchmark_json import is_benchmark_json, read_benchmark_json
@@ -247,9 +248,9 @@ def order_changes(old: Side, new: Side) -> list[dict[str, Any]]:
             if before.basis != after.basis:
                 continue
             was, now = before.fit, after.fit
-            status = "unchanged"
-            if now.best != was.best:
-                status = "regressed" if now.best > was.best else "improved"
+            status = {"grew": "regressed", "fell": "improved"}.get(
+                compare_fits(was, now), "unchanged"
+            )
             found.append(
                 {
                     "id": check_id,

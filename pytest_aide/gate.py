@@ -20,6 +20,7 @@ from pytest_aide.baselines import (
 )
 from pytest_aide.check import Check
 from pytest_aide.config import display_path
+from pytest_aide.growth import compare_fits
 from pytest_aide.results import (
     COUNT_METRICS,
     CacheResult,
@@ -331,16 +332,24 @@ def _order_changes(
             )
             continue
         was, now = before.fit, result.fit
-        if was.best == now.best:
+        change = compare_fits(was, now)
+        if change == "same":
             continue
         line = (
-            f"{result.name}: order grew from {was.best.name} (exponent {was.exponent:.2f}) to "
-            f"{now.best.name} (exponent {now.exponent:.2f} [{now.low:.2f}, {now.high:.2f}]) "
+            f"{result.name}: order {change if change != 'unclear' else 'read'} "
+            f"{'from' if change != 'unclear' else 'as'} "
+            f"{was.best.name} (exponent {was.exponent:.2f} [{was.low:.2f}, {was.high:.2f}]) "
+            f"to {now.best.name} (exponent {now.exponent:.2f} [{now.low:.2f}, {now.high:.2f}]) "
             f"since the baseline of {reference}"
         )
-        if now.best > was.best and gating:
+        if change == "unclear":
+            line = (
+                f"{result.name}: fitted {now.best.name} here, {was.best.name} in the baseline of "
+                f"{reference}; their exponents' intervals overlap ([{now.low:.2f}, "
+                f"{now.high:.2f}] and [{was.low:.2f}, {was.high:.2f}]): not a change of order"
+            )
+        if change == "grew" and gating:
             lines.append(line)
         else:
-            word = "grew" if now.best > was.best else "fell"
-            notes.append(line.replace("order grew", f"order {word}"))
+            notes.append(line)
     return lines

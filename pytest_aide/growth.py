@@ -30,6 +30,7 @@ __all__ = [
     "GrowthError",
     "Order",
     "ScalingSpec",
+    "compare_fits",
     "fit_growth",
     "growth_failure",
     "parse_order",
@@ -265,6 +266,22 @@ def unjudgeable(sizes: Sequence[int], declared: Order, exact: bool) -> str | Non
             "(use sizes further apart)"
         )
     return None
+
+
+def compare_fits(was: Fit, now: Fit) -> str:
+    """``grew``, ``fell``, ``same`` or ``unclear``: how the order changed from ``was``.
+
+    A different best order counts only when the two exponents' intervals do not
+    overlap: between n and n log n (x1.67 apart over two decades) a busy
+    machine can tip the choice either way, and that is not a change of code.
+    """
+    if now.best == was.best:
+        return "same"
+    if now.best > was.best and now.low > was.high:
+        return "grew"
+    if now.best < was.best and now.high < was.low:
+        return "fell"
+    return "unclear"
 
 
 def growth_failure(fit: Fit, declared: Order) -> str | None:

@@ -15,7 +15,9 @@ import pytest
 
 from pytest_aide.growth import (
     NAMED_ORDERS,
+    Fit,
     GrowthError,
+    compare_fits,
     fit_growth,
     growth_failure,
     parse_order,
@@ -66,6 +68,17 @@ def test_the_declared_order_is_an_upper_bound() -> None:
     assert failure.endswith("worse than the declared log n")
     assert growth_failure(linear, parse_order("n^1.5")) is None
     assert growth_failure(linear, parse_order("n^0.5")) is not None
+
+
+def test_a_change_of_order_counts_only_when_the_exponents_are_apart() -> None:
+    def fit(order: str, low: float, high: float) -> Fit:
+        return Fit(parse_order(order), (low + high) / 2, low, high)
+
+    assert compare_fits(fit("n", 0.98, 1.02), fit("n²", 1.95, 2.05)) == "grew"
+    assert compare_fits(fit("n²", 1.95, 2.05), fit("n", 0.98, 1.02)) == "fell"
+    # n and n log n on a busy machine: the choice tipped, the intervals did not part.
+    assert compare_fits(fit("n", 0.99, 1.26), fit("n log n", 1.10, 1.20)) == "unclear"
+    assert compare_fits(fit("n", 0.99, 1.01), fit("n", 0.97, 1.05)) == "same"
 
 
 @pytest.mark.parametrize(
