@@ -182,7 +182,8 @@ def parse_count(value: object) -> float:
 def format_count(count: float, unit: str = "instr") -> str:
     """A count for people: ``1.23 M instr``, ``912 k instr``, ``87 instr``."""
     for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(count) >= scale:
+        # 999,999,999 rounds to "1e+03 M" at three figures: it is 1 G.
+        if abs(float(f"{count:.3g}")) >= scale:
             return f"{count / scale:.3g} {prefix} {unit}"
     return f"{count:.0f} {unit}"
 

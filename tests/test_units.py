@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from pytest_aide.units import (
     UnitError,
+    format_count,
     format_duration,
     format_size,
     parse_duration,
@@ -158,3 +159,11 @@ def test_a_duration_reads_back_in_the_units_it_was_written_in() -> None:
     assert format_duration(0.5) == "500.00 ms"
     assert format_duration(0.3125, 0.25, unit="ms") == "312.50 ms"
     assert format_duration(125e-6, 1e-9, unit="ns") == "125.00 us"  # would need 6 digits
+
+
+@pytest.mark.parametrize(
+    ("count", "shown"),
+    [(87, "87 instr"), (1234, "1.23 k instr"), (999_999_999, "1 G instr"), (999_600, "1 M instr")],
+)
+def test_counts_round_into_the_next_prefix(count: float, shown: str) -> None:
+    assert format_count(count) == shown
