@@ -142,7 +142,10 @@ class Point:
 
 
 def _figures(result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The result whose figures a trend shows (a sweep's knee), with its stats."""
+    """The result whose figures a trend shows, with its stats.
+
+    A sweep shows its knee; a scaling check its largest size.
+    """
     kind = result.get("kind")
     if kind == "sweep":
         knee = next(
@@ -156,6 +159,9 @@ def _figures(result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     if kind == "count":
         cycles = result.get("measure") == "cycles" and result.get("cycles") is not None
         return result["name"], {"count": result["cycles" if cycles else "instructions"]}
+    if kind == "scaling" and result.get("medians"):  # its largest size's CPU time per call
+        counts = result.get("counts")
+        return result["name"], {"median": result["medians"][-1], "count": (counts or [None])[-1]}
     return None
 
 

@@ -309,10 +309,13 @@ class AideSession:
         label = f"history run {run.label()}"
         baselines = {}
         for check_id, results in recorded.items():
-            kept = [result_from_dict(r) for r in results if r.get("kind") in ("timing", "count")]
+            compared = ("timing", "count", "scaling")
+            kept = [result_from_dict(r) for r in results if r.get("kind") in compared]
             baselines[check_id] = Baseline(
                 id=check_id,
-                results=[r for r in kept if isinstance(r, (TimingResult, CountResult))],
+                results=[
+                    r for r in kept if isinstance(r, (TimingResult, CountResult, ScalingResult))
+                ],
                 machine={},
                 profile=run.profile,
                 created=run.created,

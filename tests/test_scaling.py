@@ -398,3 +398,20 @@ def test_under_xdist_the_fit_reaches_the_controllers_reports(project: pytest.Pyt
     checks = _report(project)
     assert checks["quadratic"]["results"][0]["fit"]["best"] == "n²"
     assert checks["quadratic"]["failures"][0].startswith("quadratic: grows as n² (exponent ")
+
+
+def test_a_run_in_the_history_serves_as_the_baseline_of_an_order(
+    project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (project.path / "scenarios" / "s.toml").write_text(
+        SCENARIOS.replace('order = "n log n"', 'order = "n³"')
+    )
+    project.runpytest("--aide-perf", "scenarios", "-k", "linear").assert_outcomes(passed=1)
+    monkeypatch.setenv("AIDE_TEST_QUADRATIC", "1")
+    result = project.runpytest(
+        "--aide-perf", "scenarios", "-k", "linear", "--aide-compare-run", "latest"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["linear: order grew from * to n² * since the baseline of history run #1 *"]
+    )
