@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import pytest_aide.stats as stats
 from pytest_aide.growth import (
+    FAIL_MARGIN_TIME,
     Fit,
     GrowthError,
     fit_growth,
@@ -940,7 +941,7 @@ class ScalingResult:
         """Why the growth breaks the declared bound, or None (also None when unjudged)."""
         if self.unjudged() is not None:
             return None
-        return growth_failure(self.fit, self.declared)
+        return growth_failure(self.fit, self.declared, self.exact)
 
     def labels(self) -> list[str]:
         """The names of the measured calls, one per size (what a count is filed under)."""
@@ -975,7 +976,12 @@ class ScalingResult:
         why = self.unjudged()
         if why is not None:
             return f"{span}: not judged: {why}; declared {self.order}"
-        return f"{span} on {self.basis}: grows as {self.fit.describe()}; declared {self.order}"
+        text = f"{span} on {self.basis}: grows as {self.fit.describe()}; declared {self.order}"
+        fit, declared = self.fit, self.declared
+        if fit.best > declared and self.failure() is None and declared.name in fit.errors:
+            ratio = fit.errors[declared.name] / max(fit.errors[fit.best.name], 1e-12)
+            text += f" fits x{ratio:.2f} worse, within x{FAIL_MARGIN_TIME:g}: passes"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dict; the fit is written beside the figures it came from."""

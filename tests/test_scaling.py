@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,21 @@ def test_a_change_of_order_counts_only_when_the_exponents_are_apart() -> None:
     # n and n log n on a busy machine: the choice tipped, the intervals did not part.
     assert compare_fits(fit("n", 0.99, 1.26), fit("n log n", 1.10, 1.20)) == "unclear"
     assert compare_fits(fit("n", 0.99, 1.01), fit("n", 0.97, 1.05)) == "same"
+
+
+def test_on_time_a_cache_bent_linear_curve_passes_a_linear_bound_counts_do_not() -> None:
+    # Per-item cost 30 % higher at the largest size than at the smallest: caches, not code.
+    bent = [2e-6 + 1e-8 * n * (1 + 0.3 * math.log(n / SIZES[0]) / math.log(100)) for n in SIZES]
+    fit = fit_growth(SIZES, [[c] for c in bent], exact=True)
+    assert fit.best.name == "n log n"
+    assert growth_failure(fit, parse_order("n")) is None
+    assert growth_failure(fit, parse_order("n"), exact=True) is not None
+    # True n log n against a linear bound fails on time too.
+    nlogn = fit_growth(SIZES, [[c] for c in _costs("n log n")], exact=True)
+    assert growth_failure(nlogn, parse_order("n")) is not None
+    result = ScalingResult("bent", SIZES, [[c] for c in bent], "n")
+    assert result.failure() is None
+    assert re.search(r"declared n fits x1\.\d\d worse, within x2: passes$", result.summary())
 
 
 @pytest.mark.parametrize(
