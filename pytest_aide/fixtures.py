@@ -91,6 +91,24 @@ class AideTimer:
         self._check.results.append(result)
         return result
 
+    def _run(
+        self,
+        label: str,
+        fn: Callable[..., Any],
+        args: tuple,
+        kwargs: dict,
+        plan: TimingPlan,
+        **how: Any,
+    ) -> list[Result]:
+        """Measure ``fn`` as this test's check measures (its server, its node id)."""
+        run = CheckRun(
+            label, fn, args, kwargs, plan, server=self._server, nodeid=self._check.nodeid, **how
+        )
+        try:
+            return run_check(run)
+        except RunError as exc:
+            self._fail(f"{self.fixture}: {exc}")
+
     def __call__(
         self,
         fn: Callable[..., Any],
@@ -103,22 +121,16 @@ class AideTimer:
     ) -> TimingResult:
         """Time ``fn(*args, **kwargs)``; coroutine functions run on a new event loop."""
         plan, label = self._prepare(iterations, warmup, name, gc)
-        run = CheckRun(
+        result, *caches = self._run(
             label,
             fn,
             args,
             kwargs,
             plan,
             loop_factory=self._loop_factory,
-            server=self._server,
-            nodeid=self._check.nodeid,
             caches=self._caches,
             databases=self._databases,
         )
-        try:
-            result, *caches = run_check(run)
-        except RunError as exc:
-            self._fail(f"aide_timer: {exc}")
         assert isinstance(result, TimingResult)
         self._record(result)
         self._check.results += caches
@@ -192,21 +204,15 @@ class AideScaling(AideTimer):
             spec = scaling_spec({"sizes": list(sizes), "order": order, "arg": arg})
         except GrowthError as exc:
             self._fail(f"aide_scaling: {exc}")
-        run = CheckRun(
+        (result,) = self._run(
             label,
             fn,
             args,
             kwargs,
             plan,
             loop_factory=self._loop_factory,
-            server=self._server,
-            nodeid=self._check.nodeid,
             scaling=Scaling(spec, setup),
         )
-        try:
-            (result,) = run_check(run)
-        except RunError as exc:
-            self._fail(f"aide_scaling: {exc}")
         self._check.results.append(result)
         return result
 

@@ -6,7 +6,7 @@ The hooks live on :class:`~pytest_aide.session.AideSession`, registered here.
 from __future__ import annotations
 
 import os
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import pytest
 
@@ -61,8 +61,15 @@ def aide_timer(request: pytest.FixtureRequest) -> AideTimer:
     Returns a :class:`~pytest_aide.results.TimingResult`. In async tests use
     ``await aide_timer.async_(fn, ...)``.
     """
+    return _timer(request, AideTimer)
+
+
+_Timer = TypeVar("_Timer", bound=AideTimer)
+
+
+def _timer(request: pytest.FixtureRequest, kind: type[_Timer]) -> _Timer:
     session = request.config.stash[SESSION_KEY]
-    return AideTimer(
+    return kind(
         session.check_for(request.node),
         session.plan,
         loop_factory=session.loop_factory,
@@ -80,14 +87,7 @@ def aide_scaling(request: pytest.FixtureRequest) -> AideScaling:
     ``setup=make`` builds each size's input outside the measured calls; ``arg="n"``
     passes it as a keyword. Returns a :class:`~pytest_aide.results.ScalingResult`.
     """
-    session = request.config.stash[SESSION_KEY]
-    return AideScaling(
-        session.check_for(request.node),
-        session.plan,
-        loop_factory=session.loop_factory,
-        server=session.pair_server,
-        fail=_fail,
-    )
+    return _timer(request, AideScaling)
 
 
 def _skip(reason: str) -> NoReturn:
