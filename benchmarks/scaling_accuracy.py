@@ -1,6 +1,6 @@
 """How often a scaling check names the right order of growth, on a busy machine.
 
-    python benchmarks/scaling_accuracy.py [--runs 30] [--stress 2] [--no-instructions]
+    python benchmarks/scaling_accuracy.py [--runs 30] [--stress 2] [--no-instructions] [--save PATH]
 
 Three workloads of known order, real work in pure Python (no sleeps):
 ``linear`` (a float sum over a list of ints in order), ``n log n`` (a merge
@@ -123,11 +123,12 @@ def _module(directory: Path) -> Any:
     return scaling_workloads
 
 
-def _time_run(module: Any, case: str) -> tuple[str, str, bool]:
+def _time_run(module: Any, case: str, kept: list[dict[str, Any]]) -> tuple[str, str, bool]:
     """One measurement of ``case`` on CPU time (the runner's way) and on the wall clock.
 
     Each is named by its best order and the fitted exponent, ``n log n (1.13)``;
     then whether the check, declaring the workload's own order, failed (a false alarm).
+    Both results are appended to ``kept`` (for ``--save``).
     """
     target, setup, order, sizes, _ = CASES[case]
     fn: Callable[..., Any] = getattr(module, target)
@@ -138,6 +139,7 @@ def _time_run(module: Any, case: str) -> tuple[str, str, bool]:
     assert isinstance(cpu, ScalingResult)
     wall = [measure(fn, (make(n),), name=case, plan=plan).samples for n in sizes]
     walled = ScalingResult(case, list(sizes), wall, order)
+    kept += [{"clock": "cpu", **cpu.to_dict()}, {"clock": "wall", **walled.to_dict()}]
     return (
         f"{cpu.fit.best.name} ({cpu.fit.exponent:.2f})",
         f"{walled.fit.best.name} ({walled.fit.exponent:.2f})",
@@ -185,6 +187,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--stress", type=int, default=2, help="busy-looping processes beside")
     parser.add_argument("--no-instructions", action="store_true")
+    parser.add_argument(
+        "--save", metavar="PATH", help="write every time fit (sizes, samples, fit) as JSON here"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aide-scaling-"))
     loops = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.stress)]
@@ -194,10 +199,11 @@ def main() -> None:
             loop.start()
         module = _module(work)
         right = {case: [0, 0, 0] for case in CASES}
+        kept: list[dict[str, Any]] = []
         wrong: dict[str, list[str]] = {case: [] for case in CASES}
         for run in range(args.runs):
             for case in random.Random(run).sample(list(CASES), len(CASES)):
-                cpu, wall, alarm = _time_run(module, case)
+                cpu, wall, alarm = _time_run(module, case, kept)
                 right[case][2] += alarm
                 truth = f"{CASES[case][2]} ("
                 right[case][0] += cpu.startswith(truth)
@@ -215,6 +221,9 @@ def main() -> None:
                 f"{case:<10} {CASES[case][2]:<8} {f'{cpu}/{args.runs}':>22} "
                 f"{f'{wall}/{args.runs}':>12} {f'{alarms}/{args.runs}':>40}"
             )
+        if args.save:
+            Path(args.save).write_text(json.dumps(kept, indent=1))
+            print(f"every time fit written to {args.save}")
         for case, names in wrong.items():
             if names:
                 print(f"  {case} named instead: {', '.join(names)}")
