@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.confirm import Confirmation
+from pytest_aide.measure.attribution import count_differential_lines
 from pytest_aide.measure.profile import Profile, differential_lines
 from pytest_aide.results import CountResult, Result, TimingResult, result_from_dict
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Breach, Comparison, Evidence, Threshold, Verdict, decide
 
 __all__ = ["Check", "totals"]
+
+_SMALL = 0.01
+"""A count that moved less than this is not attributed (glibc alone moves some by ~1 %)."""
 
 
 @dataclass
@@ -57,15 +61,21 @@ class Check:
     baseline_profiles: tuple[str, list[Profile]] | None = None
     """What the profiles to diff against are of (``the baseline of 2026-11-20``, ``REV in
     the same job``) and the profiles, when there are any."""
+    baseline_counts: tuple[str, dict[str, CountResult]] | None = None
+    """What the counts compared with are of, and those counts by result name."""
 
-    def explanation(self, report_dir: Path, root: Path | None = None) -> list[str]:
+    def explanation(
+        self, report_dir: Path, root: Path | None = None, counts: bool = True
+    ) -> list[str]:
         """The profile lines shown under a failing check: the top functions, then notes.
 
         Profile files (relative to ``report_dir``) are shown relative to ``root``.
+        With ``counts``, a count that changed is attributed to Python functions
+        by instructions, when both counts have per-function figures.
         """
         reference, before = self.baseline_profiles or ("", [])
         old = {profile.name: profile for profile in before}
-        lines = []
+        lines = self._count_differential() if counts else []
         for profile in self.profiles:
             lines += profile.lines()
             shown = [_relative(report_dir / path, root) for path in profile.files.values()]
@@ -73,6 +83,34 @@ class Check:
             if profile.name in old:
                 lines += differential_lines(old[profile.name], profile, reference)
         return lines + self.profile_notes
+
+    def _count_differential(self) -> list[str]:
+        """Per counted result that changed: the functions whose own instructions changed."""
+        reference, old = self.baseline_counts or ("", {})
+        lines = []
+        for result in self.results:
+            before = old.get(result.name) if isinstance(result, CountResult) else None
+            if before is None or abs(result.instructions - before.instructions) < _SMALL * max(
+                before.instructions, 1.0
+            ):
+                continue
+            assert isinstance(result, CountResult)
+            if not result.functions or not before.functions:
+                side = "this run's" if not result.functions else f"{reference}'s"
+                lines.append(
+                    f"{result.name}: no differential by instructions: {side} count has no "
+                    "figures per Python function (CPython 3.12 or newer counts them)"
+                )
+                continue
+            lines += count_differential_lines(
+                result.name,
+                before.functions,
+                result.functions,
+                before.instructions,
+                result.instructions,
+                reference,
+            )
+        return lines
 
     def next_result_name(self) -> str:
         """Name for the next unnamed result: the check name, then ``name#2``, ..."""

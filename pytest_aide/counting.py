@@ -144,6 +144,7 @@ class Counting:
                 events=dict(count.events),
                 valgrind=self.version,
                 trace_path=count.trace,
+                functions=list(count.functions),
             )
         return found, missing
 

@@ -110,6 +110,7 @@ class Gate:
             if self.save:
                 self._save(check, evidence, counts, self.count_slugs[counts[0].measure])
         if self.against is not None:
+            check.baseline_counts = (f"{self.against} in the same job", check.against_counts)
             evidence.comparisons += compare_count_results(
                 check.against_counts,
                 counts,
@@ -233,6 +234,7 @@ class Gate:
             return
         baseline, gating = found
         old = {r.name: r for r in baseline.results if isinstance(r, CountResult)}
+        check.baseline_counts = (f"the baseline of {self._reference(baseline)}", old)
         verdict.comparisons += compare_count_results(
             old,
             counts,

@@ -24,6 +24,7 @@ from pytest_aide.growth import (
     size_label,
     unjudgeable,
 )
+from pytest_aide.measure.attribution import FunctionCount
 from pytest_aide.units import format_count, format_duration, format_size
 
 __all__ = [
@@ -829,6 +830,9 @@ class CountResult:
     """The valgrind version that counted."""
     trace_path: str | None = None
     """The callgrind output of the counted calls, when kept (``--aide-keep-traces``)."""
+    functions: list[FunctionCount] = field(default_factory=list)
+    """Instructions per Python function and call, most inclusive first (counted on
+    Python 3.12+; empty before)."""
 
     @property
     def value(self) -> float:
@@ -866,6 +870,7 @@ class CountResult:
             "events": dict(self.events),
             "valgrind": self.valgrind,
             "trace_path": self.trace_path,
+            "functions": [f.to_dict() for f in self.functions],
         }
 
     @classmethod
@@ -881,6 +886,7 @@ class CountResult:
             events={str(k): float(v) for k, v in (data.get("events") or {}).items()},
             valgrind=str(data.get("valgrind", "")),
             trace_path=data.get("trace_path"),
+            functions=[FunctionCount.from_dict(f) for f in data.get("functions") or []],
         )
 
 

@@ -959,7 +959,9 @@ class AideSession:
                     self._explain(item, check)
                 if not verdict.passed:
                     report.outcome = "failed"
-                    explained = check.explanation(self.settings.report_dir, self.config.rootpath)
+                    explained = check.explanation(
+                        self.settings.report_dir, self.config.rootpath, explain != "never"
+                    )
                     report.longrepr = "\n".join([*verdict.lines(), *explained])
             if report.failed:
                 check.outcome = "failed"

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -354,6 +355,15 @@ def test_counts_are_saved_beside_wall_time_and_gate_at_three_percent(
         [r"test_counted: regressed \+\d+\.\d % instructions vs baseline of \S+, tolerance 3 %"]
     )
     grown.stdout.re_match_lines([r"test_counted_loosely .* \+\d+\.\d\d% instructions .* PASS"])
+    if sys.version_info >= (3, 12):  # counted per Python function: tests/test_attribution.py
+        grown.stdout.fnmatch_lines(["differential profile of test_counted by instructions *"])
+    else:
+        grown.stdout.fnmatch_lines(
+            [
+                "test_counted: no differential by instructions: this run's count has no "
+                "figures per Python function (CPython 3.12 or newer counts them)"
+            ]
+        )
 
     # Without valgrind the counted checks keep their time limits; their stored wall-time
     # comparison, with a tolerance meant for counts, is shown but does not gate.

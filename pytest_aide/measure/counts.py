@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_aide.measure import attribution
+from pytest_aide.measure.attribution import FunctionCount
 from pytest_aide.measure.pair import Tree, WorkerError, _CallFailed, _Worker
 
 __all__ = [
@@ -196,6 +198,8 @@ class Count:
     simulation, reads, writes and misses."""
     trace: str | None = None
     """The callgrind dump of the counted calls."""
+    functions: list[FunctionCount] = field(default_factory=list)
+    """Instructions per Python function and call (Python 3.12+, see :mod:`.attribution`)."""
     problem: str | None = None
 
     @property
@@ -293,9 +297,12 @@ def count_items(
         f"--callgrind-out-file={out_dir / 'callgrind.out.%p'}",
         f"--cache-sim={'yes' if cycles else 'no'}",
     ]
+    by_function = attribution.supported()
+    if by_function:
+        prefix.append(f"--separate-callers{attribution.CALLER_DEPTH}=0x*")
     try:
         env = {**COUNT_ENV, "PYTHONMALLOC": allocator}
-        worker = _Worker(tree, args, None, (), (), prefix=prefix, env=env)
+        worker = _Worker(tree, args, None, (), (), prefix=prefix, env=env, perf_map=by_function)
     except OSError as exc:
         for nodeid in nodeids:
             run.missing[nodeid] = f"the counting worker did not start: {exc}"
@@ -309,10 +316,25 @@ def count_items(
                 run.missing.setdefault(nodeid, str(exc))
     finally:
         worker.close()
+        if by_function:
+            _attribute(run, attribution.perf_map_path(worker.process.pid))
         if progress is not None:
             progress("")
     run.elapsed = time.perf_counter() - started
     return run
+
+
+def _attribute(run: CountRun, perf_map: Path) -> None:
+    """Give each count its instructions per Python function; remove the worker's perf map."""
+    try:
+        functions = attribution.read_perf_map(perf_map)
+    except OSError:
+        return
+    finally:
+        perf_map.unlink(missing_ok=True)
+    for count in run.counts.values():
+        if count.trace is not None and count.calls:
+            count.functions = attribution.attribute(Path(count.trace), functions, count.calls)
 
 
 def _play(run: CountRun, counter: _Counter, nodeids: list[str], progress: Progress | None) -> None:

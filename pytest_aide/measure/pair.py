@@ -205,6 +205,7 @@ class _Worker:
         changed: Sequence[str],
         prefix: Sequence[str] = (),
         env: dict[str, str] | None = None,
+        perf_map: bool = False,
     ) -> None:
         self.tree = tree
         to_child, from_parent = os.pipe()
@@ -216,6 +217,7 @@ class _Worker:
             "watch": list(watch),
             "changed": list(changed),
             "cpu": cpu,
+            "perf_map": perf_map,
         }
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed in close()
         command = [*prefix, sys.executable, "-m", "pytest", "-p", "pytest_aide.pairworker"]

@@ -31,6 +31,7 @@ __all__ = [
     "differential_lines",
     "profile_calls",
     "profile_calls_async",
+    "short_file",
 ]
 
 _OWN = str(Path(__file__).parent.parent) + "/"
@@ -62,9 +63,7 @@ class FunctionCost:
         """``module/file.py:123 function``, the file shortened to its last two parts."""
         if self.line == 0:
             return self.function
-        parts = Path(self.file).parts
-        short = "/".join(parts[-2:]) if len(parts) > 1 else self.file
-        return f"{short}:{self.line} {self.function}"
+        return f"{short_file(self.file)}:{self.line} {self.function}"
 
 
 @dataclass
@@ -151,6 +150,12 @@ class Profile:
             ],
             {str(k): str(v) for k, v in data.get("files", {}).items()},
         )
+
+
+def short_file(file: str) -> str:
+    """``package/module.py``: a file's last two parts, enough to tell it in a profile."""
+    parts = Path(file).parts
+    return "/".join(parts[-2:]) if len(parts) > 1 else file
 
 
 _KEPT = 200
