@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Bisect", "BisectError", "Step", "bisect", "first_bad", "revision_range", "toplevel"]
+__all__ = [
+    "Bisect",
+    "BisectError",
+    "Step",
+    "bisect",
+    "first_bad",
+    "revision_range",
+    "shown",
+    "toplevel",
+]
 
 
 class BisectError(Exception):
@@ -195,7 +204,12 @@ def bisect(search: Bisect, bad: str, report: Callable[[Step], None]) -> tuple[St
     if not last.regressed:
         raise BisectError(
             f"BAD {bad!r} ({last.commit[:7]}) did not regress against GOOD: {last.change} "
-            f"on {last.measure}; nothing to bisect"
+            f"on {shown(last.measure)}; nothing to bisect"
         )
     found = first_bad(len(commits), lambda index: measured(index).regressed)
     return measured(found), [steps[i] for i in sorted(steps)]
+
+
+def shown(measure: str) -> str:
+    """A measure as the bisect's lines say it: ``wall time``, ``instructions``, ``cycles``."""
+    return "wall time" if measure == "time" else measure

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.baselines import BaselineError, atomic_write_text, load_baseline
-from pytest_aide.bisect import Bisect, BisectError, Step, bisect, toplevel
+from pytest_aide.bisect import Bisect, BisectError, Step, bisect, shown, toplevel
 from pytest_aide.config import DEFAULT_TOLERANCE
 from pytest_aide.fileio import dumps, file_kind, read_text
 from pytest_aide.gate import COUNT_TOLERANCE
@@ -582,16 +582,16 @@ def _bisect_command(args: argparse.Namespace) -> int:
 
     def show(step: Step) -> None:
         verdict = "regressed" if step.regressed else "unchanged"
-        print(
-            f"  {step.commit[:7]} {step.subject[:50]!r}: {verdict} {step.change} on {step.measure}"
-        )
+        on = shown(step.measure)
+        print(f"  {step.commit[:7]} {step.subject[:50]!r}: {verdict} {step.change} on {on}")
         sys.stdout.flush()
 
     try:
         rootdir = Path(args.rootdir).resolve()
         search = Bisect(toplevel(rootdir), rootdir, args.good, select, measure, args.tolerance)
         print(
-            f"bisect {args.good}..{args.bad} on {measure}, each commit beside GOOD in the same job:"
+            f"bisect {args.good}..{args.bad} on {shown(measure)}, "
+            "each commit beside GOOD in the same job:"
         )
         found, steps = bisect(search, args.bad, show)
     except BisectError as exc:
@@ -599,7 +599,7 @@ def _bisect_command(args: argparse.Namespace) -> int:
         return 1 if "nothing to bisect" in str(exc) else 2
     print(
         f"first regressed commit: {found.commit[:7]} {found.subject!r}: {found.change} on "
-        f"{found.measure} against {args.good} ({len(steps)} commits measured)"
+        f"{shown(found.measure)} against {args.good} ({len(steps)} commits measured)"
     )
     return 0
 

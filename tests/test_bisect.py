@@ -105,6 +105,19 @@ def test_bisect_names_the_planted_commit_and_leaves_the_checkout_alone(repo: Pat
     assert len(_git(repo, "worktree", "list").splitlines()) == 1
 
 
+def test_bisect_on_wall_time_pairs_each_commit_with_good(repo: Path) -> None:
+    # Twice the work, measured beside GOOD in the same job: a paired ratio near 2 on a
+    # busy machine as on an idle one (see benchmarks/gate_accuracy.py for the noise).
+    planted = _git(repo, "rev-parse", "--short=7", "HEAD~1")
+    done = _bisect(repo, "HEAD~3", "HEAD", "-k", "diag", "--measure", "time")
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "bisect HEAD~3..HEAD on wall time, each commit beside GOOD in the same job:"
+    assert lines[-1].startswith(f"first regressed commit: {planted} 'planted: twice the work': +")
+    assert "on wall time against HEAD~3" in lines[-1], lines[-1]
+    assert len(_git(repo, "worktree", "list").splitlines()) == 1
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
