@@ -1,6 +1,7 @@
 """How often a scaling check names the right order of growth, on a busy machine.
 
-    python benchmarks/scaling_accuracy.py [--runs 30] [--stress 2] [--no-instructions] [--save PATH]
+    python benchmarks/scaling_accuracy.py [--runs 30] [--stress 2] [--memory 0] [--no-instructions]
+        [--save PATH]
 
 Three workloads of known order, real work in pure Python (no sleeps):
 ``linear`` (a float sum over a list of ints in order), ``n log n`` (a merge
@@ -43,7 +44,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.stress import spin  # noqa: E402
+from benchmarks.stress import churn, spin  # noqa: E402
 from pytest_aide.growth import scaling_spec  # noqa: E402
 from pytest_aide.measure.timer import TimingPlan, measure  # noqa: E402
 from pytest_aide.results import ScalingResult  # noqa: E402
@@ -186,13 +187,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--stress", type=int, default=2, help="busy-looping processes beside")
+    parser.add_argument(
+        "--memory", type=int, default=0, help="of them, how many stream memory (evict the caches)"
+    )
     parser.add_argument("--no-instructions", action="store_true")
     parser.add_argument(
         "--save", metavar="PATH", help="write every time fit (sizes, samples, fit) as JSON here"
     )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aide-scaling-"))
-    loops = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.stress)]
+    loops = [
+        multiprocessing.Process(target=churn if i < args.memory else spin, daemon=True)
+        for i in range(args.stress)
+    ]
     started = time.perf_counter()
     try:
         for loop in loops:
@@ -211,7 +218,10 @@ def main() -> None:
                 wrong[case] += [] if cpu.startswith(truth) else [f"cpu:{cpu}"]
                 wrong[case] += [] if wall.startswith(truth) else [f"wall:{wall}"]
             print(f"run {run + 1}/{args.runs} done", file=sys.stderr, flush=True)
-        print(f"{args.stress} busy loop(s) beside; {args.runs} runs per workload, five sizes each")
+        print(
+            f"{args.stress} busy loop(s) beside, {args.memory} of them streaming memory; "
+            f"{args.runs} runs per workload, five sizes each"
+        )
         print(
             f"{'workload':<10} {'order':<8} {'CPU time (the check)':>22} {'wall clock':>12} "
             f"{'check failed (declared its own order)':>40}"

@@ -22,6 +22,7 @@ from pytest_aide.measure.attribution import (
     FunctionCount,
     attribute,
     count_differential_lines,
+    name_functions,
     perf_map_path,
     read_perf_map,
 )
@@ -130,6 +131,18 @@ def test_a_dump_is_attributed_to_python_functions_exactly(tmp_path: Path) -> Non
     # Recursion is not counted twice: rec's 21 calls hold 20 leaf(10) calls and little else.
     assert rec.inclusive < 2 * 20 * (leaf.inclusive / leaf.calls) < hot.inclusive
     assert cold.own < cold.inclusive / 100  # cold() only calls leaf(3000)
+
+    # A kept dump names the Python functions for KCachegrind and callgrind_annotate.
+    name_functions(dump, functions)
+    annotated = subprocess.run(
+        ["callgrind_annotate", "--inclusive=yes", "--threshold=100", str(dump)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+    assert f"py::hot:{tmp_path / 'work.py'}" in annotated
+    assert "py::leaf.<locals>.<genexpr>:" in annotated
 
 
 def _f(function: str, calls: float, own: float, inclusive: float) -> FunctionCount:

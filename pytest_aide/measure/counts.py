@@ -335,6 +335,7 @@ def _attribute(run: CountRun, perf_map: Path) -> None:
     for count in run.counts.values():
         if count.trace is not None and count.calls:
             count.functions = attribution.attribute(Path(count.trace), functions, count.calls)
+            attribution.name_functions(Path(count.trace), functions)
 
 
 def _play(run: CountRun, counter: _Counter, nodeids: list[str], progress: Progress | None) -> None:
