@@ -15,8 +15,9 @@ time grows faster than n), and an int counter allocates only above 256
 With ``--stress`` busy loops beside it:
 
 1. ``--runs`` times, each workload is measured by pytest-aide's runner as a
-   scaling check measures it (the process's CPU time per call), and, right
-   after, the same way on the wall clock; both are fitted by the same code.
+   scaling check measures it (the process's CPU time per call, the sizes
+   interleaved), and, right after, on the wall clock one size after another
+   (as a check measured before interleaving); both are fitted by the same code.
    Prints how often each fit named the workload's own order.
 2. One ``pytest --aide-perf`` session with ``--runs`` scaling scenarios per
    workload, ``measure = "instructions"`` (valgrind; smaller sizes, one

@@ -95,11 +95,17 @@ class Check:
             ):
                 continue
             assert isinstance(result, CountResult)
-            if not result.functions or not before.functions:
-                side = "this run's" if not result.functions else f"{reference}'s"
+            if not result.functions:
                 lines.append(
-                    f"{result.name}: no differential by instructions: {side} count has no "
+                    f"{result.name}: no differential by instructions: this run's count has no "
                     "figures per Python function (CPython 3.12 or newer counts them)"
+                )
+                continue
+            if not before.functions:
+                lines.append(
+                    f"{result.name}: no differential by instructions: {reference}'s count has no "
+                    "figures per Python function (saved under --aide-explain always on "
+                    "CPython 3.12 or newer, it has)"
                 )
                 continue
             lines += count_differential_lines(

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.check import Check
+from pytest_aide.measure import attribution
+from pytest_aide.measure.attribution import FunctionCount
 from pytest_aide.measure.counts import (
     CountError,
     CountRun,
@@ -49,6 +51,11 @@ class Counting:
         self._valgrind: Valgrind | None = None
         self._kept: set[Path] = set()
         self.elapsed = 0.0
+        self.functions: dict[tuple[str, str], list[FunctionCount]] = {}
+        """(node id, result name) -> instructions per Python function, from a count made
+        with the perf trampoline (:meth:`attribute`); counts that gate are made without."""
+        self._trees: dict[str, tuple[Tree, list[str]]] = {}
+        """Node id -> the tree and worker arguments it was counted with."""
 
     @property
     def version(self) -> str:
@@ -67,9 +74,16 @@ class Counting:
         wanted: dict[str, str],
         args: Sequence[str],
         progress: Callable[[str], None] | None = None,
+        by_function: bool = False,
     ) -> None:
-        """Count the measured calls of ``wanted`` (node id -> measure) in one worker per measure."""
+        """Count the measured calls of ``wanted`` (node id -> measure) in one worker per measure.
+
+        With ``by_function`` they are also counted once more per Python
+        function (:meth:`attribute`), for a saved baseline to keep.
+        """
         self.measures.update(wanted)
+        for nodeid in wanted:
+            self._trees[nodeid] = (tree, list(args))
         if self.problem is not None:
             return
         try:
@@ -81,25 +95,66 @@ class Counting:
             nodeids = [n for n, m in wanted.items() if m == measure]
             if not nodeids:
                 continue
-            scratch = Path(tempfile.mkdtemp(prefix="aide-counts-"))
-            try:
-                run = count_items(
-                    tree,
-                    nodeids,
-                    args,
-                    valgrind=valgrind,
-                    out_dir=scratch,
-                    cycles=measure == "cycles",
-                    progress=progress,
-                )
-                self._keep(run)
-            finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-            self.elapsed += run.elapsed
+            run = self._run(valgrind, tree, nodeids, args, measure, progress, False)
             for nodeid in nodeids:
                 self.runs[nodeid] = run
+        if by_function:
+            self.attribute(list(wanted), progress)
 
-    def _keep(self, run: CountRun) -> None:
+    def _run(
+        self,
+        valgrind: Valgrind,
+        tree: Tree,
+        nodeids: list[str],
+        args: Sequence[str],
+        measure: str,
+        progress: Callable[[str], None] | None,
+        by_function: bool,
+    ) -> CountRun:
+        scratch = Path(tempfile.mkdtemp(prefix="aide-counts-"))
+        try:
+            run = count_items(
+                tree,
+                nodeids,
+                args,
+                valgrind=valgrind,
+                out_dir=scratch,
+                cycles=measure == "cycles",
+                progress=progress,
+                by_function=by_function,
+            )
+            self._keep(run, ".functions" if by_function else "")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        self.elapsed += run.elapsed
+        return run
+
+    def attribute(
+        self, nodeids: list[str], progress: Callable[[str], None] | None = None
+    ) -> str | None:
+        """Count ``nodeids`` again, per Python function; why not, if they cannot be.
+
+        Needs CPython 3.12 or newer (its perf trampoline). The trampoline makes
+        each Python call cost more, so these counts explain and never gate.
+        """
+        if not attribution.supported():
+            return "CPython 3.12 or newer counts them"
+        if self.problem is not None or self._valgrind is None:
+            return self.problem or "nothing was counted"
+        wanted = [n for n in nodeids if n in self._trees and n in self.measures]
+        for tree, args in {id(self._trees[n][0]): self._trees[n] for n in wanted}.values():
+            for measure in COUNTED:
+                batch = [
+                    n for n in wanted if self._trees[n][0] is tree and self.measures[n] == measure
+                ]
+                if batch:
+                    run = self._run(self._valgrind, tree, batch, args, measure, progress, True)
+                    for (nodeid, label), count in run.counts.items():
+                        if count.problem is None and count.functions:
+                            self.functions[(nodeid, label)] = count.functions
+        return None
+
+    def _keep(self, run: CountRun, suffix: str = "") -> None:
         for count in run.counts.values():
             if count.trace is None:
                 continue
@@ -108,11 +163,11 @@ class Counting:
                 continue
             self.keep_dir.mkdir(parents=True, exist_ok=True)
             safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in count.label)
-            kept = self.keep_dir / f"callgrind.{safe}.out"
+            kept = self.keep_dir / f"callgrind.{safe}{suffix}.out"
             copies = 1
             while kept in self._kept:  # two checks of one name in different files
                 copies += 1
-                kept = self.keep_dir / f"callgrind.{safe}-{copies}.out"
+                kept = self.keep_dir / f"callgrind.{safe}-{copies}{suffix}.out"
             self._kept.add(kept)
             shutil.move(count.trace, kept)
             count.trace = str(kept)
@@ -144,7 +199,7 @@ class Counting:
                 events=dict(count.events),
                 valgrind=self.version,
                 trace_path=count.trace,
-                functions=list(count.functions),
+                functions=list(self.functions.get((nodeid, name), [])),
             )
         return found, missing
 

@@ -38,6 +38,7 @@ from pytest_aide.measure.timer import (
     is_async_callable,
     measure,
     measure_async,
+    measure_interleaved,
     refuse_generator_function,
     run_coroutine,
 )
@@ -341,11 +342,21 @@ def _run_check(run: CheckRun) -> list[Result]:
 def _run_scaling(run: CheckRun, scaling: Scaling) -> list[Result]:
     """One measurement per size on the CPU-time clock; a worker serves each size instead.
 
-    Without ``--aide-perf``, the smallest size is called once.
+    A sync target's sizes are measured interleaved, a batch of each in turn, so
+    load that comes and goes does not bend the curve; an async target's one
+    after another. Without ``--aide-perf``, the smallest size is called once.
     """
     smoke = run.plan.smoke and run.server is None  # a worker serves every size
     sizes = scaling.spec.sizes[:1] if smoke else scaling.spec.sizes
     plan = replace(run.plan, cpu_time=True)
+    spec = scaling.spec
+    if not smoke and run.server is None and not is_async_callable(run.target):
+        inputs = [
+            (scaling.label(run.name, n), *scaling.call(n, run.args, run.kwargs)) for n in sizes
+        ]
+        timings = measure_interleaved(run.target, inputs, plan=plan)
+        samples = [timing.samples for timing in timings]
+        return [ScalingResult(run.name, list(sizes), samples, spec.order, spec.label)]
     samples = []
     for size in sizes:
         args, kwargs = scaling.call(size, run.args, run.kwargs)
@@ -361,7 +372,6 @@ def _run_scaling(run: CheckRun, scaling: Scaling) -> list[Result]:
         samples.append(timing.samples)
     if run.server is not None:
         return [served(run.name, None)]
-    spec = scaling.spec
     return [ScalingResult(run.name, list(sizes), samples, spec.order, spec.label)]
 
 

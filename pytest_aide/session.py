@@ -484,11 +484,12 @@ class AideSession:
         tree = Tree("this tree", config.rootpath, config.inipath)
         counted = [item for item in items if item.nodeid in wanted]
         args = [*self._worker_args(counted, config.rootpath), "-p", "no:codspeed"]
-        self.counting.count(tree, wanted, args, self.progress)
+        by_function = self.settings.explain == "always"  # a saved baseline keeps them
+        self.counting.count(tree, wanted, args, self.progress, by_function)
         if self.revision is not None:
             rev, _ = self._trees(counted)
             args = [*self._worker_args(counted, rev.rootdir), "-p", "no:codspeed"]
-            self.counting_against.count(rev, wanted, args, self.progress)
+            self.counting_against.count(rev, wanted, args, self.progress, by_function)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Generator[None, object, object]:
@@ -969,6 +970,31 @@ class AideSession:
             setattr(report, _STREAM_ATTR, json.dumps(check.to_dict()))
         return report
 
+    def _attribute_counts(self, item: pytest.Item, check: Check) -> None:
+        """Give the check's counts (and REV's) their instructions per Python function.
+
+        They are counted once more, with CPython's perf trampoline (3.12+);
+        under ``--aide-explain always`` that was done with the first count.
+        """
+        counts = [r for r in check.results if isinstance(r, CountResult)]
+        if not counts or all(r.functions for r in counts):
+            return
+        if self.counting.attribute([item.nodeid], self.progress) is not None:
+            return
+        functions = self.counting.functions
+        check.results[:] = [
+            dataclasses.replace(r, functions=functions.get((item.nodeid, r.name), []))
+            if isinstance(r, CountResult)
+            else r
+            for r in check.results
+        ]
+        if self.revision is not None and check.against_counts:
+            self.counting_against.attribute([item.nodeid], self.progress)
+            theirs = self.counting_against.functions
+            for name, result in check.against_counts.items():
+                found = theirs.get((item.nodeid, name), [])
+                check.against_counts[name] = dataclasses.replace(result, functions=found)
+
     def _explain(self, item: pytest.Item, check: Check) -> None:
         """Run the test once more with its measured calls profiled (``--aide-explain``).
 
@@ -976,6 +1002,7 @@ class AideSession:
         A test that raises while profiled, or measures nothing the runner sees
         (a pytest-benchmark test), gets a note instead of a profile.
         """
+        self._attribute_counts(item, check)
         kept = list(check.results)
         directory = self.settings.report_dir / "profiles"
         stem = _file_name(item.nodeid)

@@ -9,6 +9,7 @@ session test in a virtual environment with this tree installed.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -231,8 +232,30 @@ def test_a_regressed_count_is_attributed_to_the_planted_function(
         "-p",
         "no:cacheprovider",
     ]
-    saved = pytester.run(*command, "--aide-save-baseline", timeout=900)
+    # Saved under --aide-explain always, a count baseline keeps its figures per function.
+    saved = pytester.run(
+        *command, "--aide-save-baseline", "--aide-explain=always", "--aide-keep-traces", timeout=900
+    )
     assert saved.ret == 0, saved.stdout.str()
+    traces = pytester.path / ".aide" / "traces"
+    assert sorted(p.name for p in traces.iterdir()) == [
+        "callgrind.test_work.functions.out",
+        "callgrind.test_work.out",
+    ]
+    named = (traces / "callgrind.test_work.functions.out").read_text()
+    assert f"py::planted_hot_spot:{pytester.path / 'app.py'}" in named  # for KCachegrind
+    (baseline,) = pytester.path.glob("baselines/instructions-*/test_app.py/test_work.json")
+    (count,) = [r for r in json.loads(baseline.read_text())["results"] if r["kind"] == "count"]
+    functions = {f["function"]: f for f in count["functions"]}
+    assert functions["parse"]["calls"] == 300 and functions["planted_hot_spot"]["calls"] == 1
+    # The figure that gates is counted without the trampoline (which makes calls dearer).
+    plain = pytester.run(*command, "--aide-explain=never", timeout=900)
+    assert plain.ret == 0, plain.stdout.str()
+    report = json.loads((pytester.path / ".aide" / "report.json").read_text())
+    (again,) = [r for r in report["checks"][0]["results"] if r["kind"] == "count"]
+    assert again["functions"] == []
+    # Within the count gate's 3 % (a list's growth moves a count by ~1.4 %).
+    assert again["instructions"] == pytest.approx(count["instructions"], rel=0.03)
     slowed = (
         "    for _ in range(3):\n"
         "        values = sorted(values, key=lambda v: -v)\n"

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import gc
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_aide.measure.timer import (
     MIN_SAMPLE_NS,
+    NothingTimed,
     TimingPlan,
     _driver,
     _target_sample_ns,
+    measure_interleaved,
     timer_overhead_ns,
 )
 from pytest_aide.results import TimingResult
@@ -99,3 +104,33 @@ def test_smoke_plan_calls_once() -> None:
 def test_plan_rejects_bad_counts(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TimingPlan(**kwargs)
+
+
+def test_interleaved_inputs_take_turns_and_each_gets_its_samples() -> None:
+    seen: list[int] = []
+    gc_states: list[bool] = []
+
+    def work(which: int, size: int) -> int:
+        seen.append(which)
+        gc_states.append(gc.isenabled())
+        return sum(range(size))
+
+    plan = TimingPlan(iterations=6, warmup=1, min_time=0.001, warmup_time=0.001, gc=False)
+    inputs = [(f"work[n={n}]", (i, n), {}) for i, n in enumerate((10, 1000, 100_000))]
+    results = measure_interleaved(work, inputs, plan=plan)
+    assert [r.name for r in results] == ["work[n=10]", "work[n=1000]", "work[n=100000]"]
+    assert all(len(r.samples) == 6 and r.gc == "disabled" for r in results)
+    # Batches alternate: each input's calls come in stretches, one per batch, with the
+    # others' batches between them, from the first round on.
+    owners = [which for which, _ in itertools.groupby(seen)]
+    assert owners[:3] == [0, 1, 2]
+    assert all(owners.count(which) >= 6 + 2 for which in (0, 1, 2))  # samples, calibration
+    assert gc.isenabled() and not any(gc_states)
+
+
+def test_interleaving_refuses_a_target_that_returns_an_awaitable() -> None:
+    async def job() -> None:
+        pass
+
+    with pytest.raises(NothingTimed):
+        measure_interleaved(lambda: job(), [("a", (), {})], plan=TimingPlan(iterations=2))

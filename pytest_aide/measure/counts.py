@@ -280,11 +280,15 @@ def count_items(
     cycles: bool = False,
     allocator: str = "malloc",
     progress: Progress | None = None,
+    by_function: bool = False,
 ) -> CountRun:
     """Run ``nodeids`` in one worker session under callgrind; count every measured call.
 
     ``args`` are the worker's pytest arguments (paths, options). Dumps of the
     counted calls are left in ``out_dir`` (the caller keeps or removes them).
+    ``by_function`` (CPython 3.12+) attributes each count to Python functions
+    through the perf trampoline, which makes every Python call cost more: such
+    counts are for explaining, not for gating.
     """
     started = time.perf_counter()
     run = CountRun()
@@ -297,7 +301,7 @@ def count_items(
         f"--callgrind-out-file={out_dir / 'callgrind.out.%p'}",
         f"--cache-sim={'yes' if cycles else 'no'}",
     ]
-    by_function = attribution.supported()
+    by_function = by_function and attribution.supported()
     if by_function:
         prefix.append(f"--separate-callers{attribution.CALLER_DEPTH}=0x*")
     try:

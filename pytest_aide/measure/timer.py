@@ -49,6 +49,7 @@ __all__ = [
     "loop_factory",
     "measure",
     "measure_async",
+    "measure_interleaved",
     "refuse_generator_function",
     "refuse_unawaited",
     "run_coroutine",
@@ -250,6 +251,45 @@ def _pump_sync(
             first = False
         calls, done = advance(driver, batch)
     return calls
+
+
+def measure_interleaved(
+    fn: Callable[..., Any],
+    inputs: list[tuple[str, tuple, dict[str, Any]]],
+    *,
+    plan: TimingPlan,
+) -> list[TimingResult]:
+    """Time sync ``fn`` on each ``(name, args, kwargs)``, one batch of each in turn.
+
+    Every input is calibrated, warmed up and sampled as :func:`measure` would,
+    but their batches alternate, so a burst of load on the machine falls on
+    all inputs alike instead of on whichever was being measured then.
+    """
+    drivers = [_driver(name, plan) for name, _, _ in inputs]
+    pending = {i: advance(driver, None)[0] for i, driver in enumerate(drivers)}
+    results: dict[int, TimingResult] = {}
+    unchecked = set(pending)
+    was_enabled = gc.isenabled()
+    if not plan.gc:  # for all of them at once: one driver must not re-enable it for another
+        gc.disable()
+    try:
+        while pending:
+            for i in list(pending):
+                _, args, kwargs = inputs[i]
+                batch = _batch(fn, args, kwargs, pending[i], plan.clock)
+                if i in unchecked:
+                    refuse_unawaited(batch[1])
+                    unchecked.discard(i)
+                sent, done = advance(drivers[i], batch)
+                if done:
+                    results[i] = sent
+                    del pending[i]
+                else:
+                    pending[i] = sent
+    finally:
+        if was_enabled:
+            gc.enable()
+    return [results[i] for i in range(len(inputs))]
 
 
 class NothingTimed(TypeError):
