@@ -92,7 +92,7 @@ def test_on_time_a_cache_bent_linear_curve_passes_a_linear_bound_counts_do_not()
     # True n log n against a linear bound fails on time too.
     nlogn = fit_growth(SIZES, [[c] for c in _costs("n log n")], exact=True)
     assert growth_failure(nlogn, parse_order("n")) is not None
-    # On time n log n must fit twice as well as n to be named: this curve reads n.
+    # On time n log n must fit x1.5 better than n to be named: this curve reads n.
     result = ScalingResult("bent", SIZES, [[c] for c in bent], "n")
     assert result.fit.best.name == "n"
     assert result.failure() is None
