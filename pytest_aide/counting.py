@@ -141,17 +141,17 @@ class Counting:
             return "CPython 3.12 or newer counts them"
         if self.problem is not None or self._valgrind is None:
             return self.problem or "nothing was counted"
-        wanted = [n for n in nodeids if n in self._trees and n in self.measures]
-        for tree, args in {id(self._trees[n][0]): self._trees[n] for n in wanted}.values():
-            for measure in COUNTED:
-                batch = [
-                    n for n in wanted if self._trees[n][0] is tree and self.measures[n] == measure
-                ]
-                if batch:
-                    run = self._run(self._valgrind, tree, batch, args, measure, progress, True)
-                    for (nodeid, label), count in run.counts.items():
-                        if count.problem is None and count.functions:
-                            self.functions[(nodeid, label)] = count.functions
+        batches: dict[tuple[int, str], list[str]] = {}  # one worker per tree and measure
+        for nodeid in nodeids:
+            if nodeid in self._trees and nodeid in self.measures:
+                key = (id(self._trees[nodeid][0]), self.measures[nodeid])
+                batches.setdefault(key, []).append(nodeid)
+        for (_, measure), batch in batches.items():
+            tree, args = self._trees[batch[0]]
+            run = self._run(self._valgrind, tree, batch, args, measure, progress, True)
+            for key, count in run.counts.items():
+                if count.problem is None and count.functions:
+                    self.functions[key] = count.functions
         return None
 
     def _keep(self, run: CountRun, suffix: str = "") -> None:
