@@ -1,20 +1,22 @@
 """Instructions per Python function, exact: a callgrind dump read through CPython's perf map.
 
 From Python 3.12, CPython can enter every Python function through a small
-trampoline of machine code of its own (``PYTHONPERFSUPPORT=1``, the "perf
-trampoline"), and lists where each one lies in ``/tmp/perf-PID.map``
-(``547c7b1 b py::hot:/src/app.py``). Under callgrind each trampoline is a
+trampoline of machine code of its own (the "perf trampoline", switched on by
+``sys.activate_stack_trampoline("perf")``), and lists where each one lies in
+``/tmp/perf-PID.map`` (``547c7b1 b py::hot:/src/app.py``). Under callgrind each trampoline is a
 function of its own, so a dump of counted calls holds, per Python function,
 the instructions spent in it and in what it called. pytest-codspeed turns the
 trampoline on for its valgrind mode for the same reason.
 
-The counting worker runs with ``--separate-callers12=0x*``: every function
-without a symbol (the trampolines among them) is split by the twelve calls
-above it, so a trampoline's context names the Python function that called it
-(six C frames lie between two Python functions on the common path, more
-through builtins such as ``sum`` or ``sorted``). A function's own instructions
-are its inclusive ones less those of the Python functions it called; a callee
-reached through more than twelve C frames stays in its caller's own figure.
+A count made per function (only to explain a failing check: the trampoline
+makes calls dearer, so gated counts are made without it) runs under
+``--separate-callers12=0x*``: every function without a symbol (the
+trampolines among them) is split by the twelve calls above it, so a
+trampoline's context names the Python function that called it (six C frames
+lie between two Python functions on the common path, more through builtins
+such as ``sum`` or ``sorted``). A function's own instructions are its
+inclusive ones less those of the Python functions it called; a callee reached
+through more than twelve C frames stays in its caller's own figure.
 
 Knows nothing of pytest or valgrind's process: it reads two files.
 """
@@ -25,11 +27,11 @@ import re
 import sys
 import sysconfig
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_aide.measure.profile import short_file
+from pytest_aide.measure.profile import relative_change, short_file
 from pytest_aide.units import format_count
 
 __all__ = [
@@ -107,13 +109,7 @@ class FunctionCount:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dict."""
-        return {
-            "file": self.file,
-            "function": self.function,
-            "calls": self.calls,
-            "own": self.own,
-            "inclusive": self.inclusive,
-        }
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FunctionCount:
@@ -262,10 +258,6 @@ def name_functions(dump: Path, perf_map: dict[int, tuple[str, str]]) -> None:
     out.replace(dump)
 
 
-def _change(old: float, new: float) -> str:
-    return f"{(new - old) / old:+.0%}".replace("%", " %") if old > 0 else "new"
-
-
 def count_differential_lines(
     name: str,
     old: list[FunctionCount],
@@ -292,16 +284,16 @@ def count_differential_lines(
     rows.sort(key=lambda row: row[0] * direction, reverse=True)
     total = new_total - old_total
     sign = "+" if total >= 0 else "-"
+    overall = relative_change(old_total, new_total)
     lines = [
         f"differential profile of {name} by instructions against {reference}: "
-        f"{sign}{format_count(abs(total), 'instr')}/call in all ({_change(old_total, new_total)}),"
-        " most of it in:"
+        f"{sign}{format_count(abs(total), 'instr')}/call in all ({overall}), most of it in:"
     ]
     for change, was, now in rows[:n]:
         function = now or was
         assert function is not None
         sign = "+" if change >= 0 else "-"
-        detail = f"own; {_change(was.own if was else 0.0, now.own if now else 0.0)}"
+        detail = f"own; {relative_change(was.own if was else 0.0, now.own if now else 0.0)}"
         old_calls, new_calls = (was.calls if was else 0.0), (now.calls if now else 0.0)
         if abs(new_calls - old_calls) >= 0.5:
             detail += f"; calls per call {old_calls:.3g} -> {new_calls:.3g}"

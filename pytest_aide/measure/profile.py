@@ -31,6 +31,7 @@ __all__ = [
     "differential_lines",
     "profile_calls",
     "profile_calls_async",
+    "relative_change",
     "short_file",
 ]
 
@@ -150,6 +151,11 @@ class Profile:
             ],
             {str(k): str(v) for k, v in data.get("files", {}).items()},
         )
+
+
+def relative_change(old: float, new: float) -> str:
+    """``+62 %`` from ``old`` to ``new``; ``new`` when there was nothing before."""
+    return f"{(new - old) / old:+.0%}".replace("%", " %") if old > 0 else "new"
 
 
 def short_file(file: str) -> str:
@@ -273,7 +279,7 @@ class FunctionDelta:
 
     def line(self) -> str:
         """``+1.80 ms/call in json/encoder.py:199 iterencode (+62 %)``, calls if they changed."""
-        relative = f"{self.change / self.old:+.0%}".replace("%", " %") if self.old > 0 else "new"
+        relative = relative_change(self.old, self.new)
         if abs(self.new_calls - self.old_calls) >= 0.5:  # not a once-per-profile call
             relative += f"; calls per call {self.old_calls:.3g} -> {self.new_calls:.3g}"
         sign = "+" if self.change >= 0 else "-"
