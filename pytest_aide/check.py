@@ -47,6 +47,9 @@ class Check:
     """Under ``--aide-against``: REV's count of each counted result, by result name."""
     count_notes: list[str] = field(default_factory=list)
     """Measured calls the check asked to count that were not counted, and why."""
+    uncompared: list[str] = field(default_factory=list)
+    """Comparisons this run was asked to make for the check and could not (a pair, count or
+    confirmation worker that crashed, refused or did not start), one line each."""
     notes: list[str] = field(default_factory=list)
     """Things the gate should say about the check that fail nothing (a confirmation that
     could not be made, say)."""
@@ -140,7 +143,7 @@ class Check:
 
     @property
     def status(self) -> str:
-        """``PASS``, ``FAIL``, ``REGRESSED``, ``IMPROVED``, ``ERROR`` or ``SKIP``."""
+        """The verdict's status (``PASS``, ``NOT COMPARED``...), or ``ERROR`` or ``SKIP``."""
         if self.outcome == "error":
             return "ERROR"
         if self.outcome == "skipped":
@@ -174,6 +177,8 @@ class Check:
             ],
             "problems": list(verdict.problems) if verdict else [],
             "order_changes": list(verdict.order_changes) if verdict else [],
+            "uncompared": list(verdict.uncompared) if verdict else [],
+            "uncompared_fails": verdict.uncompared_fails if verdict else True,
             "saved_baseline": self.saved_baseline,
             "against_sources": self.pair_sources,
             "confirmation": (
@@ -214,6 +219,8 @@ class Check:
                 ],
                 problems=list(data["problems"]),
                 order_changes=list(data.get("order_changes") or []),
+                uncompared=list(data.get("uncompared") or []),
+                uncompared_fails=bool(data.get("uncompared_fails", True)),
                 comparisons=[Comparison.from_dict(c) for c in data["comparisons"]],
                 notes=list(data["notes"]),
                 confirmation=list((confirmation or {}).get("lines") or []),
@@ -222,19 +229,23 @@ class Check:
 
 
 def totals(checks: Sequence[Check]) -> dict[str, Any]:
-    """Checks counted (skips are not), passed, failed, errors and the success rate.
+    """Checks counted (skips are not), passed, failed, errors, not compared and the success rate.
 
-    Passed is PASS or IMPROVED; failed and errors are as pytest counts them (an
-    error is in set-up or teardown).
+    Passed is PASS or IMPROVED; errors are as pytest counts them (an error is in
+    set-up or teardown); not compared is a check whose asked-for comparison was
+    not made (``NOT COMPARED``, a failure unless ``--aide-uncompared warn``);
+    failed is the rest.
     """
     counted = [c for c in checks if c.status != "SKIP"]
     passed = sum(1 for c in counted if c.status in ("PASS", "IMPROVED"))
     errors = sum(1 for c in counted if c.status == "ERROR")
+    uncompared = sum(1 for c in counted if c.status == "NOT COMPARED")
     return {
         "checks": len(counted),
         "passed": passed,
-        "failed": len(counted) - passed - errors,
+        "failed": len(counted) - passed - errors - uncompared,
         "errors": errors,
+        "not_compared": uncompared,
         "success_rate": passed / len(counted) if counted else 1.0,
     }
 

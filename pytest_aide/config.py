@@ -216,12 +216,29 @@ def pyproject_checks(path: Path, shown: str = "pyproject.toml") -> CheckPatterns
 
 
 def _matches(pattern: str, nodeid: str) -> bool:
-    """Equal, a parametrized instance of it (``id[...]``), or an fnmatch pattern match."""
-    return (
-        nodeid == pattern
-        or nodeid.startswith(pattern + "[")
-        or fnmatch.fnmatchcase(nodeid, pattern)
-    )
+    """Whether ``pattern`` selects ``nodeid`` as pytest's command line would.
+
+    A node id (and its parametrized instances ``id[...]``), a node id prefix
+    (``tests/test_x.py::TestClass``), a file (``tests/test_x.py``), a
+    directory (``tests/perf/``), an fnmatch pattern of the node id
+    (``tests/*::test_parse*``) or of the test's name (``test_parse*``), or a
+    keyword: a plain word found, as ``-k`` finds it, in the name of the test,
+    its class, its file or a directory above it (case-insensitive).
+    """
+    pattern = pattern.replace("\\", "/").removeprefix("./")
+    if nodeid == pattern or nodeid.startswith((pattern + "[", pattern + "::")):
+        return True
+    path = nodeid.split("::", 1)[0]
+    if pattern.endswith("/") or (pattern.endswith(".py") and "::" not in pattern):
+        return path == pattern or path.startswith(pattern.rstrip("/") + "/")
+    if fnmatch.fnmatchcase(nodeid, pattern):
+        return True
+    if "/" in pattern or "::" in pattern:
+        return path.startswith(pattern + "/")  # a directory written without its slash
+    names = [*nodeid.split("::")[1:], *path.split("/")]
+    if any(c in pattern for c in "*?["):
+        return any(fnmatch.fnmatchcase(name, pattern) for name in names)
+    return any(pattern.lower() in name.lower() for name in names)
 
 
 def match_checks(patterns: CheckPatterns, nodeid: str) -> dict[str, Threshold] | None:
@@ -297,6 +314,8 @@ class Settings:
     """``--aide-confirm``: times a suspected wall-time failure is measured again."""
     explain: str = "fail"
     """``--aide-explain``: profile checks that fail (``fail``), every check, or none."""
+    uncompared: str = "fail"
+    """``--aide-uncompared``: an asked-for comparison not made fails (``fail``) or warns."""
 
 
 def _importable(module: str) -> bool:

@@ -88,6 +88,8 @@ class Gate:
     """Tracked files differ from ``commit``."""
     stored: StoredRun | None = None
     """A history run to compare with instead of the baseline files."""
+    uncompared_fails: bool = True
+    """``--aide-uncompared fail``: a comparison asked for and not made fails the check."""
 
     def evaluate(self, check: Check, unmeasured: str | None = None) -> Verdict:
         """Judge ``check`` on its thresholds and its baseline; save a new baseline if asked.
@@ -95,12 +97,14 @@ class Gate:
         Reads and writes the files; :func:`~pytest_aide.verdict.decide` judges.
         """
         thresholds = dict(check.thresholds)
-        if check.count_notes:
+        evidence = Evidence(check.name, check.results, thresholds, unmeasured=unmeasured)
+        if check.count_notes:  # a count asked for and not made
             for key in [k for k, t in thresholds.items() if t.metric in COUNT_METRICS]:
                 del thresholds[key]
-                check.count_notes.append(f"{check.name}: {key} not checked: not counted")
-        evidence = Evidence(check.name, check.results, thresholds, unmeasured=unmeasured)
-        evidence.notes += check.count_notes + check.notes
+                evidence.notes.append(f"{check.name}: {key} not checked: not counted")
+        evidence.uncompared += check.count_notes + check.uncompared
+        evidence.uncompared_fails = self.uncompared_fails
+        evidence.notes += check.notes
         measured: list[Any] = [r for r in check.timings if r.mode == "perf"]
         measured += [r for r in check.results if isinstance(r, ScalingResult)]
         counts = [r for r in check.results if isinstance(r, CountResult)]

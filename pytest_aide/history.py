@@ -302,7 +302,7 @@ class History:
                     machine,
                     totals["checks"],
                     totals["passed"],
-                    totals["failed"] + totals.get("errors", 0),
+                    totals["failed"] + totals.get("errors", 0) + totals.get("not_compared", 0),
                     report.get("commit"),
                     report.get("branch"),
                     None if dirty is None else int(bool(dirty)),

@@ -47,6 +47,18 @@ def _loop_name(text: str) -> str:
     return text
 
 
+UNCOMPARED_CHOICES = ("fail", "warn")
+"""What ``--aide-uncompared`` makes of a comparison that was asked for and not made."""
+
+
+def _uncompared(text: str) -> str:
+    if text not in UNCOMPARED_CHOICES:
+        raise argparse.ArgumentTypeError(
+            f"invalid choice {text!r} (choose from {', '.join(UNCOMPARED_CHOICES)})"
+        )
+    return text
+
+
 EXPLAIN_CHOICES = ("fail", "always", "never")
 """When ``--aide-explain`` profiles a check."""
 
@@ -288,6 +300,18 @@ OPTIONS: tuple[Option, ...] = (
         parse=_explain_when,
         choices=EXPLAIN_CHOICES,
         metavar="{fail,always,never}",
+        default="fail",
+    ),
+    Option(
+        "uncompared",
+        "a comparison the run was asked to make and could not (--aide-against, "
+        "--aide-compare-run, a same-job confirmation or a count whose worker crashed, "
+        "refused or did not start): 'fail' makes the check NOT COMPARED and fails the run, "
+        "'warn' shows it as NOT COMPARED and passes (default: fail)",
+        "uncompared",
+        parse=_uncompared,
+        choices=UNCOMPARED_CHOICES,
+        metavar="{fail,warn}",
         default="fail",
     ),
     Option(

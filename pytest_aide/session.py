@@ -6,6 +6,7 @@ delegates every decision to modules that know nothing of pytest.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -42,7 +43,7 @@ from pytest_aide.fileio import absolute
 from pytest_aide.gate import Gate, StoredRun
 from pytest_aide.history import History, HistoryError
 from pytest_aide.measure.caches import WatchedCache, resolve_caches
-from pytest_aide.measure.counts import measure_name
+from pytest_aide.measure.counts import CountError, find_valgrind, measure_name
 from pytest_aide.measure.deadline import CheckTimeout, deadline
 from pytest_aide.measure.load import Progress
 from pytest_aide.measure.pair import PairPlan, PairRun, Tree, pair_items
@@ -83,6 +84,7 @@ _STATUS_MARKUP: dict[str, dict[str, bool]] = {
     "IMPROVED": {"green": True},
     "FAIL": {"red": True, "bold": True},
     "REGRESSED": {"red": True, "bold": True},
+    "NOT COMPARED": {"red": True, "bold": True},
     "ERROR": {"red": True, "bold": True},
     "SKIP": {"yellow": True},
 }
@@ -278,7 +280,12 @@ class AideSession:
         """Under ``--aide-against``: the same counts in REV's tree."""
         self.benchmark_tests = 0
         """Collected tests that use pytest-benchmark's ``benchmark`` fixture."""
+        self.refused = False
+        """The session stopped on a usage error before measuring: nothing to summarise."""
         self._check_patterns: CheckPatterns = []
+        self._pyproject_shown = display_path(pyproject, config.rootpath)
+        self.pattern_warnings: list[str] = []
+        """``[tool.aide.checks]`` patterns that select no collected test, one line each."""
         try:
             self._check_patterns = pyproject_checks(pyproject)
         except ProfileError as exc:
@@ -370,6 +377,7 @@ class AideSession:
             commit=commit,
             dirty=dirty,
             stored=self.stored_run,
+            uncompared_fails=settings.uncompared == "fail",
         )
 
     def _pairable(self, item: pytest.Item) -> bool:
@@ -393,8 +401,7 @@ class AideSession:
         entry for the profile in force names the test. Only tests that measure
         (pytest-benchmark's ``benchmark`` or an aide fixture) become checks so.
         """
-        fixtures = getattr(item, "fixturenames", ())
-        if not ({"benchmark", *_AIDE_FIXTURES} & set(fixtures)):
+        if not self._measures(item):
             return None
         if self._config_error:
             return {}  # check_for fails it with the one-line error
@@ -449,6 +456,7 @@ class AideSession:
             return run
         self.pairs.points.update(run.points)
         self.pairs.missing.update(run.missing)
+        self.pairs.absent.update(run.absent)
         self.pairs.rounds = max(self.pairs.rounds, run.rounds)
         self.pairs.elapsed += run.elapsed
         self.paired_items += len(items)
@@ -458,10 +466,39 @@ class AideSession:
         """pytest arguments of a worker session (pair or count) that runs ``items``."""
         config = self.config
         files = sorted({item.path.resolve().relative_to(config.rootpath) for item in items})
-        options = ["--continue-on-collection-errors", "-p", "no:randomly"]
+        options = [*self._session_options(rootdir), "--continue-on-collection-errors"]
+        options += ["-p", "no:randomly"]
         if config.pluginmanager.has_plugin("xdist"):
             options += ["-n", "0"]
         return [*options, *(str(f) for f in files if (rootdir / f).exists())]
+
+    def _session_options(self, rootdir: Path) -> list[str]:
+        """This session's own pytest options that every worker session must share.
+
+        ``-o``, ``-p``, ``-W``, ``--import-mode`` and ``--confcutdir`` as this
+        session got them (a path under this rootdir moves to ``rootdir``); the
+        ini file and rootdir are the worker's :class:`Tree`'s, and
+        ``PYTEST_ADDOPTS`` reaches it through the environment.
+        """
+        option = self.config.option
+        args: list[str] = []
+        for entry in getattr(option, "override_ini", None) or []:
+            args += ["-o", entry]
+        for name in getattr(option, "plugins", None) or []:
+            args += ["-p", name]
+        for warning in getattr(option, "pythonwarnings", None) or []:
+            args += ["-W", warning]
+        mode = getattr(option, "importmode", None)
+        if mode:
+            args.append(f"--import-mode={mode}")
+        given = [*self.config.invocation_params.args, *os.environ.get("PYTEST_ADDOPTS", "").split()]
+        cut = getattr(option, "confcutdir", None)
+        if cut and any(str(a).startswith("--confcutdir") for a in given):
+            path = absolute(Path(cut))
+            if path.is_relative_to(self.config.rootpath):
+                path = rootdir / path.relative_to(self.config.rootpath)
+            args.append(f"--confcutdir={path}")
+        return args
 
     def _measure_of(self, item: pytest.Item) -> str:
         """What ``item``'s check measures: its marker's, its scenario's, else the session's.
@@ -473,6 +510,23 @@ class AideSession:
         marker = item.get_closest_marker("aide")
         measure = marker.kwargs.get("measure") if marker is not None else None
         return measure if isinstance(measure, str) else self.settings.measure
+
+    def _can_count(self, items: list[pytest.Item]) -> None:
+        """Raise a usage error naming what to install if a check to count cannot be counted."""
+        wanted = {i.nodeid: self._measure_of(i) for i in items if self._pairable(i)}
+        asked = {nodeid: m for nodeid, m in wanted.items() if m in COUNTED}
+        if not asked:
+            return
+        try:
+            find_valgrind(self.settings.valgrind)
+        except CountError as exc:
+            if self.settings.measure in asked.values():
+                source = f"--aide-measure {self.settings.measure}"
+            else:
+                nodeid, measure = next(iter(asked.items()))
+                source = f"{nodeid}: measure={measure!r}"
+            self.refused = True
+            raise pytest.UsageError(f"{source}: {exc}") from None
 
     def _count(self, items: list[pytest.Item]) -> None:
         """Count the measured calls of the items whose checks measure a count."""
@@ -541,9 +595,10 @@ class AideSession:
             else:
                 problem = point.problem if point is not None else None
                 reason = problem or why or "the worker sessions made no matching call"
-                check.pair_notes.append(
-                    f"{name}: not compared against {self.revision.label}: {reason}"
-                )
+                line = f"{name}: not compared against {self.revision.label}: {reason}"
+                # A check or call REV does not have is new: nothing was there to compare.
+                new = item.nodeid in self.pairs.absent or (point is not None and point.one_sided)
+                (check.pair_notes if new else check.uncompared).append(line)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         """Remove ``--aide-against``'s worktree; close the progress terminal."""
@@ -680,6 +735,7 @@ class AideSession:
         Runs before ``-m`` and ``-k`` select, so ``-m aide`` finds scenario items and
         unmarked tests that use an aide fixture too.
         """
+        self.pattern_warnings = self._unmatched_patterns(config, items)
         perf = [item for item in items if self._is_performance_check(item)]
         for item in perf:
             if item.get_closest_marker("aide") is None:
@@ -692,6 +748,36 @@ class AideSession:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = kept
+
+    def _unmatched_patterns(self, config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+        """A line for each ``[tool.aide.checks]`` pattern that selects no collected test.
+
+        A path pattern outside what this session collected (``pytest tests/a.py``
+        with a pattern for ``tests/b.py``) is not expected to match and is not named.
+        """
+        lines = []
+        asked = [absolute(config.rootpath / str(a).split("::")[0]) for a in config.args]
+        for pattern, _ in self._check_patterns:
+            where = f'{self._pyproject_shown}: [tool.aide.checks."{pattern}"]'
+            found = [i for i in items if match_checks([(pattern, {})], i.nodeid) is not None]
+            measuring = [i for i in found if self._measures(i)]
+            if not found:
+                if "/" in pattern or pattern.endswith(".py"):
+                    path = absolute(config.rootpath / pattern.split("::")[0])
+                    if not any(path.is_relative_to(a) or a.is_relative_to(path) for a in asked):
+                        continue
+                lines.append(f"{where} matches no collected test")
+            elif not measuring:
+                lines.append(
+                    f"{where} matches {len(found)} collected test(s), none of which measures "
+                    "(no aide fixture and no benchmark fixture)"
+                )
+        return lines
+
+    @staticmethod
+    def _measures(item: pytest.Item) -> bool:
+        """Whether the test uses a fixture that measures (an aide fixture or ``benchmark``)."""
+        return bool({"benchmark", *_AIDE_FIXTURES} & set(getattr(item, "fixturenames", ())))
 
     def _is_performance_check(self, item: pytest.Item) -> bool:
         """A scenario item, a check (marked, or in pyproject), or a test using an aide fixture."""
@@ -754,13 +840,56 @@ class AideSession:
         if limit is not None:
             item.stash[_TIMEOUT_KEY] = limit
         started = time.perf_counter()
-        with deadline(limit[0] if limit else None):
+        with deadline(limit[0] if limit else None, self._stuck(item)):
             result = yield
         check = item.stash.get(_CHECK_KEY, None)
         if check is not None and self.settings.perf and self.pair_server is None:
             self._adopt(item, check)
             self._confirm(item, check, time.perf_counter() - started)
         return result
+
+    def _timed_out_line(self, item: pytest.Item, check: Check) -> str:
+        limit, origin = item.stash[_TIMEOUT_KEY]
+        return (
+            f"{check.name}: timed out: stopped after {format_duration(limit)} "
+            f"(timeout from {origin})"
+        )
+
+    def _stuck(self, item: pytest.Item) -> Callable[[str], None]:
+        """What the watchdog does when a check does not return after its timeout.
+
+        The check fails on one line, its stack is shown, the reports of what
+        finished are written and the session ends with pytest's interrupted
+        exit code: the hung call cannot be stopped from inside the process.
+        """
+
+        def stuck(stack: str) -> None:
+            check = item.stash.get(_CHECK_KEY, None)
+            name = check.name if check is not None else item.nodeid
+            line = f"{name}: timed out and did not return: the session ends here"
+            if check is not None and _TIMEOUT_KEY in item.stash:
+                line = f"{self._timed_out_line(item, check)} and did not return: the session ends"
+                check.verdict = decide(
+                    Evidence(check.name, check.results, check.thresholds, timed_out=line)
+                )
+                check.outcome = "failed"
+            capture = self.config.pluginmanager.getplugin("capturemanager")
+            with contextlib.suppress(Exception):
+                capture.suspend_global_capture(in_=True)
+            writer = self.config.get_terminal_writer()
+            writer.line()
+            writer.line(f"aide: {item.nodeid}: {line}", red=True, bold=True)
+            writer.line(f"aide: where it was stuck:\n{stack.rstrip()}")
+            try:
+                written = self._write_reports(self.config.rootpath)
+                if written:
+                    writer.line(f"aide: reports of what finished: {', '.join(written)}")
+            finally:
+                writer.flush()
+                sys.stdout.flush()
+                os._exit(int(pytest.ExitCode.INTERRUPTED))
+
+        return stuck
 
     def _adopt(self, item: pytest.Item, check: Check) -> None:
         """Take pytest-benchmark's rounds of this test into its check."""
@@ -797,9 +926,10 @@ class AideSession:
         hinted = [c for c in preview.comparisons if looks_changed(c)]
         notes: list[str] = []
         if hinted and all(key.endswith(":regression") for key in suspects):
-            notes = self._confirm_same_job(item, check, seconds, hinted)
-            if not notes:
+            fallback = self._confirm_same_job(item, check, seconds, hinted)
+            if fallback is None:
                 return
+            notes = fallback
         if not suspects:
             check.notes += notes  # the stored verdict stands; say why it was not checked
             return
@@ -833,7 +963,7 @@ class AideSession:
         limit = item.stash.get(_TIMEOUT_KEY, None)
         started = time.perf_counter()
         try:
-            with deadline(limit[0] if limit else None):
+            with deadline(limit[0] if limit else None, self._stuck(item)):
                 item.runtest()
         except BaseException as exc:
             check.results[:] = previous  # the figures of the last attempt that measured
@@ -848,10 +978,12 @@ class AideSession:
 
     def _confirm_same_job(
         self, item: pytest.Item, check: Check, seconds: float, stored: list[Comparison]
-    ) -> list[str]:
+    ) -> list[str] | None:
         """Measure the stored baseline's commit beside this tree, where ``stored`` looked off.
 
-        Returns notes saying why, if it cannot be done.
+        Returns None when it was done, else notes saying why it cannot be done
+        here (no commit, a modified tree, a commit not in this clone). A worker
+        that crashed or refused is a comparison not made (:attr:`Check.uncompared`).
         """
         commit, dirty = check.baseline_commit or (None, False)
         if commit is None:
@@ -890,10 +1022,11 @@ class AideSession:
                 or (problems[0] if problems else None)
                 or "the worker sessions made no matching call"
             )
-            return [
-                f"{check.name}: same-job confirmation against {commit[:7]} failed ({why}): "
-                "measured again instead"
-            ]
+            line = f"{check.name}: same-job confirmation against {commit[:7]} failed ({why})"
+            if item.nodeid in run.absent:
+                return [f"{line}: measured again instead"]
+            check.uncompared.append(line)
+            return []
         confirmed = {
             failure_key(c.subject, "regression") for c in paired if c.status == "regressed"
         }
@@ -908,7 +1041,7 @@ class AideSession:
             paired=paired,
             stored=stored,
         )
-        return []
+        return None
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -920,11 +1053,7 @@ class AideSession:
         if check is None:
             return report
         if call.excinfo is not None and call.excinfo.errisinstance(CheckTimeout):
-            limit, origin = item.stash[_TIMEOUT_KEY]
-            line = (
-                f"{check.name}: timed out: stopped after {format_duration(limit)} "
-                f"(timeout from {origin})"
-            )
+            line = self._timed_out_line(item, check)
             report.longrepr = line
             check.verdict = decide(
                 Evidence(check.name, check.results, check.thresholds, timed_out=line)
@@ -956,7 +1085,7 @@ class AideSession:
                 if explain == "always":  # before the verdict: a saved baseline keeps it
                     self._explain(item, check)
                 verdict = self.gate.evaluate(check, unmeasured=disabled)
-                if explain == "fail" and not verdict.passed:
+                if explain == "fail" and verdict.status in ("FAIL", "REGRESSED"):
                     self._explain(item, check)
                 if not verdict.passed:
                     report.outcome = "failed"
@@ -1014,7 +1143,7 @@ class AideSession:
                 funcargs["benchmark"] = ProfiledBenchmark(fixture, check.name, request)
             limit = item.stash.get(_TIMEOUT_KEY, None)
             try:
-                with deadline(limit[0] if limit else None):
+                with deadline(limit[0] if limit else None, self._stuck(item)):
                     item.runtest()
             except (KeyboardInterrupt, SystemExit):
                 raise
@@ -1053,6 +1182,7 @@ class AideSession:
             command = [sys.executable, "-m", "pytest", item.nodeid, "--aide-perf"]
             command += ["--aide-explain=always", "--aide-confirm=0", "-p", "no:randomly"]
             command += ["-p", "no:cacheprovider", "-p", "no:xdist", f"--aide-report-dir={tmp}"]
+            command += self._session_options(self.revision.path_for(self.config.rootpath))
             done = subprocess.run(
                 command,
                 cwd=self.revision.path_for(self.config.rootpath),
@@ -1099,6 +1229,10 @@ class AideSession:
             checks = [check.to_dict() for check in self.checks]
             self.config.workeroutput["aide_checks"] = json.dumps(checks)  # type: ignore[attr-defined]
             return
+        self._write_reports()
+
+    def _write_reports(self, shown_from: Path | None = None) -> list[str]:
+        """Write report.json, the history and the other outputs; the files, as shown."""
         self.snapshots["end"] = self._snapshot()
         settings = self.settings
         report = build_report(self.checks, profile=settings.profile, machine=self.gate.machine)
@@ -1128,9 +1262,17 @@ class AideSession:
             history=history,
             benchmark_json=settings.benchmark_json,
         )
+        root = shown_from or self.config.rootpath
+        return [display_path(p, root) for p in self._outputs.written]
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """Snapshot the machine before measuring; count pytest-benchmark tests for advice."""
+        """Snapshot the machine before measuring; count pytest-benchmark tests for advice.
+
+        A counted measure that cannot be counted here is a usage error before
+        anything is measured.
+        """
+        if self.settings.perf and not session.config.option.collectonly:
+            self._can_count(session.items)
         if self.settings.perf and self.workerinput is None:
             self.snapshots["start"] = self._snapshot()
         self.benchmark_tests = sum(
@@ -1153,6 +1295,11 @@ class AideSession:
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         """Print one row per measured check, then totals and the success rate."""
+        if self.refused:
+            return
+        if self.settings.perf and self.workerinput is None:
+            for line in self.pattern_warnings:
+                terminalreporter.write_line(f"warning: {line}", yellow=True)
         if self.settings.perf and not self.checks and self.workerinput is None:
             terminalreporter.write_line(self._nothing_measured(), yellow=True)
         if not self.settings.perf or not self.checks:

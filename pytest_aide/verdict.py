@@ -488,6 +488,11 @@ class Verdict:
     """How a suspected failure was confirmed or cleared by measuring again (``--aide-confirm``)."""
     order_changes: list[str] = field(default_factory=list)
     """Gating lines of a scaling check whose order grew since its baseline (a regression)."""
+    uncompared: list[str] = field(default_factory=list)
+    """Comparisons the run was asked to make and could not (a worker that crashed, a count
+    that was not made), one line each with the cause."""
+    uncompared_fails: bool = True
+    """Whether an uncompared check fails (``--aide-uncompared fail``) or only warns."""
 
     @property
     def regressions(self) -> list[Comparison]:
@@ -502,15 +507,18 @@ class Verdict:
             and not self.problems
             and not self.regressions
             and not self.order_changes
+            and not (self.uncompared and self.uncompared_fails)
         )
 
     @property
     def status(self) -> str:
-        """``FAIL``, ``REGRESSED``, ``IMPROVED`` or ``PASS``."""
+        """``FAIL``, ``REGRESSED``, ``NOT COMPARED``, ``IMPROVED`` or ``PASS``."""
         if self.breaches or self.problems:
             return "FAIL"
         if self.regressions or self.order_changes:
             return "REGRESSED"
+        if self.uncompared:
+            return "NOT COMPARED"
         if any(c.gating and c.status == "improved" for c in self.comparisons):
             return "IMPROVED"
         return "PASS"
@@ -522,6 +530,7 @@ class Verdict:
             + list(self.problems)
             + [c.line() for c in self.regressions]
             + list(self.order_changes)
+            + (list(self.uncompared) if self.uncompared_fails else [])
         )
         return failures + self.confirmation if failures else failures
 
@@ -550,6 +559,10 @@ class Evidence:
     """How the suspicion was confirmed or cleared, as lines for the reports."""
     order_changes: list[str] = field(default_factory=list)
     """Scaling checks whose order grew since the baseline (gating only)."""
+    uncompared: list[str] = field(default_factory=list)
+    """Comparisons that were asked for and not made, and why (:attr:`Verdict.uncompared`)."""
+    uncompared_fails: bool = True
+    """``--aide-uncompared fail``: an uncompared check fails; ``warn``: it only warns."""
 
 
 def decide(evidence: Evidence) -> Verdict:
@@ -568,6 +581,8 @@ def decide(evidence: Evidence) -> Verdict:
     verdict.order_changes += evidence.order_changes
     verdict.comparisons += evidence.comparisons
     verdict.notes += evidence.notes
+    verdict.uncompared += evidence.uncompared
+    verdict.uncompared_fails = evidence.uncompared_fails
     if evidence.confirmed is not None:
         _settle(verdict, evidence.confirmed)
         verdict.confirmation = list(evidence.confirmation)

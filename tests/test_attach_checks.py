@@ -110,3 +110,55 @@ def test_benchmark_disable_gets_the_right_advice(pytester: pytest.Pytester) -> N
         ]
     )
     assert "without -n" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("pattern", "chosen"),
+    [
+        ("tests/perf/test_bench.py", {"test_bench_small", "test_bench_large"}),
+        ("tests/perf/", {"test_bench_small", "test_bench_large"}),
+        ("tests/perf", {"test_bench_small", "test_bench_large"}),
+        ("./tests/perf/test_bench.py::test_bench_large", {"test_bench_large"}),
+        ("tests/*::test_bench_s*", {"test_bench_small"}),
+        ("test_bench_l*", {"test_bench_large"}),
+        ("small", {"test_bench_small"}),
+    ],
+)
+def test_patterns_select_as_pytests_command_line_does(
+    pytester: pytest.Pytester, pattern: str, chosen: set[str]
+) -> None:
+    (pytester.path / "tests" / "perf").mkdir(parents=True)
+    (pytester.path / "tests" / "perf" / "test_bench.py").write_text(BENCH)
+    _pyproject(pytester, f'[tool.aide.checks."{pattern}"]\n')
+    result = pytester.runpytest("--aide-perf", "--benchmark-max-time=0.05", "-p", "no:randomly")
+    result.assert_outcomes(passed=3)
+    summary = result.stdout.str().split("aide performance summary")[1].split("checks: ")[0]
+    assert {name for name in ("test_bench_small", "test_bench_large") if name in summary} == chosen
+    assert "matches no collected test" not in result.stdout.str()
+
+
+def test_a_pattern_that_selects_nothing_is_named(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_bench=BENCH)
+    _pyproject(
+        pytester,
+        '[tool.aide.checks."tests/test_quoting.py"]\n\n'
+        '[tool.aide.checks."test_plain"]\n\n'
+        '[tool.aide.checks."test_bench.py"]\n',
+    )
+    result = pytester.runpytest("--aide-perf", "--benchmark-max-time=0.05")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            'warning: pyproject.toml: [[]tool.aide.checks."tests/test_quoting.py"[]] matches no '
+            "collected test",
+            'warning: pyproject.toml: [[]tool.aide.checks."test_plain"[]] matches 1 collected '
+            "test(s), none of which measures (no aide fixture and no benchmark fixture)",
+        ]
+    )
+    assert 'test_bench.py"] matches' not in result.stdout.str()
+    # A pattern for a file this session was not asked to run is not expected to match.
+    pytester.makepyfile(test_other="def test_other():\n    pass\n")
+    only = pytester.runpytest("--aide-perf", "test_other.py")
+    assert "matches no collected test" in only.stdout.str()  # the keyword: anywhere
+    assert "tests/test_quoting.py" not in only.stdout.str()
+    assert 'tool.aide.checks."test_bench.py"] matches' not in only.stdout.str()

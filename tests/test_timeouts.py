@@ -7,6 +7,7 @@ of hanging the suite. No assertion depends on how fast this machine is.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 
@@ -218,3 +219,104 @@ def test_deadline_puts_back_an_outer_alarm() -> None:
 def test_no_timeout_no_alarm() -> None:
     with deadline(None):
         assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+DEFEATS = """
+import ctypes
+import json
+import signal
+import time
+
+import pytest
+
+
+def own_handler():
+    signal.signal(signal.SIGALRM, lambda signum, frame: None)  # a library's own timeout
+    while True:
+        time.sleep(0.01)
+
+
+def cancel_alarm():
+    signal.alarm(0)
+    while True:
+        time.sleep(0.01)
+
+
+def block_signals():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    try:
+        while True:
+            time.sleep(0.01)
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
+
+
+@pytest.mark.parametrize("target", [own_handler, cancel_alarm, block_signals])
+@pytest.mark.aide(timeout="300ms")
+def test_defeat(aide_timer, target):
+    aide_timer(target, iterations=1, warmup=0)
+
+
+def test_after(aide_timer):
+    aide_timer(lambda: 1)
+"""
+
+
+def test_a_target_cannot_defeat_its_timeout(project: pytest.Pytester) -> None:
+    project.makepyfile(test_defeats=DEFEATS)
+    result = _run(project, "--aide-perf", "-p", "no:randomly")
+    result.assert_outcomes(failed=3, passed=1)
+    for name in ("own_handler", "cancel_alarm", "block_signals"):
+        result.stdout.fnmatch_lines(
+            [f"test_defeat[[]{name}[]]: timed out: stopped after 300* ms (timeout from *)"]
+        )
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert "pytest_aide" not in result.stdout.str()  # the target's own frames only
+    result.stdout.fnmatch_lines(["*in own_handler", "*in cancel_alarm"])
+
+
+STUCK_IN_C = """
+import ctypes
+import json
+import signal
+
+import pytest
+
+
+def in_c():
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    ctypes.CDLL(None).sleep(600)  # C code that neither signals nor the watchdog can stop
+
+
+def test_first(aide_timer):
+    aide_timer(lambda: 1)
+
+
+@pytest.mark.aide(timeout="300ms")
+def test_stuck(aide_timer):
+    aide_timer(in_c, iterations=1, warmup=0)
+
+
+def test_never_reached(aide_timer):
+    aide_timer(lambda: 1)
+"""
+
+
+def test_a_target_stuck_in_c_ends_the_session_after_writing_the_reports(
+    project: pytest.Pytester,
+) -> None:
+    project.makepyfile(test_stuck=STUCK_IN_C)
+    result = _run(project, "--aide-perf", "-p", "no:randomly")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "aide: test_stuck.py::test_stuck: test_stuck: timed out: stopped after 300* ms "
+            "(timeout from @pytest.mark.aide) and did not return: the session ends",
+            "aide: where it was stuck:",
+            "*in in_c",
+            "aide: reports of what finished: .aide/report.json*",
+        ]
+    )
+    report = json.loads((project.path / ".aide" / "report.json").read_text())
+    statuses = {check["name"]: check["status"] for check in report["checks"]}
+    assert statuses == {"test_first": "PASS", "test_stuck": "FAIL"}

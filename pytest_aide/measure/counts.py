@@ -149,12 +149,20 @@ def find_valgrind(name: str = "valgrind") -> Valgrind:
             f"valgrind {version} at {path} is too old: {'.'.join(map(str, MIN_VERSION))} "
             "or newer counts"
         )
-    if importlib.util.find_spec(BINDING.rpartition(".")[0]) is None:
+    if not _importable(BINDING.rpartition(".")[0]):
         raise CountError(
             "counting needs pytest-codspeed's compiled hooks: "
             "pip install 'pytest-aide[instructions]'"
         )
     return Valgrind(path, version)
+
+
+def _importable(module: str) -> bool:
+    """Whether ``module`` can be found (a missing parent package is not an error here)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ImportError:
+        return False
 
 
 def read_dump(path: Path) -> tuple[str, dict[str, int]]:

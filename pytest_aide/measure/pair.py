@@ -125,6 +125,8 @@ class Point:
     """The file each side's measured callable came from (``a``, ``b``)."""
     problem: str | None = None
     """Why this call cannot be compared (reported instead of an estimate)."""
+    one_sided: bool = False
+    """The call is made on one side only (the test differs): a new call, not a failure."""
 
     @property
     def clock(self) -> str:
@@ -180,6 +182,8 @@ class PairRun:
     points: dict[tuple[str, str], Point] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
     """Items that could not be paired, and why (e.g. not found at REV)."""
+    absent: set[str] = field(default_factory=set)
+    """Items of :attr:`missing` that REV does not have: new checks, with nothing to compare."""
     rounds: int = 0
     elapsed: float = 0.0
     measuring: float = 0.0
@@ -424,6 +428,7 @@ class _Round:
             for nodeid in nodeids:
                 if nodeid not in have_a:
                     self.run.missing[nodeid] = f"not found at {self.a.label}"
+                    self.run.absent.add(nodeid)
                 elif nodeid not in have_b:
                     self.run.missing[nodeid] = f"not collected in a fresh session of {self.b.label}"
         for worker in workers:
@@ -447,6 +452,7 @@ class _Round:
         point = self._get(message)
         if point.problem is None:
             point.problem = f"measured only in {label}: the tests differ"
+            point.one_sided = True
         worker.send({"op": "skip"})
         return worker.receive()
 

@@ -36,6 +36,7 @@ _COLOURS = {
     "PASS": "#1a7f37",
     "IMPROVED": "#0969da",
     "REGRESSED": "#bc4c00",
+    "NOT COMPARED": "#9a6700",
     "FAIL": "#cf222e",
     "ERROR": "#8250df",
     "SKIP": "#6e7781",

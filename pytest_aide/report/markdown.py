@@ -17,12 +17,13 @@ __all__ = [
     "render_markdown",
 ]
 
-STATUS_ORDER = ("ERROR", "FAIL", "REGRESSED", "IMPROVED", "PASS", "SKIP")
+STATUS_ORDER = ("ERROR", "FAIL", "REGRESSED", "NOT COMPARED", "IMPROVED", "PASS", "SKIP")
 """Checks are listed in this order: what needs attention first."""
 _ICONS = {
     "ERROR": "💥",
     "FAIL": "❌",
     "REGRESSED": "📉",
+    "NOT COMPARED": "❔",
     "IMPROVED": "📈",
     "PASS": "✅",
     "SKIP": "⏭️",
@@ -74,12 +75,18 @@ def confirmation_lines(check: dict[str, Any]) -> list[str]:
 
 def needs_attention(check: dict[str, Any]) -> bool:
     """Failed, errored, regressed, or passed only after it was measured again."""
-    return check["status"] in ("ERROR", "FAIL", "REGRESSED") or bool(check.get("confirmation"))
+    failing = ("ERROR", "FAIL", "REGRESSED", "NOT COMPARED")
+    return check["status"] in failing or bool(check.get("confirmation"))
 
 
 def attention_lines(check: dict[str, Any]) -> list[str]:
-    """Why ``check`` needs attention: its failure lines, else how it was confirmed."""
-    return check["failures"] or confirmation_lines(check) or [f"pytest outcome: {check['outcome']}"]
+    """Why ``check`` needs attention: failures, else why not compared, else how confirmed."""
+    return (
+        check["failures"]
+        or list(check.get("uncompared") or [])
+        or confirmation_lines(check)
+        or [f"pytest outcome: {check['outcome']}"]
+    )
 
 
 def _main_rows(check: dict[str, Any]) -> list[str]:
@@ -375,11 +382,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     totals = report["totals"]
     checks = by_attention(report["checks"])
     errors = totals.get("errors", 0)
+    uncompared = totals.get("not_compared", 0)
     verdict = (
         "all checks passed"
-        if totals["failed"] == 0 and not errors
+        if totals["failed"] == 0 and not errors and not uncompared
         else f"{totals['failed']} of {totals['checks']} checks failed"
         + (f", {errors} error(s)" if errors else "")
+        + (f", {uncompared} not compared" if uncompared else "")
     )
     lines = [
         "# pytest-aide performance report",

@@ -198,6 +198,8 @@ def summary_lines(checks: Sequence[Check], width: int | None = None) -> list[Lin
             text.append(f"{result.name}: {result.summary()}")
     notes = [note for c in checks if c.verdict for note in c.verdict.notes]
     text.extend(f"note: {note}" for note in notes)
+    uncompared = [line for c in checks if c.verdict for line in c.verdict.uncompared]
+    text.extend(f"not compared: {line}" for line in uncompared)
     confirmed = [(c.name, c.confirmation) for c in checks if c.confirmation is not None]
     for name, confirmation in confirmed:
         text.extend(f"confirm: {line}" for line in confirmation.lines(name))
@@ -213,6 +215,7 @@ def summary_lines(checks: Sequence[Check], width: int | None = None) -> list[Lin
     text.append(
         f"checks: {counts['checks']}, passed: {counts['passed']}, failed: {counts['failed']}, "
         + (f"errors: {counts['errors']}, " if counts["errors"] else "")
+        + (f"not compared: {counts['not_compared']}, " if counts["not_compared"] else "")
         + f"success rate: {100 * counts['success_rate']:.1f}%"
     )
     return lines + [(line, None) for line in text]
