@@ -32,6 +32,7 @@ __all__ = [
     "GrowthError",
     "Order",
     "ScalingSpec",
+    "clearly_exceeds",
     "compare_fits",
     "fit_growth",
     "growth_failure",
@@ -251,34 +252,75 @@ def fit_growth(
     return Fit(best, exponent, low, high, errors, share, a, b)
 
 
+def _growth(order: Order, small: float, large: float) -> float:
+    """How much ``order`` grows from ``small`` to ``large``."""
+    start = order.g(small)
+    return math.inf if start == 0 else order.g(large) / start
+
+
+def _apart(declared: Order, small: float, large: float) -> float:
+    """How much more the next order up grows than ``declared`` from ``small`` to ``large``."""
+    return _growth(declared.above(), small, large) / _growth(declared, small, large)
+
+
+def _enough(small: int, declared: Order, exact: bool) -> int:
+    """The smallest largest size (doubling from ``small``) that can tell the orders apart."""
+    needed = SEPARATION_EXACT if exact else SEPARATION_TIME
+    large = small * 2
+    while large < _MAX_SIZE and (
+        _apart(declared, small, large) < needed or (not exact and large / small < MIN_SPAN_TIME)
+    ):
+        large *= 2
+    return large
+
+
 def unjudgeable(sizes: Sequence[int], declared: Order, exact: bool) -> str | None:
-    """Why ``sizes`` cannot tell ``declared`` from the next order up, or None if they can."""
+    """Why ``sizes`` cannot tell ``declared`` from the next order up, or None if they can.
+
+    The reason names sizes that would.
+    """
     distinct = sorted(set(sizes))
     wanted = 3 if exact else 4
     measure = "instruction counts" if exact else "wall time"
-    if len(distinct) < wanted:
-        return f"{len(distinct)} size(s): fitting an order on {measure} needs at least {wanted}"
     small, large = distinct[0], distinct[-1]
+    would = f"e.g. {wanted} sizes or more from {small} to {_enough(small, declared, exact)}"
+    if len(distinct) < wanted:
+        return (
+            f"{len(distinct)} size(s): fitting an order on {measure} needs at least {wanted} "
+            f"({would})"
+        )
     if not exact and large / small < MIN_SPAN_TIME:
         return (
             f"sizes {small}..{large} span x{large / small:g}: on wall time they must span "
-            f"two decades (x{MIN_SPAN_TIME:g}), e.g. {small}..{small * 100}"
+            f"two decades (x{MIN_SPAN_TIME:g}) to tell {declared.name} from "
+            f"{declared.above().name} ({would})"
         )
-    above = declared.above()
-
-    def growth(order: Order) -> float:
-        start = order.g(small)
-        return math.inf if start == 0 else order.g(large) / start
-
-    apart = growth(above) / growth(declared)
+    apart = _apart(declared, small, large)
     needed = SEPARATION_EXACT if exact else SEPARATION_TIME
     if apart < needed:
         return (
-            f"sizes {small}..{large} cannot tell {declared.name} from {above.name} on {measure}: "
-            f"their growth differs by x{apart:.2f} across the sizes, x{needed:g} is needed "
-            "(use sizes further apart)"
+            f"sizes {small}..{large} cannot tell {declared.name} from {declared.above().name} "
+            f"on {measure}: their growth differs by x{apart:.2f} across the sizes, x{needed:g} "
+            f"is needed ({would})"
         )
     return None
+
+
+def clearly_exceeds(fit: Fit, sizes: Sequence[int], declared: Order) -> bool:
+    """Whether the costs grow beyond even the next order above ``declared``, past doubt.
+
+    Then the declared bound is broken whatever the sizes span: quadratic code
+    declared ``n`` over sizes 50..400 grows x64 for x8 in n, and no noise makes
+    that linear. The exponent's whole interval must lie above the next order's
+    growth across these sizes, read as an exponent.
+    """
+    small, large = min(sizes), max(sizes)
+    if len(set(sizes)) < 3 or fit.best <= declared:
+        return False
+    growth = _growth(declared.above(), small, large)
+    if not math.isfinite(growth) or growth <= 0:
+        return False
+    return fit.low > math.log(growth) / math.log(large / small)
 
 
 def compare_fits(was: Fit, now: Fit) -> str:

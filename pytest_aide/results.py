@@ -18,6 +18,7 @@ from pytest_aide.growth import (
     FAIL_MARGIN_TIME,
     Fit,
     GrowthError,
+    clearly_exceeds,
     fit_growth,
     growth_failure,
     parse_order,
@@ -940,8 +941,24 @@ class ScalingResult:
         return self._fit
 
     def unjudged(self) -> str | None:
-        """Why the sizes cannot tell the declared order from the next one up, or None."""
-        return unjudgeable(self.sizes, self.declared, self.exact)
+        """Why the sizes cannot tell the declared order from the next one up, or None.
+
+        Costs that clearly grow beyond the declared order are judged whatever
+        the sizes (:func:`~pytest_aide.growth.clearly_exceeds`).
+        """
+        why = unjudgeable(self.sizes, self.declared, self.exact)
+        if why is None:
+            return None
+        fit = self.shown_fit
+        return None if fit is not None and clearly_exceeds(fit, self.sizes, self.declared) else why
+
+    @property
+    def shown_fit(self) -> Fit | None:
+        """The fit, judged or not; None where the costs cannot be fitted (a size of 0 cost)."""
+        try:
+            return self.fit
+        except GrowthError:
+            return None
 
     def failure(self) -> str | None:
         """Why the growth breaks the declared bound, or None (also None when unjudged)."""
@@ -964,7 +981,7 @@ class ScalingResult:
 
     def rows(self) -> list[tuple[str, ...]]:
         """Table rows: size, median CPU time per call, count per call, the fit's value."""
-        fit = None if self.unjudged() else self.fit
+        fit = self.shown_fit
         rows = []
         for index, size in enumerate(self.sizes):
             median = statistics.median(self.samples[index])
@@ -981,7 +998,9 @@ class ScalingResult:
         span = f"{self.arg} = {min(self.sizes):,}..{max(self.sizes):,} ({len(self.sizes)} sizes)"
         why = self.unjudged()
         if why is not None:
-            return f"{span}: not judged: {why}; declared {self.order}"
+            fit = self.shown_fit
+            fitted = f"; read as {fit.describe()}" if fit is not None else ""
+            return f"{span}: not judged: {why}{fitted}; declared {self.order}"
         text = f"{span} on {self.basis}: grows as {self.fit.describe()}; declared {self.order}"
         fit, declared = self.fit, self.declared
         if fit.best > declared and self.failure() is None and declared.name in fit.errors:
@@ -1003,7 +1022,7 @@ class ScalingResult:
             "samples": [thin(list(s)) for s in self.samples],
             "medians": [statistics.median(s) for s in self.samples],
             "counts": None if self.counts is None else list(self.counts),
-            "fit": None if why is not None else self.fit.to_dict(),
+            "fit": None if self.shown_fit is None else self.shown_fit.to_dict(),
             "unjudged": why,
             "failure": self.failure(),
         }

@@ -59,7 +59,7 @@ from pytest_aide.measure.timer import LoopFactory, LoopUnavailable, TimingPlan, 
 from pytest_aide.pairworker import serving
 from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
-from pytest_aide.report.terminal import summary_lines
+from pytest_aide.report.terminal import fold, summary_lines
 from pytest_aide.results import CountResult, ScalingResult, TimingResult, result_from_dict
 from pytest_aide.runner import ProfiledBenchmark, profiling
 from pytest_aide.units import format_duration, hint, parse_timeout
@@ -1299,9 +1299,9 @@ class AideSession:
             return
         if self.settings.perf and self.workerinput is None:
             for line in self.pattern_warnings:
-                terminalreporter.write_line(f"warning: {line}", yellow=True)
+                self._line(terminalreporter, f"warning: {line}", yellow=True)
         if self.settings.perf and not self.checks and self.workerinput is None:
-            terminalreporter.write_line(self._nothing_measured(), yellow=True)
+            self._line(terminalreporter, self._nothing_measured(), yellow=True)
         if not self.settings.perf or not self.checks:
             return
         terminalreporter.write_sep("=", "aide performance summary")
@@ -1310,15 +1310,17 @@ class AideSession:
         if self.stored_run is not None:
             against = f"; against: {self.stored_run.label}"
         source = "" if settings.profile_source == "default" else f" ({settings.profile_source})"
-        terminalreporter.write_line(
-            f"profile: {settings.profile}{source}; machine: {self.gate.slug}{against}"
+        self._line(
+            terminalreporter,
+            f"profile: {settings.profile}{source}; machine: {self.gate.slug}{against}",
         )
         if self.paired_items:
             pairs = self.pairs
-            terminalreporter.write_line(
+            self._line(
+                terminalreporter,
                 f"same-job pairing: {self.paired_items} check(s) run in both trees, "
                 f"{pairs.rounds} rounds of fresh workers, {pairs.elapsed:.1f} s "
-                f"({pairs.elapsed / self.paired_items:.1f} s per check)"
+                f"({pairs.elapsed / self.paired_items:.1f} s per check)",
             )
         width = self.config.get_terminal_writer().fullwidth
         for line, status in summary_lines(self.checks, width):
@@ -1328,20 +1330,24 @@ class AideSession:
             terminalreporter.write(line[: -len(status)])
             terminalreporter.write_line(status, **_STATUS_MARKUP.get(status, {}))
         for moment, snap in self.snapshots.items():
-            terminalreporter.write_line(
+            self._line(
+                terminalreporter,
                 f"system at {moment}: other processes' cpu {snap['cpu_percent']:.0f}%, memory "
                 f"{snap['memory_percent']:.0f}%, disk {snap['disk_percent']:.0f}%, "
-                f"load {snap['load_1min']:.2f} on {snap['cpus']:.0f} cpus"
+                f"load {snap['load_1min']:.2f} on {snap['cpus']:.0f} cpus",
             )
         warning = busy_warning(self.snapshots.get("start", {}))
         if warning:
-            terminalreporter.write_line(f"warning: {warning}", yellow=True)
+            self._line(terminalreporter, f"warning: {warning}", yellow=True)
         for crash in self.crashed:
-            terminalreporter.write_line(
-                f"warning: {crash}: the checks it had finished are kept", yellow=True
+            self._line(
+                terminalreporter,
+                f"warning: {crash}: the checks it had finished are kept",
+                yellow=True,
             )
         if self.workers:
-            terminalreporter.write_line(
+            self._line(
+                terminalreporter,
                 f"warning: measured in {self.workers} pytest-xdist workers sharing "
                 f"{self.gate.machine.get('cores', '?')} cores: timings are noisier than in a "
                 "serial run; gate on baselines recorded the same way, or run without -n",
@@ -1350,20 +1356,27 @@ class AideSession:
         for result in (r for c in self.checks for r in c.results):
             trace = getattr(result, "trace_path", None)
             if trace and isinstance(result, CountResult):
-                terminalreporter.write_line(
-                    f"callgrind output kept: {trace} (callgrind_annotate {trace}, or KCachegrind)"
+                self._line(
+                    terminalreporter,
+                    f"callgrind output kept: {trace} (callgrind_annotate {trace}, or KCachegrind)",
                 )
             elif trace:
-                terminalreporter.write_line(
-                    f"memray trace kept: {trace} (memray flamegraph {trace})"
+                self._line(
+                    terminalreporter, f"memray trace kept: {trace} (memray flamegraph {trace})"
                 )
         saved = [c.saved_baseline for c in self.checks if c.saved_baseline]
         if saved:
             where = display_path(settings.baseline_dir / self.gate.slug, self.config.rootpath)
-            terminalreporter.write_line(f"saved {len(saved)} baseline(s) under {where}")
+            self._line(terminalreporter, f"saved {len(saved)} baseline(s) under {where}")
         if self._outputs is not None:
             shown = [display_path(p, self.config.rootpath) for p in self._outputs.written]
             if shown:
-                terminalreporter.write_line(f"reports: {', '.join(shown)}")
+                self._line(terminalreporter, f"reports: {', '.join(shown)}")
             for problem in self._outputs.problems:
-                terminalreporter.write_line(f"warning: {problem}", yellow=True)
+                self._line(terminalreporter, f"warning: {problem}", yellow=True)
+
+    def _line(self, terminalreporter: pytest.TerminalReporter, line: str, **markup: bool) -> None:
+        """Write a summary line folded to the terminal's width (:func:`~terminal.fold`)."""
+        width = self.config.get_terminal_writer().fullwidth
+        for part in fold(line, width):
+            terminalreporter.write_line(part, **markup)

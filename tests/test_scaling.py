@@ -287,9 +287,27 @@ def test_sizes_too_close_for_wall_time_refuse_to_judge(project: pytest.Pytester)
     result.stdout.fnmatch_lines(
         [
             "linear: scaling not judged: sizes 1000..8000 span x8: on wall time they must span "
-            "two decades (x100), e.g. 1000..100000"
+            "two decades (x100) to tell n log n from n² (e.g. 4 sizes or more from 1000 to "
+            "128000)"
         ]
     )
+    # The sizes were measured and the fit is shown, judged or not.
+    result.stdout.fnmatch_lines(
+        ["linear: items = 1,000..8,000 (4 sizes): not judged: *; read as *"]
+    )
+    assert _report(project)["linear"]["results"][0]["fit"] is not None
+
+
+def test_an_order_the_data_clearly_exceed_fails_whatever_the_span(
+    project: pytest.Pytester,
+) -> None:
+    (project.path / "scenarios" / "s.toml").write_text(
+        SCENARIOS.replace("[30, 100, 300, 1000, 3000], setup", "[50, 100, 200, 400], setup")
+    )
+    result = project.runpytest("--aide-perf", "scenarios", "-k", "quadratic")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["quadratic: grows as n² (exponent *), worse than the declared n"])
+    assert "not judged" not in result.stdout.str()
 
 
 @pytest.mark.parametrize(

@@ -97,3 +97,31 @@ def test_sweep(aide_load):
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["profile: default; machine: *", "levels (knee [12]) * PASS"])
     assert "levels[" not in result.stdout.str()
+
+
+def test_every_summary_line_fits_and_long_ones_go_on_indented(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_notes="""
+import pytest
+
+def work():
+    return sum(range(200))
+
+@pytest.mark.aide(name="check_with_a_long_name_that_makes_every_note_about_it_long_too")
+def test_noted(aide_timer):
+    aide_timer(work, iterations=3, warmup=0)
+"""
+    )
+    pytester.makepyprojecttoml(
+        '[tool.aide.checks."tests/a/pattern/that/names/a/file/nobody/wrote/test_missing.py"]\n'
+    )
+    pytester._monkeypatch.setenv("COLUMNS", "60")
+    result = pytester.runpytest("--aide-perf", "-p", "no:randomly", ".")
+    lines = result.stdout.str().split("aide performance summary")[1].splitlines()[1:]
+    assert lines and max(len(line) for line in lines) <= 60, lines
+    system = next(i for i, line in enumerate(lines) if line.startswith("system at start:"))
+    assert lines[system + 1].startswith("    ")  # its figures go on, indented
+    everything = result.stdout.lines
+    warning = next(i for i, line in enumerate(everything) if line.startswith("warning: pyproj"))
+    assert max(len(line) for line in everything[warning : warning + 3]) <= 60
+    assert everything[warning + 1].startswith("    ")

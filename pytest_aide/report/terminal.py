@@ -11,7 +11,7 @@ from pytest_aide.results import LoadResult, ScalingResult, SweepResult, TimingRe
 from pytest_aide.units import format_duration
 from pytest_aide.verdict import Comparison, in_order
 
-__all__ = ["render_summary", "summary_lines"]
+__all__ = ["fold", "render_summary", "summary_lines"]
 
 _HEADER = (
     "check",
@@ -55,7 +55,9 @@ def _rows(check: Check) -> list[tuple[str, ...]]:
             result = scaling[0]
             bound = f"order <= {result.order}"
             limits = bound if limits == "-" else f"{bound}, {limits}"
-            grew = "not judged" if result.unjudged() else f"grows as {result.fit.best.name}"
+            fit = result.shown_fit
+            grew = f"grows as {fit.best.name}" if fit is not None else "-"
+            grew += " (not judged)" if result.unjudged() else ""
             return [(check.name, *("-",) * 6, grew, limits, check.status)]
         return [(check.name, *("-",) * 7, limits, check.status)]
     comparisons: dict[str, Comparison] = {}
@@ -181,9 +183,9 @@ def summary_lines(checks: Sequence[Check], width: int | None = None) -> list[Lin
 
     The table drops its least needed columns first (min, max, mean, ops/s,
     p95), then puts limits, then check names, on lines of their own. The
-    lines after it (notes, confirmations, totals) stay whole, one message a
-    line, as pytest's own do. Rows of the table carry their status, so the
-    caller can colour it.
+    lines after it (notes, confirmations, totals) are folded (:func:`fold`):
+    a long one goes on over indented lines. Rows of the table carry their
+    status, so the caller can colour it.
     """
     lines = _table([row for check in checks for row in _rows(check)], width)
     counts = totals(checks)
@@ -218,7 +220,25 @@ def summary_lines(checks: Sequence[Check], width: int | None = None) -> list[Lin
         + (f"not compared: {counts['not_compared']}, " if counts["not_compared"] else "")
         + f"success rate: {100 * counts['success_rate']:.1f}%"
     )
-    return lines + [(line, None) for line in text]
+    return lines + [(part, None) for line in text for part in fold(line, width)]
+
+
+def fold(line: str, width: int | None) -> list[str]:
+    """``line`` as it fits ``width``: whole, or wrapped onto lines indented under it.
+
+    Wrapped at spaces where it can (a long path or figure is cut only when it
+    alone is wider than the terminal); an empty line stays one empty line.
+    """
+    if width is None or len(line) <= width or not line.strip():
+        return [line]
+    lead = line[: len(line) - len(line.lstrip())]
+    return textwrap.wrap(
+        line,
+        width,
+        subsequent_indent=lead + "    ",
+        break_on_hyphens=False,
+        drop_whitespace=True,
+    ) or [line[:width]]
 
 
 def render_summary(checks: Sequence[Check], width: int | None = None) -> list[str]:
