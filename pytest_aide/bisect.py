@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +127,8 @@ class Bisect:
     measure: str
     tolerance: str | None = None
     python: str = sys.executable
+    pytest_args: list[str] = field(default_factory=list)
+    """The user's own pytest options (``-o addopts=``, ``-p no:cov``) for every session."""
 
     def run(self, commit: str, subject: str) -> Step:
         """Measure ``commit``'s check beside GOOD, in a worktree of its own."""
@@ -152,6 +154,7 @@ class Bisect:
         command += ["--aide-measure", self.measure]
         if self.tolerance is not None:
             command += ["--aide-tolerance", self.tolerance]
+        command += self.pytest_args
         done = subprocess.run(
             [*command, *self.select], cwd=here, capture_output=True, text=True, check=False
         )

@@ -589,6 +589,7 @@ def _bisect_command(args: argparse.Namespace) -> int:
     try:
         rootdir = Path(args.rootdir).resolve()
         search = Bisect(toplevel(rootdir), rootdir, args.good, select, measure, args.tolerance)
+        search.pytest_args = list(args.pytest_args)
         print(
             f"bisect {args.good}..{args.bad} on {shown(measure)}, "
             "each commit beside GOOD in the same job:"
@@ -662,8 +663,9 @@ def build_parser() -> argparse.ArgumentParser:
         "checkout is never touched) and measure the check on each beside GOOD in the same "
         "job, on instruction counts when valgrind is installed, else on paired wall time; "
         "a binary search names the first commit whose change exceeds the tolerance.",
-        epilog="exit codes: 0 found, 1 BAD did not regress, 2 bad input (an unknown "
-        "revision, GOOD not an ancestor of BAD, the check missing at a commit)",
+        epilog="pytest's own options for every measuring session go after --, e.g. "
+        "-- -o addopts= -p no:cov. exit codes: 0 found, 1 BAD did not regress, 2 bad input "
+        "(an unknown revision, GOOD not an ancestor of BAD, the check missing at a commit)",
     )
     bisecting.add_argument("good", metavar="GOOD", help="a commit where the check was fine")
     bisecting.add_argument("bad", metavar="BAD", help="a later commit where it regressed")
@@ -683,13 +685,20 @@ def build_parser() -> argparse.ArgumentParser:
     bisecting.add_argument(
         "--rootdir", default=".", help="where pytest runs, in your checkout (default: .)"
     )
-    bisecting.set_defaults(run=_bisect_command)
+    bisecting.set_defaults(run=_bisect_command, pytest_args=[])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pytest-aide`` command; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    passed: list[str] = []
+    if "--" in given:  # pytest's own options, for the sessions bisect runs
+        given, passed = given[: given.index("--")], given[given.index("--") + 1 :]
+    args = build_parser().parse_args(given)
+    if passed and getattr(args, "run", None) is not _bisect_command:
+        build_parser().error("options after -- are taken by bisect only")
+    args.pytest_args = passed
     try:
         code = int(args.run(args))
         sys.stdout.flush()

@@ -1279,6 +1279,19 @@ class AideSession:
             1 for item in session.items if "benchmark" in getattr(item, "fixturenames", ())
         )
 
+    def _missing_benchmark(self) -> list[str]:
+        """The line saying no installed plugin provides the ``benchmark`` fixture, if so."""
+        plugins = self.config.pluginmanager
+        if not self.benchmark_tests or any(
+            plugins.has_plugin(name) for name in ("benchmark", "codspeed")
+        ):
+            return []
+        return [
+            f"{self.benchmark_tests} test(s) use the benchmark fixture, which neither "
+            "pytest-benchmark nor pytest-codspeed is installed to provide: "
+            "pip install 'pytest-aide[benchmark]'"
+        ]
+
     def _nothing_measured(self) -> str:
         """The one line that says ``--aide-perf`` found nothing to measure, and what to do."""
         dirs = ", ".join(self.settings.scenario_dirs)
@@ -1298,7 +1311,7 @@ class AideSession:
         if self.refused:
             return
         if self.settings.perf and self.workerinput is None:
-            for line in self.pattern_warnings:
+            for line in [*self.pattern_warnings, *self._missing_benchmark()]:
                 self._line(terminalreporter, f"warning: {line}", yellow=True)
         if self.settings.perf and not self.checks and self.workerinput is None:
             self._line(terminalreporter, self._nothing_measured(), yellow=True)

@@ -68,7 +68,12 @@ def repo(pytester: pytest.Pytester) -> Path:
     _git(path, "config", "user.name", "aide")
     (path / "work.py").write_text(WORK)
     (path / "test_checks.py").write_text(TEST)
-    (path / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+    # The project's ini loads a plugin that crashes every session: bisect's own sessions,
+    # and their workers, must run with the user's options (-o addopts=) as given.
+    (path / "pytest.ini").write_text("[pytest]\npythonpath = .\naddopts = -p crashplug\n")
+    (path / "crashplug.py").write_text(
+        "def pytest_configure(config):\n    raise RuntimeError('crashplug: no coverage here')\n"
+    )
     _git(path, "add", "-A")
     _git(path, "commit", "-qm", "first")
     for message in ("tidy one", "planted: twice the work", "tidy two"):
@@ -81,7 +86,7 @@ def repo(pytester: pytest.Pytester) -> Path:
 
 
 def _bisect(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pytest_aide.cli", "bisect", *args]
+    command = [sys.executable, "-m", "pytest_aide.cli", "bisect", *args, "--", "-o", "addopts="]
     return subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
 
 
