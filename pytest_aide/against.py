@@ -31,7 +31,9 @@ class AgainstError(Exception):
 def _git(args: list[str], cwd: Path) -> str:
     done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise AgainstError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "")
+        lines = done.stderr.strip().splitlines()
+        fatal = [line for line in lines if line.startswith(("fatal:", "error:"))]
+        raise AgainstError((fatal or lines or [""])[0 if fatal else -1])
     return done.stdout.strip()
 
 
@@ -71,10 +73,11 @@ class Revision:
             raise AgainstError(f"--aide-against {name}: git is not installed")
         try:
             toplevel = Path(_git(["rev-parse", "--show-toplevel"], rootdir))
-        except AgainstError:
-            raise AgainstError(
-                f"--aide-against {name}: {rootdir} is not inside a git repository"
-            ) from None
+        except AgainstError as exc:
+            why = str(exc)
+            if not why or "not a git repository" in why:
+                why = f"{rootdir} is not inside a git repository"
+            raise AgainstError(f"--aide-against {name}: {why}") from None
         try:
             commit = _git(["rev-parse", "--verify", "--quiet", f"{name}^{{commit}}"], toplevel)
         except AgainstError:

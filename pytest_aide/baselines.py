@@ -180,15 +180,30 @@ def _located(directory: Path, nodeid: str) -> Path | None:
     """``nodeid``'s baseline in one machine directory: its own file, else a legacy one of it."""
     path = directory / baseline_relpath(nodeid)
     legacy = directory / legacy_relpath(nodeid)
+    if _found(path):
+        return path
     try:
-        if path.exists():
-            return path
         if legacy == path or not legacy.is_file():
             return None
         data = json.loads(read_text(legacy))
     except (OSError, ValueError):
         return None  # a legacy file that cannot be read is not known to be this check's
     return legacy if isinstance(data, dict) and data.get("id") == nodeid else None
+
+
+def _found(path: Path) -> bool:
+    """Whether ``path`` exists; PermissionError when a directory on the way cannot be read.
+
+    A baseline that cannot be read is not a baseline that is not there: the
+    gate says so instead of passing the check as new.
+    """
+    try:
+        path.stat()
+    except PermissionError:
+        raise
+    except OSError:
+        return False
+    return True
 
 
 def _umask() -> int:
@@ -419,7 +434,8 @@ def find_baseline(root: Path, slug: str, nodeid: str) -> tuple[Path | None, bool
 
     Only directories of the same family as ``slug`` (wall time, or one count
     measure) are looked at. Returns the path (or None) and whether it belongs
-    to this machine.
+    to this machine. PermissionError (its ``filename`` set) when this
+    machine's directory cannot be read.
     """
     own = _located(root / slug, nodeid)
     if own is not None:

@@ -26,7 +26,7 @@ from pytest_aide.scenarios import (
 )
 from pytest_aide.verdict import Threshold
 
-__all__ = ["ScenarioFileCollector", "ScenarioItem"]
+__all__ = ["ScenarioFileCollector", "ScenarioItem", "UnreadableScenarios"]
 
 _PYTEST = Path(pytest.__file__).resolve().parent
 _HARNESS = (
@@ -89,6 +89,18 @@ class ScenarioFileCollector(pytest.File):
             yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
         for name, error in loaded.errors.items():
             yield ScenarioItem.from_parent(self, name=str(name), error=error)
+
+
+class UnreadableScenarios(ScenarioFileCollector):
+    """A scenario directory that cannot be read: one item that errors with ``problem``."""
+
+    def __init__(self, *, problem: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.problem = problem
+
+    def collect(self) -> Iterator[ScenarioItem]:
+        """The one item, failing at set-up with the line that says why."""
+        yield ScenarioItem.from_parent(self, name=FILE_ITEM_NAME, error=self.problem)
 
 
 class ScenarioItem(pytest.Item):

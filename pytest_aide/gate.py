@@ -189,7 +189,14 @@ class Gate:
         """The stored baseline ``check`` is compared with, and whether it gates."""
         if self.stored is not None:
             return self._stored_baseline(check, verdict)
-        path, same_machine = find_baseline(self.baseline_dir, slug, check.nodeid)
+        try:
+            path, same_machine = find_baseline(self.baseline_dir, slug, check.nodeid)
+        except PermissionError as exc:
+            where = display_path(Path(exc.filename or self.baseline_dir), self.rootdir)
+            verdict.uncompared.append(
+                f"{check.name}: {where}: cannot read the baseline (permission denied)"
+            )
+            return None
         if path is None:
             return None
         shown = display_path(path, self.rootdir)

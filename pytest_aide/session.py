@@ -25,7 +25,7 @@ import pytest
 from pytest_aide.against import AgainstError, Revision
 from pytest_aide.baselines import Baseline, code_branch, code_version
 from pytest_aide.check import Check
-from pytest_aide.collect import ScenarioFileCollector, ScenarioItem
+from pytest_aide.collect import ScenarioFileCollector, ScenarioItem, UnreadableScenarios
 from pytest_aide.config import (
     CheckPatterns,
     ProfileError,
@@ -714,6 +714,29 @@ class AideSession:
             self._take([Check.from_dict(json.loads(payload))])
         elif report.failed and "crashed while running" in str(report.longrepr):
             self.crashed.append(str(report.longrepr).strip().splitlines()[-1])
+
+    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
+        """Never collect from the baseline and report directories: they hold no tests.
+
+        (An unreadable one would otherwise stop collection with a bare traceback.)
+        """
+        settings = self.settings
+        if collection_path in (settings.baseline_dir, settings.report_dir):
+            return True
+        return None
+
+    def pytest_collect_directory(
+        self, path: Path, parent: pytest.Collector
+    ) -> pytest.Collector | None:
+        """A scenario directory that cannot be read is one error item, not a traceback."""
+        resolved = absolute(path)
+        if not any(resolved.is_relative_to(d) for d in self._scenario_dirs):
+            return None
+        if os.access(path, os.R_OK | os.X_OK):
+            return None
+        shown = display_path(path, self.config.rootpath)
+        problem = f"{shown}: cannot read the scenario directory (permission denied)"
+        return UnreadableScenarios.from_parent(parent, path=path, host=self, problem=problem)
 
     def pytest_collect_file(
         self, file_path: Path, parent: pytest.Collector
