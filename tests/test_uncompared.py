@@ -171,3 +171,26 @@ def test_a_count_that_could_not_be_made_is_not_compared(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*test_timed: not counted (*conftest refuses*)*"])
     assert _checks(refusing_workers)["test_timed"]["status"] == "NOT COMPARED"
+
+
+def test_workers_get_the_sessions_plugins_and_warning_filters(pytester: pytest.Pytester) -> None:
+    # The test needs a fixture from a plugin given with -p, and its warning is an error
+    # (the ini) unless -W says otherwise: a worker without either option would fail the
+    # test, and the check would not be compared.
+    pytester.makeini("[pytest]\npythonpath = .\nfilterwarnings = error\n")
+    pytester.makepyfile(
+        scaleplug="import pytest\n\n@pytest.fixture\ndef scale():\n    return 1.0\n",
+        work=WORK,
+        test_timed="import warnings\nfrom work import work\n\n"
+        "def test_timed(aide_timer, scale):\n"
+        "    warnings.warn('a warning the session turns into an error', UserWarning)\n"
+        "    aide_timer(work, scale)\n",
+    )
+    pytester.syspathinsert()
+    _commit(pytester)
+    pytester.makepyfile(work=SLOW)
+    result = pytester.runpytest(
+        "-p", "scaleplug", "-W", "ignore::UserWarning", "--aide-perf", "--aide-against", "HEAD"
+    )
+    result.assert_outcomes(failed=1)
+    assert _checks(pytester)["test_timed"]["status"] == "REGRESSED"
