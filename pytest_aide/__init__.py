@@ -30,6 +30,7 @@ _EXPORTS = {
     "Threshold": "pytest_aide.verdict",
     "ThresholdError": "pytest_aide.verdict",
     "Verdict": "pytest_aide.verdict",
+    "solo_clock": "pytest_aide.measure.solo",
 }
 """The public names, imported on first use: importing one submodule loads no other."""
 
@@ -67,4 +68,5 @@ __all__ = [
     "parse_percent",
     "parse_size",
     "result_from_dict",
+    "solo_clock",
 ]

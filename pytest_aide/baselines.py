@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import statistics
 import subprocess
 import tempfile
 import time
@@ -103,15 +104,32 @@ class Baseline:
         """Day the baseline was recorded, ``YYYY-MM-DD``."""
         return self.created[:10]
 
-    def run_medians(self, name: str) -> list[float]:
-        """Median seconds of result ``name`` in each saved run that measured it."""
-        return [run["medians"][name] for run in self.runs if name in run["medians"]]
+    def run_medians(self, name: str, measure: str = "wall") -> list[float]:
+        """Median seconds of result ``name`` on ``measure`` in each saved run that has them.
+
+        A run records the median of each result's own measure and, under solo
+        or cpu time, its wall-time median too (runs saved before measures
+        were recorded are wall time).
+        """
+        found = []
+        for run in self.runs:
+            measures = run.get("measures") or {}
+            if measures.get(name, "wall") == measure and name in run["medians"]:
+                found.append(run["medians"][name])
+            elif measure == "wall" and name in (run.get("wall_medians") or {}):
+                found.append(run["wall_medians"][name])
+        return found
 
     def this_run(self) -> dict[str, Any]:
         """This baseline's own results as one run entry."""
+        timings = [r for r in self.results if isinstance(r, TimingResult)]
         return {
             "created": self.created,
-            "medians": {r.name: r.median for r in self.results if isinstance(r, TimingResult)},
+            "medians": {r.name: r.median for r in timings},
+            "measures": {r.name: r.measure for r in timings},
+            "wall_medians": {
+                r.name: statistics.median(r.wall_samples) for r in timings if r.wall_samples
+            },
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -156,7 +156,7 @@ class ScenarioItem(pytest.Item):
             self._fail(f"key 'caches': {exc}")
         except QueryError as exc:
             self._fail(f"key 'databases': {exc}")
-        plan = session.plan(scenario.iterations, scenario.warmup)
+        plan = session.plan_for(self)(scenario.iterations, scenario.warmup)
         load = None
         if scenario.load is not None:
             load_plan, mode, levels = scenario.load.plan, scenario.load.mode, scenario.load.levels

@@ -282,15 +282,17 @@ class Gate:
             before = old.get(result.name)
             if before is None or result.mode != "perf":
                 continue
+            clock = _common_clock(before, result, verdict.notes, self._reference(baseline))
             comparison = compare(
                 result.name,
-                before.samples,
-                result.samples,
+                before.on(clock) or before.samples,
+                result.on(clock) or result.samples,
                 tolerance=self.time_tolerance(check),
                 baseline_date=self._reference(baseline),
                 gating=gating,
                 drift=self.drift,
-                runs=baseline.run_medians(result.name),
+                runs=baseline.run_medians(result.name, clock),
+                clock=clock,
             )
             verdict.comparisons.append(comparison)
             if comparison.undecided:
@@ -316,6 +318,21 @@ class Gate:
         if note:
             verdict.notes.append(f"{check.name}: {note}")
         check.saved_baseline = shown
+
+
+def _common_clock(before: TimingResult, now: TimingResult, notes: list[str], reference: str) -> str:
+    """The clock both results have, the check's own where the baseline has it; else wall.
+
+    Every timing keeps its wall figures, so two results always share the wall
+    clock; falling back to it is said in a note, never done silently.
+    """
+    if before.on(now.measure) is not None:
+        return now.measure
+    notes.append(
+        f"{now.name}: compared on wall time: the baseline of {reference} has no "
+        f"{now.measure}-time figures (save it again to gate on {now.measure} time)"
+    )
+    return "wall"
 
 
 def _own_tolerance(check: Check) -> float | None:

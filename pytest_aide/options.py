@@ -261,9 +261,11 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "measure",
-        "what the gate measures: time (wall clock), instructions (valgrind's count per "
-        "call) or cycles (estimated from valgrind's cache simulation); a check's marker "
-        "keyword or scenario key measure= overrides it (default: time)",
+        "what the gate measures: time or wall (the wall clock), solo (wall time minus the "
+        "measuring thread's run-queue wait: what the neighbours took is left out; Linux), "
+        "cpu (the thread's CPU time), instructions (valgrind's count per call) or cycles "
+        "(estimated from valgrind's cache simulation); a check's marker keyword or scenario "
+        "key measure= overrides it (default: time)",
         "measure",
         parse=_measure_name,
         metavar="{" + ",".join(MEASURES) + "}",

@@ -71,7 +71,7 @@ def _timer(request: pytest.FixtureRequest, kind: type[_Timer]) -> _Timer:
     session = request.config.stash[SESSION_KEY]
     return kind(
         session.check_for(request.node),
-        session.plan,
+        session.plan_for(request.node),
         loop_factory=session.loop_factory,
         server=session.pair_server,
         fail=_fail,

@@ -92,10 +92,33 @@ class TimingResult:
     """Return value of the last call (not serialised)."""
     samples_total: int | None = field(default=None, compare=False)
     """Samples measured, when :attr:`samples` holds a thinned selection of them."""
+    measure: str = "wall"
+    """What :attr:`samples` are: ``wall`` (the wall clock), ``solo`` (wall time minus the
+    measuring thread's run-queue wait) or ``cpu`` (the thread's CPU time)."""
+    wall_samples: list[float] | None = None
+    """Under ``solo`` or ``cpu``: the same samples on the wall clock, seconds per call."""
 
     def __post_init__(self) -> None:
         if not self.samples:
             raise ValueError(f"{self.name}: a timing result needs at least one sample")
+        if self.wall_samples is not None and len(self.wall_samples) != len(self.samples):
+            raise ValueError(f"{self.name}: wall_samples must match samples one for one")
+
+    def on(self, measure: str) -> list[float] | None:
+        """The samples on ``measure`` (``wall``, ``solo``, ``cpu``), if this result has them."""
+        if measure == self.measure:
+            return self.samples
+        if measure == "wall":
+            return self.wall_samples
+        return None
+
+    @property
+    def waited(self) -> float | None:
+        """Under ``solo``: the share of the wall time the thread waited for a CPU."""
+        if self.measure != "solo" or not self.wall_samples:
+            return None
+        wall = sum(self.wall_samples)
+        return max(0.0, (wall - sum(self.samples)) / wall) if wall > 0 else 0.0
 
     @cached_property
     def _summary(self) -> dict[str, float]:
@@ -177,6 +200,9 @@ class TimingResult:
             "calls_per_sample": self.calls_per_sample,
             "gc": self.gc,
             "mode": self.mode,
+            "measure": self.measure,
+            "wall_samples": None if self.wall_samples is None else thin(self.wall_samples),
+            "waited": self.waited,
             "stats": {key: _finite(value) for key, value in self.metrics().items()},
         }
 
@@ -194,6 +220,8 @@ class TimingResult:
             gc=str(data.get("gc", "enabled")),
             mode=str(data.get("mode", "perf")),
             samples_total=total if total > len(samples) else None,
+            measure=_timing_measure(data.get("measure", "wall")),
+            wall_samples=_floats(data.get("wall_samples"), len(samples)),
         )
         written = data.get("stats") or {}
         if result.samples_total and all(
@@ -201,6 +229,24 @@ class TimingResult:
         ):
             result.__dict__["_summary"] = {k: float(written[k]) for k in _SUMMARY_KEYS}
         return result
+
+
+TIMING_MEASURES = ("wall", "solo", "cpu")
+"""What a timing's samples can be on."""
+
+
+def _timing_measure(value: object) -> str:
+    text = "wall" if value == "time" else str(value)
+    if text not in TIMING_MEASURES:
+        raise ValueError(f"unknown timing measure {value!r} (known: {', '.join(TIMING_MEASURES)})")
+    return text
+
+
+def _floats(values: object, length: int) -> list[float] | None:
+    """``values`` as floats when they are a list of ``length``; else None."""
+    if not isinstance(values, list) or len(values) != length:
+        return None
+    return [float(v) for v in values]
 
 
 @dataclass

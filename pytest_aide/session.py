@@ -42,6 +42,7 @@ from pytest_aide.counting import COUNTED, Counting
 from pytest_aide.fileio import absolute
 from pytest_aide.gate import Gate, StoredRun
 from pytest_aide.history import History, HistoryError
+from pytest_aide.measure import solo
 from pytest_aide.measure.caches import WatchedCache, resolve_caches
 from pytest_aide.measure.counts import CountError, find_valgrind, measure_name
 from pytest_aide.measure.deadline import CheckTimeout, deadline
@@ -89,6 +90,12 @@ _STATUS_MARKUP: dict[str, dict[str, bool]] = {
     "SKIP": {"yellow": True},
 }
 """How the summary colours a status where the terminal shows colour (pytest's markup)."""
+_CLOCKS = {
+    "wall": "wall (the wall clock)",
+    "solo": "solo (wall time minus run-queue wait)",
+    "cpu": "cpu (the thread's CPU time)",
+}
+"""How the summary's header names the clocks the timings were read on."""
 _AIDE_FIXTURES = ("aide_timer", "aide_memory", "aide_cpu", "aide_load")
 SESSION_KEY = pytest.StashKey["AideSession"]()
 _CHECK_KEY = pytest.StashKey[Check]()
@@ -511,6 +518,23 @@ class AideSession:
         measure = marker.kwargs.get("measure") if marker is not None else None
         return measure if isinstance(measure, str) else self.settings.measure
 
+    def _can_time(self, items: list[pytest.Item]) -> None:
+        """Raise a usage error if a check asks for solo time where the kernel has none."""
+        asked = [i.nodeid for i in items if self._measure_of(i) == "solo"]
+        why = solo.why_not() if asked else None
+        if why is None:
+            return
+        self.refused = True
+        source = (
+            "--aide-measure solo"
+            if self.settings.measure == "solo"
+            else f"{asked[0]}: measure='solo'"
+        )
+        raise pytest.UsageError(
+            f"{source}: this system does not report a thread's run-queue wait ({why}); "
+            "measure wall or cpu time instead"
+        )
+
     def _can_count(self, items: list[pytest.Item]) -> None:
         """Raise a usage error naming what to install if a check to count cannot be counted."""
         wanted = {i.nodeid: self._measure_of(i) for i in items if self._pairable(i)}
@@ -621,14 +645,30 @@ class AideSession:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def plan(self, iterations: int, warmup: int, gc: bool = True) -> TimingPlan:
+    def plan(
+        self, iterations: int, warmup: int, gc: bool = True, measure: str = "wall"
+    ) -> TimingPlan:
         """The timing plan for a check, with the session's overrides applied."""
         return TimingPlan(
             iterations=self.settings.iterations or iterations,
             warmup=warmup if self.settings.warmup is None else self.settings.warmup,
             gc=gc,
             smoke=not self.settings.perf,
+            measure=measure if self.settings.perf else "wall",
         )
+
+    def plan_for(self, item: pytest.Item) -> Callable[[int, int, bool], TimingPlan]:
+        """:meth:`plan` with ``item``'s clock: ``solo``, ``cpu`` or ``wall``.
+
+        Counted checks time on the wall clock beside their count.
+        """
+        measure = self.timing_measure(item)
+        return lambda iterations, warmup, gc=True: self.plan(iterations, warmup, gc, measure)
+
+    def timing_measure(self, item: pytest.Item) -> str:
+        """The clock ``item``'s timings are read on."""
+        measure = self._measure_of(item)
+        return measure if measure in ("solo", "cpu") else "wall"
 
     def check_for(
         self,
@@ -1296,6 +1336,7 @@ class AideSession:
         """
         if self.settings.perf and not session.config.option.collectonly:
             self._can_count(session.items)
+            self._can_time(session.items)
         if self.settings.perf and self.workerinput is None:
             self.snapshots["start"] = self._snapshot()
         self.benchmark_tests = sum(
@@ -1350,6 +1391,9 @@ class AideSession:
             terminalreporter,
             f"profile: {settings.profile}{source}; machine: {self.gate.slug}{against}",
         )
+        clocks = sorted({t.measure for c in self.checks for t in c.timings if t.mode == "perf"})
+        if clocks and clocks != ["wall"]:
+            self._line(terminalreporter, f"measure: {', '.join(_CLOCKS[c] for c in clocks)}")
         if self.paired_items:
             pairs = self.pairs
             self._line(

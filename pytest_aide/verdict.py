@@ -273,6 +273,8 @@ class Comparison:
     baseline_median: float | None = None
     """The median of the baseline's samples (a count: the baseline's count per call),
     shown beside the current figures; None where only an estimate was kept."""
+    clock: str = "wall"
+    """For a time comparison, the clock both sides were read on: ``wall``, ``solo``, ``cpu``."""
 
     @property
     def status(self) -> str:
@@ -311,6 +313,7 @@ class Comparison:
             "undecided": self.undecided,
             "measure": self.measure,
             "baseline_median": self.baseline_median,
+            "clock": self.clock,
         }
 
     @classmethod
@@ -335,6 +338,7 @@ class Comparison:
             baseline_runs=int(data.get("baseline_runs", 1)),
             measure=str(data.get("measure", "time")),
             baseline_median=_number_or_none(data.get("baseline_median")),
+            clock=str(data.get("clock", "wall")),
         )
 
     def change(self) -> str:
@@ -345,8 +349,9 @@ class Comparison:
         e = self.estimate
         if self.measure != "time":
             return f"{_signed(e.percent)} % {self.measure}"
+        clock = "" if self.clock == "wall" else f" {self.clock} time"
         return (
-            f"{_signed(e.percent)} % ({e.confidence * 100:g} % CI "
+            f"{_signed(e.percent)} %{clock} ({e.confidence * 100:g} % CI "
             f"{_signed((e.low - 1) * 100)}..{_signed((e.high - 1) * 100)} %)"
         )
 
@@ -440,6 +445,7 @@ def compare(
     against: str | None = None,
     drift: float = DEFAULT_DRIFT,
     runs: Sequence[float] = (),
+    clock: str = "wall",
 ) -> Comparison:
     """Compare new samples with old samples of the same measurement.
 
@@ -470,6 +476,7 @@ def compare(
         undecided,
         baseline_runs=pooled,
         baseline_median=statistics.median(old) if old else None,
+        clock=clock,
     )
 
 

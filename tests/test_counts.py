@@ -367,13 +367,10 @@ def test_counts_are_saved_beside_wall_time_and_gate_at_three_percent(
             ]
         )
 
-    # Without valgrind the counted checks keep their time limits; their stored wall-time
-    # comparison, with a tolerance meant for counts, is shown but does not gate.
+    # Without valgrind the counts asked for cannot be made: a usage error before measuring.
     missing = pytester.runpytest("--aide-perf", "-p", "no:randomly", "--aide-valgrind=none/x")
-    missing.assert_outcomes(passed=2)
-    report = json.loads((pytester.path / ".aide" / "report.json").read_text())
-    compared = [(c["measure"], c["gating"]) for c in report["checks"][0]["comparisons"]]
-    assert compared == [("time", False)]
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+    missing.stderr.fnmatch_lines(["ERROR: *: valgrind not found (none/x): install it *"])
 
 
 def test_against_a_revision_counts_both_trees_and_gates_on_the_counts(

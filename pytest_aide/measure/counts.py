@@ -60,8 +60,9 @@ __all__ = [
     "read_dump",
 ]
 
-MEASURES = ("time", "instructions", "cycles")
-"""What a check's gate measures: wall time, or a count valgrind makes."""
+MEASURES = ("time", "wall", "solo", "cpu", "instructions", "cycles")
+"""What a check's gate measures: wall time (``time`` is its old name), solo time (wall time
+minus the thread's run-queue wait), the thread's CPU time, or a count valgrind makes."""
 CYCLE_WEIGHTS = {"l1": 1, "ll": 5, "ram": 35}
 """Cycles per access that hits L1, hits the last-level cache, or goes to RAM."""
 BINDING = "pytest_codspeed.instruments.hooks.dist_instrument_hooks"

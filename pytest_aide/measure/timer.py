@@ -35,6 +35,7 @@ from functools import cache
 from time import perf_counter_ns, process_time_ns
 from typing import Any
 
+from pytest_aide.measure.solo import MeasureClock, measure_clock
 from pytest_aide.results import TimingResult
 
 __all__ = [
@@ -93,11 +94,20 @@ class TimingPlan:
     cpu_time: bool = False
     """Read the process's CPU time instead of the wall clock: time the machine spends on
     other processes is left out (a scaling fit uses it; limits never see it)."""
+    measure: str = "wall"
+    """What the samples are on: ``wall``, ``solo`` or ``cpu`` (:mod:`~pytest_aide.measure.solo`);
+    under ``solo`` and ``cpu`` the wall figures are kept beside them."""
 
     @property
     def clock(self) -> Callable[[], int]:
-        """What each batch reads before and after its calls, in nanoseconds."""
-        return process_time_ns if self.cpu_time else perf_counter_ns
+        """What each batch reads before and after its calls, in nanoseconds.
+
+        A fresh clock each time it is asked for: a ``solo`` or ``cpu`` clock
+        belongs to the thread that reads it and remembers its last batch.
+        """
+        if self.cpu_time:
+            return process_time_ns
+        return measure_clock(self.measure) or perf_counter_ns
 
     def __post_init__(self) -> None:
         if self.iterations < 1:
@@ -133,18 +143,28 @@ def is_async_callable(fn: Callable[..., Any]) -> bool:
     )
 
 
-def _driver(name: str, plan: TimingPlan, on_sampling: Callable[[], None] | None = None) -> _Driver:
+def _driver(
+    name: str,
+    plan: TimingPlan,
+    on_sampling: Callable[[], None] | None = None,
+    clock: Clock | None = None,
+) -> _Driver:
     """Decide batch sizes; receives each batch's elapsed time. Never reads the clock.
 
     ``on_sampling`` is called once warmup is over, right before the first sample.
+    A ``clock`` that keeps each batch's wall time (:class:`MeasureClock`) gives
+    the samples their wall figures too.
     """
+    dual = clock if isinstance(clock, MeasureClock) else None
     if plan.smoke:
         if on_sampling is not None:
             on_sampling()
         elapsed, value = yield 1
         return TimingResult(name, [elapsed / 1e9], mode="smoke", gc="enabled", value=value)
     # Reading the CPU-time clock is a system call (~0.5 us): longer samples keep it negligible.
-    target = max(_target_sample_ns(), CPU_SAMPLE_NS if plan.cpu_time else 0)
+    # So do the solo clock (a pread of schedstat) and the thread's CPU clock.
+    slow_clock = plan.cpu_time or plan.measure != "wall"
+    target = max(_target_sample_ns(), CPU_SAMPLE_NS if slow_clock else 0)
     calls, rounds, warmed_ns = 1, 0, 0
     while True:
         elapsed, _ = yield calls
@@ -170,11 +190,14 @@ def _driver(name: str, plan: TimingPlan, on_sampling: Callable[[], None] | None 
     if not plan.gc:
         gc.disable()
     samples: list[float] = []
+    walls: list[float] = []
     value = None
     try:
         for _ in range(plan.iterations):
             elapsed, value = yield calls
-            samples.append(elapsed / calls / 1e9)
+            samples.append(max(elapsed, 0) / calls / 1e9)
+            if dual is not None:
+                walls.append(dual.batch_wall / calls / 1e9)
     finally:
         if was_enabled:
             gc.enable()
@@ -185,6 +208,8 @@ def _driver(name: str, plan: TimingPlan, on_sampling: Callable[[], None] | None 
         calls_per_sample=calls,
         gc="enabled" if plan.gc else "disabled",
         value=value,
+        measure=dual.measure if dual is not None else "wall",
+        wall_samples=walls if dual is not None else None,
     )
 
 
@@ -265,7 +290,10 @@ def measure_interleaved(
     but their batches alternate, so a burst of load on the machine falls on
     all inputs alike instead of on whichever was being measured then.
     """
-    drivers = [_driver(name, plan) for name, _, _ in inputs]
+    clocks = [plan.clock for _ in inputs]
+    drivers = [
+        _driver(name, plan, None, clock) for (name, _, _), clock in zip(inputs, clocks, strict=True)
+    ]
     pending = {i: advance(driver, None)[0] for i, driver in enumerate(drivers)}
     results: dict[int, TimingResult] = {}
     unchecked = set(pending)
@@ -276,7 +304,7 @@ def measure_interleaved(
         while pending:
             for i in list(pending):
                 _, args, kwargs = inputs[i]
-                batch = _batch(fn, args, kwargs, pending[i], plan.clock)
+                batch = _batch(fn, args, kwargs, pending[i], clocks[i])
                 if i in unchecked:
                     refuse_unawaited(batch[1])
                     unchecked.discard(i)
@@ -335,12 +363,13 @@ async def measure_async(
     ``on_sampling`` is called when warmup is over, before the first sample.
     """
     kwargs = kwargs or {}
-    driver = _driver(name, plan, on_sampling)
+    clock = plan.clock
+    driver = _driver(name, plan, on_sampling, clock)
     if not is_async_callable(fn):
-        return _pump_sync(driver, fn, args, kwargs, plan.clock)
+        return _pump_sync(driver, fn, args, kwargs, clock)
     calls, done = advance(driver, None)
     while not done:
-        calls, done = advance(driver, await _abatch(fn, args, kwargs, calls, plan.clock))
+        calls, done = advance(driver, await _abatch(fn, args, kwargs, calls, clock))
     return calls
 
 
@@ -434,4 +463,5 @@ def measure(
             measure_async(fn, args, kwargs, name=name, plan=plan, on_sampling=on_sampling),
             loop_factory,
         )
-    return _pump_sync(_driver(name, plan, on_sampling), fn, args, kwargs, plan.clock)
+    clock = plan.clock
+    return _pump_sync(_driver(name, plan, on_sampling, clock), fn, args, kwargs, clock)

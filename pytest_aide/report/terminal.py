@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 import textwrap
 from collections.abc import Sequence
 
@@ -178,6 +179,21 @@ def _scaling_lines(scaling: ScalingResult) -> list[str]:
     ]
 
 
+def _clock_lines(results: Sequence[object]) -> list[str]:
+    """For each timing not on the wall clock: its wall figure, and the wait left out."""
+    lines = []
+    for result in results:
+        if not isinstance(result, TimingResult) or not result.wall_samples:
+            continue
+        wall = format_duration(statistics.median(result.wall_samples))
+        line = f"{result.name}: median {format_duration(result.median)} {result.measure} time"
+        line += f", {wall} wall"
+        if result.waited is not None:
+            line += f"; waited for a CPU: {result.waited:.0%} of its wall time"
+        lines.append(line)
+    return lines
+
+
 def summary_lines(checks: Sequence[Check], width: int | None = None) -> list[Line]:
     """The summary; the table's lines are no wider than ``width`` (None: as wide as they come).
 
@@ -198,6 +214,7 @@ def summary_lines(checks: Sequence[Check], width: int | None = None) -> list[Lin
             text.extend(_scaling_lines(result))
         else:
             text.append(f"{result.name}: {result.summary()}")
+    text.extend(_clock_lines([r for c in checks for r in c.results]))
     notes = [note for c in checks if c.verdict for note in c.verdict.notes]
     text.extend(f"note: {note}" for note in notes)
     uncompared = [line for c in checks if c.verdict for line in c.verdict.uncompared]
