@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -225,6 +227,8 @@ DEFEATS = """
 import ctypes
 import json
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -279,6 +283,8 @@ STUCK_IN_C = """
 import ctypes
 import json
 import signal
+import subprocess
+import sys
 
 import pytest
 
@@ -320,3 +326,31 @@ def test_a_target_stuck_in_c_ends_the_session_after_writing_the_reports(
     report = json.loads((project.path / ".aide" / "report.json").read_text())
     statuses = {check["name"]: check["status"] for check in report["checks"]}
     assert statuses == {"test_first": "PASS", "test_stuck": "FAIL"}
+
+
+AFTER_A_DEFEAT = """
+import signal, time
+from pytest_aide.measure.deadline import CheckTimeout, deadline
+from pytest_aide.measure.profile import profile_calls
+
+for _ in range(2):
+    with deadline(5):  # ended in time: the watchdog sets nothing
+        pass
+    try:
+        with deadline(0.1):
+            signal.signal(signal.SIGALRM, lambda signum, frame: None)
+            while True:
+                time.sleep(0.01)
+    except CheckTimeout:
+        pass
+print(profile_calls("x", lambda: None, max_calls=1000).calls)
+"""
+
+
+def test_the_interpreter_is_left_as_it_was_after_the_watchdog_steps_in() -> None:
+    # Clearing an asynchronous exception that was already delivered left CPython 3.11's
+    # eval breaker on for good: the next profiled call never returned.
+    done = subprocess.run(
+        [sys.executable, "-c", AFTER_A_DEFEAT], capture_output=True, text=True, timeout=OUTER_LIMIT
+    )
+    assert done.stdout.strip() == "1000", done.stdout + done.stderr

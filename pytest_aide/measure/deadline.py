@@ -103,10 +103,8 @@ def _stack(ident: int) -> str:
     return "".join(traceback.format_list(frames))
 
 
-def _raise_in(ident: int, exception: type[BaseException] | None) -> None:
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(
-        ctypes.c_ulong(ident), ctypes.py_object(exception) if exception else None
-    )
+def _raise_in(ident: int, exception: type[BaseException]) -> None:
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exception))
 
 
 @contextmanager
@@ -126,14 +124,23 @@ def _backstop(seconds: float) -> Iterator[None]:
 
 @contextmanager
 def _watchdog(seconds: float, first: float, on_stuck: Stuck | None) -> Iterator[None]:
-    """A thread that stops the block ``first`` seconds in and gives up a grace period later."""
+    """A thread that stops the block ``first`` seconds in and gives up a grace period later.
+
+    The block's end is signalled by releasing a lock: one C call, which an
+    exception set asynchronously cannot split. Such an exception is never
+    cleared afterwards (on CPython 3.11 clearing one that was already
+    delivered leaves the eval breaker on for good, and a profiled call then
+    never returns): one that arrives as the block ends fails it as timed out,
+    which it nearly was.
+    """
     target = threading.get_ident()
     expired = type("CheckTimeout", (CheckTimeout,), {"limit": seconds})
-    finished = threading.Event()
+    finished = threading.Lock()
+    finished.acquire()
     grace = grace_for(seconds)
 
     def watch() -> None:
-        if finished.wait(first):
+        if finished.acquire(timeout=first):
             return
         stack = _stack(target)
         if first > seconds:  # the signal did not stop it: say where it was
@@ -143,7 +150,7 @@ def _watchdog(seconds: float, first: float, on_stuck: Stuck | None) -> Iterator[
                     f"its stack:\n{stack}"
                 )
         _raise_in(target, expired)
-        if finished.wait(grace) or on_stuck is None:
+        if finished.acquire(timeout=grace) or on_stuck is None:
             return
         on_stuck(_stack(target) or stack)
 
@@ -154,10 +161,8 @@ def _watchdog(seconds: float, first: float, on_stuck: Stuck | None) -> Iterator[
         try:
             yield
         finally:
-            finished.set()
+            finished.release()
             watcher.join()
-            # An exception set just as the block ended is not delivered later, elsewhere.
-            _raise_in(target, None)
 
 
 @contextmanager
