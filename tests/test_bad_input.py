@@ -181,7 +181,8 @@ SCENARIO_CASES = {
     ),
     "unknown-measure": (
         'measure = "fast"',
-        "key 'measure': unknown measure 'fast' (known: time, instructions, cycles)",
+        "key 'measure': unknown measure 'fast' (known: time, wall, solo, cpu, instructions, "
+        "cycles)",
         "x",
     ),
     "counted-load": (
@@ -643,8 +644,8 @@ def test_read_only_report_dir(project: pytest.Pytester) -> None:
         (
             ("--aide-measure", "fast"),
             {},
-            "error: argument --aide-measure: invalid measure 'fast' (choose from time, "
-            "instructions, cycles)",
+            "error: argument --aide-measure: invalid measure 'fast' (choose from time, wall, "
+            "solo, cpu, instructions, cycles)",
         ),
         (
             ("--aide-confirm", "-1"),
@@ -655,8 +656,8 @@ def test_read_only_report_dir(project: pytest.Pytester) -> None:
         (
             ("-o", "aide_measure=fast"),
             {},
-            "ERROR: ini option 'aide_measure': invalid measure 'fast' (choose from time, "
-            "instructions, cycles)",
+            "ERROR: ini option 'aide_measure': invalid measure 'fast' (choose from time, wall, "
+            "solo, cpu, instructions, cycles)",
         ),
     ],
     ids=[
@@ -750,7 +751,8 @@ def test_bad_fixture_call(project: pytest.Pytester, call: str, message: str) -> 
         ("name=3", "name must be a string, got 3"),
         (
             "measure='instrs'",
-            "measure: unknown measure 'instrs' (known: time, instructions, cycles)",
+            "measure: unknown measure 'instrs' (known: time, wall, solo, cpu, instructions, "
+            "cycles)",
         ),
         (
             "retry={'jitter': 'lots'}",

@@ -160,6 +160,7 @@ def test_a_bad_scenario_does_not_hide_good_ones_in_the_same_file(
         "passed": 3,
         "failed": 0,
         "errors": 1,
+        "not_compared": 0,
         "success_rate": 0.75,
     }
     (typo,) = [c for c in report["checks"] if c["status"] == "ERROR"]
