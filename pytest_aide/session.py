@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple, NoReturn, TextIO
 
 import pytest
 
@@ -520,20 +520,14 @@ class AideSession:
 
     def _can_time(self, items: list[pytest.Item]) -> None:
         """Raise a usage error if a check asks for solo time where the kernel has none."""
-        asked = [i.nodeid for i in items if self._measure_of(i) == "solo"]
+        asked = {i.nodeid: "solo" for i in items if self._measure_of(i) == "solo"}
         why = solo.why_not() if asked else None
-        if why is None:
-            return
-        self.refused = True
-        source = (
-            "--aide-measure solo"
-            if self.settings.measure == "solo"
-            else f"{asked[0]}: measure='solo'"
-        )
-        raise pytest.UsageError(
-            f"{source}: this system does not report a thread's run-queue wait ({why}); "
-            "measure wall or cpu time instead"
-        )
+        if why is not None:
+            self._refuse(
+                asked,
+                f"this system does not report a thread's run-queue wait ({why}); "
+                "measure wall or cpu time instead",
+            )
 
     def _can_count(self, items: list[pytest.Item]) -> None:
         """Raise a usage error naming what to install if a check to count cannot be counted."""
@@ -544,13 +538,20 @@ class AideSession:
         try:
             find_valgrind(self.settings.valgrind)
         except CountError as exc:
-            if self.settings.measure in asked.values():
-                source = f"--aide-measure {self.settings.measure}"
-            else:
-                nodeid, measure = next(iter(asked.items()))
-                source = f"{nodeid}: measure={measure!r}"
-            self.refused = True
-            raise pytest.UsageError(f"{source}: {exc}") from None
+            self._refuse(asked, str(exc))
+
+    def _refuse(self, asked: dict[str, str], why: str) -> NoReturn:
+        """Stop the session before measuring: ``asked`` (node id -> measure) cannot be had.
+
+        The one line names what asked (the option, else the first check) and ``why``.
+        """
+        if self.settings.measure in asked.values():
+            source = f"--aide-measure {self.settings.measure}"
+        else:
+            nodeid, measure = next(iter(asked.items()))
+            source = f"{nodeid}: measure={measure!r}"
+        self.refused = True
+        raise pytest.UsageError(f"{source}: {why}") from None
 
     def _count(self, items: list[pytest.Item]) -> None:
         """Count the measured calls of the items whose checks measure a count."""
