@@ -42,6 +42,7 @@ __all__ = [
     "pyproject_checks",
     "pyproject_profiles",
     "select_profile",
+    "selects",
     "timeout_option",
 ]
 
@@ -215,7 +216,7 @@ def pyproject_checks(path: Path, shown: str = "pyproject.toml") -> CheckPatterns
     return patterns
 
 
-def _matches(pattern: str, nodeid: str) -> bool:
+def selects(pattern: str, nodeid: str) -> bool:
     """Whether ``pattern`` selects ``nodeid`` as pytest's command line would.
 
     A node id (and its parametrized instances ``id[...]``), a node id prefix
@@ -245,7 +246,7 @@ def match_checks(patterns: CheckPatterns, nodeid: str) -> dict[str, Threshold] |
     """Thresholds every matching pattern attaches (later ones win); None when none match."""
     merged: dict[str, Threshold] | None = None
     for pattern, thresholds in patterns:
-        if _matches(pattern, nodeid):
+        if selects(pattern, nodeid):
             merged = {**(merged or {}), **thresholds}
     return merged
 

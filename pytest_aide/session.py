@@ -36,6 +36,7 @@ from pytest_aide.config import (
     match_checks,
     pyproject_checks,
     pyproject_profiles,
+    selects,
 )
 from pytest_aide.confirm import DECIDE_AT, Attempt, Confirmation, Retrying, RetryPolicy, retry_table
 from pytest_aide.counting import COUNTED, Counting
@@ -823,7 +824,7 @@ class AideSession:
         asked = [absolute(config.rootpath / str(a).split("::")[0]) for a in config.args]
         for pattern, _ in self._check_patterns:
             where = f'{self._pyproject_shown}: [tool.aide.checks."{pattern}"]'
-            found = [i for i in items if match_checks([(pattern, {})], i.nodeid) is not None]
+            found = [i for i in items if selects(pattern, i.nodeid)]
             measuring = [i for i in found if self._measures(i)]
             if not found:
                 if "/" in pattern or pattern.endswith(".py"):
