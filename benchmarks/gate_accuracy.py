@@ -6,7 +6,13 @@ measurement and comparison code, in two modes:
 
 - ``stored``: each side measured by ``aide_timer``'s timer in its own fresh
   process, one after the other, as a stored baseline and a later CI run would
-  be; judged by the two-sample Hodges–Lehmann ratio.
+  be; judged by the two-sample Hodges–Lehmann ratio. On the wall clock.
+- ``solo`` / ``cpu``: the same, on solo time (wall time minus the thread's
+  run-queue wait, the default measure) or on the thread's CPU time, with the
+  between-run drift allowed for set by ``--drift`` (default: the gate's,
+  ``--aide-drift``). The column ``to confirm`` counts the checks
+  whose stored reading ``--aide-confirm`` would measure again
+  (``verdict.looks_changed`` at the smaller tolerance).
 - ``paired``: both sides measured in one job, interleaved, in two worker
   pytest sessions pinned to one CPU (``--aide-against``: a ``benchmark`` test
   in two checkouts); judged by the paired ratio over rounds.
@@ -37,6 +43,7 @@ Cases run in shuffled order so that the machine's slow spells hit all alike;
     python benchmarks/gate_accuracy.py --modes stored,confirmed,retried,paired \
         --paired-aa 40 --paired-ab 10 --stress 2
     python benchmarks/gate_accuracy.py --modes stored,instructions,cycles --stress 2
+    python benchmarks/gate_accuracy.py --modes stored,solo,cpu --stress 2
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ from pytest_aide.config import DEFAULT_CONFIRM  # noqa: E402
 from pytest_aide.confirm import DECIDE_AT, RetryPolicy  # noqa: E402
 from pytest_aide.measure.counts import count_items, find_valgrind  # noqa: E402
 from pytest_aide.measure.pair import PairPlan, Tree, pair_items  # noqa: E402
+from pytest_aide.stats import DEFAULT_DRIFT  # noqa: E402
 from pytest_aide.verdict import compare, compare_counts, looks_changed  # noqa: E402
 
 TOLERANCES = (0.05, 0.10)
@@ -79,7 +87,8 @@ from pytest_aide.measure.timer import TimingPlan, measure
 from workloads import work
 for line in sys.stdin:
     print(json.dumps(measure(work, (float(sys.argv[1]),), name="w",
-                             plan=TimingPlan(iterations={iterations}, warmup=2)).samples),
+                             plan=TimingPlan(iterations={iterations}, warmup=2,
+                                             measure=sys.argv[2])).samples),
           flush=True)
 """
 
@@ -87,10 +96,10 @@ for line in sys.stdin:
 class _Side:
     """A fresh process that measures the workload at one scale each time it is asked."""
 
-    def __init__(self, scale: float, iterations: int) -> None:
+    def __init__(self, scale: float, iterations: int, clock: str = "wall") -> None:
         code = _CHILD.format(root=str(ROOT), bench=str(ROOT / "benchmarks"), iterations=iterations)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", code, str(scale)],
+            [sys.executable, "-c", code, str(scale), clock],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -110,10 +119,10 @@ class _Side:
         self.process.wait()
 
 
-def _stored(scale: float, iterations: int) -> tuple[list[float], list[float]]:
+def _stored(scale: float, iterations: int, clock: str = "wall") -> tuple[list[float], list[float]]:
     sides = []
     for side_scale in (1.0, scale):
-        side = _Side(side_scale, iterations)
+        side = _Side(side_scale, iterations, clock)
         sides.append(side.measure())
         side.close()
     return sides[0], sides[1]
@@ -235,6 +244,11 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=21, help="fresh counting sessions a side")
     parser.add_argument("--stress", type=int, default=0, help="busy-looping processes beside")
     parser.add_argument(
+        "--drift",
+        type=float,
+        help="between-run drift the stored modes allow for (default: the gate's --aide-drift)",
+    )
+    parser.add_argument(
         "--budget",
         type=float,
         help="seconds after which no new check starts; the tables cover the checks done "
@@ -288,6 +302,8 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
     flagged: dict[tuple[str, float, float], int] = defaultdict(int)
     counts: dict[tuple[str, float], int] = defaultdict(int)
     paired: dict[tuple[str, float], int] = defaultdict(int)
+    confirm: dict[tuple[str, float], int] = defaultdict(int)
+    ratios: dict[tuple[str, float], list[float]] = defaultdict(list)
     samples: dict[tuple[str, float], list[int]] = defaultdict(list)
     seconds: dict[tuple[str, float], list[float]] = defaultdict(list)
     unflagged: dict[tuple[str, float], list[float]] = defaultdict(list)
@@ -311,9 +327,13 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
                 t: compare("w", old, new, tolerance=t, against="B").status for t in TOLERANCES
             }
         else:
-            old, new = _stored(1.0 + slowdown, args.iterations)
-            stored = {t: compare("w", old, new, tolerance=t) for t in TOLERANCES}
+            clock = mode if mode in ("solo", "cpu") else "wall"
+            drift = args.drift if args.drift is not None else DEFAULT_DRIFT
+            old, new = _stored(1.0 + slowdown, args.iterations, clock)
+            stored = {t: compare("w", old, new, tolerance=t, drift=drift) for t in TOLERANCES}
             verdicts = {t: c.status for t, c in stored.items()}
+            confirm[mode, slowdown] += looks_changed(stored[min(TOLERANCES)])
+            ratios[mode, slowdown].append(stored[min(TOLERANCES)].estimate.ratio)
             if mode == "confirmed" and any(looks_changed(c) for c in stored.values()):
                 plan = PairPlan(tolerance=min(TOLERANCES), decide_at=DECIDE_AT)
                 a_rounds, b_rounds = _paired(1.0 + slowdown, plan)
@@ -329,7 +349,7 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
         counts[mode, slowdown] += 1
         samples[mode, slowdown].append(len(old) + len(new))
         seconds[mode, slowdown].append(time.perf_counter() - begin)
-        if mode == "stored" or (mode == "confirmed" and not was_paired):
+        if mode in ("stored", "solo", "cpu") or (mode == "confirmed" and not was_paired):
             unflagged[mode, slowdown].append(time.perf_counter() - begin)
         if done % 50 == 0:
             print(
@@ -341,6 +361,7 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
         f"{'mode':<7} {'case':<6} {'checks':>6} {'samples/check':>13} "
         + " ".join(f"{f'flagged @{t:.0%} tol':>16}" for t in TOLERANCES)
         + f" {'s/check median (max)':>21} {'paired':>7} {'s/check unflagged':>17}"
+        + f" {'to confirm':>10} {'ratio min..max':>16}"
     )
     for mode in modes:
         for slowdown in (0.0, *SLOWDOWNS):
@@ -359,6 +380,8 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
                 f"{rates} {statistics.median(times):>12.2f} ({max(times):.2f}) "
                 f"{paired[mode, slowdown] if mode == 'confirmed' else '-':>7} "
                 f"{f'{statistics.median(quiet):.2f} ({len(quiet)})' if quiet else '-':>17}"
+                f" {_share(confirm[mode, slowdown], n) if ratios[mode, slowdown] else '-':>10}"
+                f" {_span(ratios[mode, slowdown]):>16}"
             )
     print(
         f"(A/A rows: false alarms; other rows: detections. {sum(counts.values())} checks in "
@@ -367,6 +390,16 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
     )
     if streaks:
         _retry_table(streaks)
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part / whole:.1%}"
+
+
+def _span(ratios: list[float]) -> str:
+    if not ratios:
+        return "-"
+    return f"{min(ratios) - 1:+.1%}..{max(ratios) - 1:+.1%}"
 
 
 def _retry_table(streaks: dict[float, list[dict[float, int]]]) -> None:

@@ -20,6 +20,10 @@
    ``--aide-save-baseline`` runs at base into fresh baseline files (saves of one
    commit pool into one baseline), then ``--runs`` A/A runs at base and A/B runs
    at slow against them, at ``--stored-tolerance`` (default 10 %, the plugin's).
+   With ``--stress N``, N busy loops run beside every compared run (not beside
+   the saves or the reference runs: the baseline is saved on a quiet machine),
+   and beside ``--plain-runs`` plain pytest-benchmark runs of the same tests,
+   whose median time each mode's run is set against (``x plain``).
 6. Counted modes (``--modes instructions cycles``): the same as stored mode
    with ``--aide-measure`` set: one ``--aide-save-baseline`` run at base
    counts every check under valgrind into the count baselines, then ``--runs``
@@ -34,16 +38,23 @@ and each check's median estimate beside pytest-benchmark's own figure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import multiprocessing
 import os
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(HERE / "benchmarks"))
+
+from stress import spin  # noqa: E402
+
 COUNTED = ("instructions", "cycles")
 
 
@@ -136,6 +147,35 @@ def aide_run(project: Path, python: Path, options: argparse.Namespace, *extra: s
     return json.loads(report.read_text())
 
 
+@contextlib.contextmanager
+def busy(loops: int) -> Iterator[None]:
+    """``loops`` busy-looping processes while inside."""
+    spinning = [multiprocessing.Process(target=spin, daemon=True) for _ in range(loops)]
+    for loop in spinning:
+        loop.start()
+    try:
+        yield
+    finally:
+        for loop in spinning:
+            loop.terminate()
+            loop.join()
+
+
+def plain_seconds(project: Path, python: Path, options: argparse.Namespace) -> float:
+    """Median seconds of a plain pytest-benchmark run of the tests (aide not asked)."""
+    seconds = []
+    for _ in range(options.plain_runs):
+        begin = time.perf_counter()
+        sh(python, "-m", "pytest", *pytest_args(options), cwd=project)
+        seconds.append(time.perf_counter() - begin)
+    return statistics.median(seconds)
+
+
+def confirmed(report: dict) -> int:
+    """Checks the run measured again (same job or retries) before judging."""
+    return sum(1 for check in report["checks"] if check.get("confirmation"))
+
+
 def comparisons(report: dict) -> dict[str, tuple[str, float, float, float]]:
     """Check id -> (status, ratio, low, high) of its gating (else first) comparison."""
     found = {}
@@ -169,10 +209,18 @@ def main() -> None:
     )
     parser.add_argument("--install", nargs="*", default=[], help="extra packages")
     parser.add_argument("--modes", nargs="*", default=["same-job", "stored"])
+    parser.add_argument("--stress", type=int, default=0, help="busy loops beside compared runs")
+    parser.add_argument("--plain-runs", type=int, default=3, help="plain pytest-benchmark runs")
     options = parser.parse_args()
     project, python = set_up(options)
     started = time.perf_counter()
     ratios = reference(project, python, options)
+    with busy(options.stress):
+        plain = plain_seconds(project, python, options)
+    print(
+        f"plain pytest-benchmark run of the tests: {plain:.1f} s (median of "
+        f"{options.plain_runs}, {options.stress} busy loop(s) beside)"
+    )
     truth = {name: statistics.median(values) for name, values in ratios.items()}
     line = 10.0  # a slowdown of at least 10 % is one the gate must catch
     # Expected to regress: slowed by at least 10 % in every alternation, so one
@@ -192,7 +240,8 @@ def main() -> None:
     modes += [(m, 1) for m in options.modes if m in COUNTED]
     for mode, saves in modes:
         runs: dict[str, list[dict[str, tuple[str, float, float, float]]]] = {"A/A": [], "A/B": []}
-        mode_started = time.perf_counter()
+        sent = {"A/A": 0, "A/B": 0}
+        spent: list[float] = []
         measure = [f"--aide-measure={mode}"] if mode in COUNTED else []
         if mode != "same-job":
             baselines = str(project.parent / "baselines")
@@ -217,16 +266,25 @@ def main() -> None:
                 else:
                     allowed = f"--aide-tolerance={options.stored_tolerance}"
                     extra = ["--aide-baseline-dir", baselines, allowed]
-                runs[kind].append(comparisons(aide_run(project, python, options, *extra)))
+                begin = time.perf_counter()
+                with busy(options.stress):
+                    report = aide_run(project, python, options, *extra)
+                spent.append(time.perf_counter() - begin)
+                runs[kind].append(comparisons(report))
+                sent[kind] += confirmed(report)
                 git(project, "checkout", "-q", "aide-base")
             print(f"  [{mode}] run {index + 1}/{options.runs} done", file=sys.stderr)
             partial = project.parent / f"runs-{mode}-{saves}.json"
             partial.write_text(json.dumps(runs))  # what a cut-short run leaves to read
-        seconds = (time.perf_counter() - mode_started) / (2 * options.runs)
+        seconds = statistics.median(spent)
         title = f"stored, baseline of {saves} save(s)" if mode == "stored" else mode
         if mode in COUNTED:
             title = f"stored {mode} counts (valgrind), tolerance 3 %"
         report_mode(title, runs, truth, expected, unaffected, seconds)
+        print(
+            f"cost: median run {seconds:.1f} s, x{seconds / plain:.2f} plain; checks measured "
+            f"again: {sent['A/A']} in A/A runs, {sent['A/B']} in A/B runs"
+        )
     print(f"total {time.perf_counter() - started:.0f} s")
 
 
@@ -252,7 +310,7 @@ def report_mode(
     ab_alarms = sum(
         1 for r in ab for n in unaffected if r.get(n, ("",))[0] in ("regressed", "improved")
     )
-    print(f"\n== {mode} ({seconds:.0f} s per run)")
+    print(f"\n== {mode} ({seconds:.1f} s per run, median)")
     print(
         f"A/A: {quiet_runs} of {len(aa)} runs quiet; {alarms} of {compared} check comparisons "
         f"flagged ({100 * alarms / max(compared, 1):.1f} %); {undecided} undecided"

@@ -15,8 +15,9 @@ time grows faster than n), and an int counter allocates only above 256
 With ``--stress`` busy loops beside it:
 
 1. ``--runs`` times, each workload is measured by pytest-aide's runner as a
-   scaling check measures it (the process's CPU time per call, the sizes
-   interleaved), and, right after, on the wall clock one size after another
+   scaling check measures it (solo time per call, or the process's CPU time
+   where the kernel reports no run-queue wait; the sizes interleaved), and,
+   right after, on the wall clock one size after another
    (as a check measured before interleaving); both are fitted by the same code.
    Prints how often each fit named the workload's own order.
 2. One ``pytest --aide-perf`` session with ``--runs`` scaling scenarios per

@@ -27,6 +27,7 @@ from pytest_aide.fileio import dumps, read_bytes, read_text
 from pytest_aide.measure.profile import Profile
 from pytest_aide.results import (
     MAX_STORED_SAMPLES,
+    TIMING_MEASURES,
     CacheResult,
     CountResult,
     QueryResult,
@@ -370,15 +371,23 @@ def _runs(raw: Any, shown: str) -> list[dict[str, Any]]:
     runs = []
     for number, run in enumerate(raw, 1):
         medians = run.get("medians") if isinstance(run, dict) else None
-        if not isinstance(medians, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < math.inf
-            for v in medians.values()
-        ):
+        if not isinstance(medians, dict) or not all(_seconds(v) for v in medians.values()):
             raise BaselineError(
                 f"{shown}: corrupt baseline: run {number} needs 'medians', positive seconds by name"
             )
-        runs.append({"created": str(run.get("created", "")), "medians": dict(medians)})
+        entry = {"created": str(run.get("created", "")), "medians": dict(medians)}
+        measures = run.get("measures")
+        if isinstance(measures, dict) and all(v in TIMING_MEASURES for v in measures.values()):
+            entry["measures"] = dict(measures)
+        walls = run.get("wall_medians")
+        if isinstance(walls, dict) and all(_seconds(v) for v in walls.values()):
+            entry["wall_medians"] = dict(walls)
+        runs.append(entry)
     return runs
+
+
+def _seconds(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
 
 
 def merged_runs(old: Baseline | None, new: Baseline) -> list[dict[str, Any]]:

@@ -295,6 +295,8 @@ class Settings:
     report_dir: Path = Path(".aide")
     against: str | None = None
     """``--aide-against``: git revision to measure beside this tree, in the same job."""
+    against_time: bool = False
+    """``--aide-against-time``: pair the time of counted checks too, as information."""
     compare_run: str | None = None
     """``--aide-compare-run``: a history run (number, ``latest``, commit) to gate against."""
     keep_traces: bool = False
@@ -307,8 +309,9 @@ class Settings:
     """``--aide-benchmark-json``: also write timings in pytest-benchmark's JSON format."""
     timeout: float | None = None
     """``--aide-timeout``: seconds a check may run unless it sets its own ``timeout``."""
-    measure: str = "time"
-    """``--aide-measure``: what checks measure unless they say: time, instructions, cycles."""
+    measure: str | None = None
+    """``--aide-measure``: what checks measure unless they say; None: solo time where the
+    kernel reports run-queue waits, else wall time."""
     valgrind: str = "valgrind"
     """``--aide-valgrind``: the valgrind command or path that counts."""
     confirm: int = DEFAULT_CONFIRM

@@ -131,6 +131,7 @@ class Gate:
                     "",
                     name not in check.against_counts,
                     self.against,
+                    clock=check.pair_sources.get(name, {}).get("clock", "wall"),
                 )
                 for name, estimate in check.paired.items()
             ]

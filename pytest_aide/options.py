@@ -221,6 +221,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="REV",
     ),
     Option(
+        "against-time",
+        "under --aide-against, also pair the wall-time figures of checks gated on a count "
+        "(instructions, cycles), which otherwise count both trees and stop",
+        "against_time",
+        kind="flag",
+    ),
+    Option(
         "compare-run",
         "gate against a run stored in the history (its number, latest, or a commit) "
         "instead of the baseline files",
@@ -261,15 +268,15 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "measure",
-        "what the gate measures: time or wall (the wall clock), solo (wall time minus the "
-        "measuring thread's run-queue wait: what the neighbours took is left out; Linux), "
+        "what the gate measures: solo (wall time minus the measuring thread's run-queue "
+        "wait: what the neighbours took is left out), wall or time (the wall clock), "
         "cpu (the thread's CPU time), instructions (valgrind's count per call) or cycles "
         "(estimated from valgrind's cache simulation); a check's marker keyword or scenario "
-        "key measure= overrides it (default: time)",
+        "key measure= overrides it (default: solo where the kernel reports run-queue "
+        "waits, else wall)",
         "measure",
         parse=_measure_name,
         metavar="{" + ",".join(MEASURES) + "}",
-        default="time",
     ),
     Option(
         "valgrind",

@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 
 from pytest_aide.measure.pair import WORKER_ENV
+from pytest_aide.measure.solo import MeasureClock, SoloUnavailable, measure_clock
 from pytest_aide.measure.timer import Clock, _abatch, _batch, advance, is_async_callable
 
 __all__ = ["PAIR_SERVER", "PairServer", "Redirect"]
@@ -163,16 +164,24 @@ class PairServer:
                 assert self._meter is not None
                 self._meter.dump(str(command["tag"]))
                 self.send({"op": "counted"})
+            elif isinstance(self._solo, MeasureClock):
+                wall = self._solo.take_wall()
+                self.send({"op": "ran", "ns": wall, "cpu": cpu, "solo": elapsed})
             else:
                 self.send({"op": "ran", "ns": elapsed, "cpu": cpu})
             value = value if command.get("noop") else result
 
     _meter: Meter | None = None
+    _solo: MeasureClock | None = None
 
     def _clock(self, command: dict) -> Clock:
-        """The clock of the batch ``command`` asks for: valgrind's switch when counting."""
+        """The batch's clock: valgrind's switch when counting, else solo time where read."""
         if command["op"] != "count":
-            return perf_counter_ns
+            try:
+                self._solo = measure_clock("solo")
+            except SoloUnavailable:
+                return perf_counter_ns
+            return self._solo or perf_counter_ns
         if self._meter is None:
             self._meter = Meter()
         gc.collect()

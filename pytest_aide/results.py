@@ -97,6 +97,10 @@ class TimingResult:
     measuring thread's run-queue wait) or ``cpu`` (the thread's CPU time)."""
     wall_samples: list[float] | None = None
     """Under ``solo`` or ``cpu``: the same samples on the wall clock, seconds per call."""
+    handoff: str | None = None
+    """Why a thread's measure misses part of the work: the callable handed it to other
+    threads or processes while measured (and, unless solo time was asked for, the
+    samples are on the wall clock instead)."""
 
     def __post_init__(self) -> None:
         if not self.samples:
@@ -203,6 +207,7 @@ class TimingResult:
             "measure": self.measure,
             "wall_samples": None if self.wall_samples is None else thin(self.wall_samples),
             "waited": self.waited,
+            "handoff": self.handoff,
             "stats": {key: _finite(value) for key, value in self.metrics().items()},
         }
 
@@ -222,6 +227,7 @@ class TimingResult:
             samples_total=total if total > len(samples) else None,
             measure=_timing_measure(data.get("measure", "wall")),
             wall_samples=_floats(data.get("wall_samples"), len(samples)),
+            handoff=data.get("handoff") if isinstance(data.get("handoff"), str) else None,
         )
         written = data.get("stats") or {}
         if result.samples_total and all(
@@ -233,6 +239,13 @@ class TimingResult:
 
 TIMING_MEASURES = ("wall", "solo", "cpu")
 """What a timing's samples can be on."""
+
+
+def _share(value: Any) -> float | None:
+    """A fraction from a report, or None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    return None
 
 
 def _timing_measure(value: object) -> str:
@@ -408,6 +421,10 @@ class LoadResult:
     """Seconds from the first request's start to the last one's end."""
     concurrency: int = 1
     mode: str = "thread"
+    waited: float | None = None
+    """The share of the time the load's threads were ready to run that they spent
+    waiting for a CPU (their run-queue wait); None where the kernel does not say.
+    The latencies stay on the wall clock: concurrency is a load check's point."""
 
     @property
     def completed(self) -> int:
@@ -493,6 +510,7 @@ class LoadResult:
             "wall_time": self.wall_time,
             "concurrency": self.concurrency,
             "mode": self.mode,
+            "waited": self.waited,
             "completed": self.completed,
             "error_rate": self.error_rate,
             "throughput": self.throughput,
@@ -511,6 +529,7 @@ class LoadResult:
             wall_time=float(data.get("wall_time", 0.0)),
             concurrency=int(data.get("concurrency", 1)),
             mode=str(data.get("mode", "thread")),
+            waited=_share(data.get("waited")),
         )
 
 
@@ -941,9 +960,11 @@ class CountResult:
 class ScalingResult:
     """A check measured at several input sizes, and how its cost grew (``scaling``).
 
-    Per size: CPU seconds per call (the process's CPU time, so time the machine
-    gives to other processes does not bend the curve) and, when counted, the
-    instructions (or estimated cycles) per call, on which the fit then rests.
+    Per size: seconds per call on a clock that leaves out the time the machine
+    gives to other processes, so it does not bend the curve (solo time where
+    the kernel reports run-queue waits, else the process's CPU time) and, when
+    counted, the instructions (or estimated cycles) per call, on which the fit
+    then rests.
     """
 
     kind: ClassVar[str] = "scaling"
@@ -951,7 +972,7 @@ class ScalingResult:
     name: str
     sizes: list[int]
     samples: list[list[float]]
-    """CPU seconds per call, one list of samples per size."""
+    """Seconds per call on :attr:`clock`, one list of samples per size."""
     order: str
     """The declared order, an upper bound (``n log n``)."""
     arg: str = "n"
@@ -959,7 +980,9 @@ class ScalingResult:
     counts: list[float] | None = None
     """Instructions (or cycles) per call, per size, when counted."""
     measure: str = "time"
-    """``time`` (CPU time), or the counted measure the fit rests on."""
+    """``time`` (the timings), or the counted measure the fit rests on."""
+    clock: str = "cpu"
+    """What the timings are on: ``solo`` (solo time) or ``cpu`` (the process's CPU time)."""
     _fit: Fit | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -1018,15 +1041,17 @@ class ScalingResult:
 
     @property
     def basis(self) -> str:
-        """What the fit rests on: ``CPU time`` or ``instructions``."""
-        return "CPU time" if self.counts is None else self.measure
+        """What the fit rests on: ``solo time``, ``CPU time`` or ``instructions``."""
+        if self.counts is not None:
+            return self.measure
+        return "solo time" if self.clock == "solo" else "CPU time"
 
     def metrics(self) -> dict[str, float]:
         """No threshold key applies to a growth; the declared order is judged instead."""
         return {}
 
     def rows(self) -> list[tuple[str, ...]]:
-        """Table rows: size, median CPU time per call, count per call, the fit's value."""
+        """Table rows: size, median time per call, count per call, the fit's value."""
         fit = self.shown_fit
         rows = []
         for index, size in enumerate(self.sizes):
@@ -1064,6 +1089,7 @@ class ScalingResult:
             "arg": self.arg,
             "order": self.order,
             "measure": self.measure,
+            "clock": self.clock,
             "sizes": list(self.sizes),
             "samples": [thin(list(s)) for s in self.samples],
             "medians": [statistics.median(s) for s in self.samples],
@@ -1089,6 +1115,7 @@ class ScalingResult:
             arg=str(data.get("arg", "n")),
             counts=None if counts is None else [float(c) for c in counts],
             measure=str(data.get("measure", "time")),
+            clock="solo" if data.get("clock") == "solo" else "cpu",
         )
 
 

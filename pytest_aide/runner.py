@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pytest_aide.growth import ScalingSpec, size_label
+from pytest_aide.measure import solo
 from pytest_aide.measure.caches import CacheWatch, WatchedCache
 from pytest_aide.measure.cpu import CpuTrace, CpuUnavailable
 from pytest_aide.measure.http import AppServer, HttpError, HttpSpec, run_http_load
@@ -340,7 +341,7 @@ def _run_check(run: CheckRun) -> list[Result]:
 
 
 def _run_scaling(run: CheckRun, scaling: Scaling) -> list[Result]:
-    """One measurement per size on the CPU-time clock; a worker serves each size instead.
+    """One measurement per size on solo (else CPU) time; a worker serves each size instead.
 
     A sync target's sizes are measured interleaved, a batch of each in turn, so
     load that comes and goes does not bend the curve; an async target's one
@@ -348,7 +349,8 @@ def _run_scaling(run: CheckRun, scaling: Scaling) -> list[Result]:
     """
     smoke = run.plan.smoke and run.server is None  # a worker serves every size
     sizes = scaling.spec.sizes[:1] if smoke else scaling.spec.sizes
-    plan = replace(run.plan, cpu_time=True)
+    clock = "solo" if solo.available() else "cpu"
+    plan = replace(run.plan, cpu_time=clock == "cpu", measure=clock, chosen=True)
     spec = scaling.spec
     if not smoke and run.server is None and not is_async_callable(run.target):
         inputs = [
@@ -356,7 +358,7 @@ def _run_scaling(run: CheckRun, scaling: Scaling) -> list[Result]:
         ]
         timings = measure_interleaved(run.target, inputs, plan=plan)
         samples = [timing.samples for timing in timings]
-        return [ScalingResult(run.name, list(sizes), samples, spec.order, spec.label)]
+        return [ScalingResult(run.name, list(sizes), samples, spec.order, spec.label, clock=clock)]
     samples = []
     for size in sizes:
         args, kwargs = scaling.call(size, run.args, run.kwargs)
@@ -372,7 +374,7 @@ def _run_scaling(run: CheckRun, scaling: Scaling) -> list[Result]:
         samples.append(timing.samples)
     if run.server is not None:
         return [served(run.name, None)]
-    return [ScalingResult(run.name, list(sizes), samples, spec.order, spec.label)]
+    return [ScalingResult(run.name, list(sizes), samples, spec.order, spec.label, clock=clock)]
 
 
 def _run_http(run: CheckRun) -> list[Result]:

@@ -66,6 +66,7 @@ from pytest_aide.results import CountResult, ScalingResult, TimingResult, result
 from pytest_aide.runner import ProfiledBenchmark, profiling
 from pytest_aide.units import format_duration, hint, parse_timeout
 from pytest_aide.verdict import (
+    CONFIRMABLE_METRICS,
     Comparison,
     Evidence,
     Threshold,
@@ -229,11 +230,16 @@ def _benchmark_timing(item: pytest.Item, name: str) -> TimingResult | None:
     metadata = getattr(fixture, "stats", None)
     if metadata is None or not metadata.stats.data:
         return None
+    samples, calls = list(metadata.stats.data), int(metadata.iterations)
+    timer = getattr(fixture, "_timer", None)
+    walls = solo.benchmark_walls(len(samples), calls) if timer is solo.benchmark_clock else None
     return TimingResult(
         name,
-        list(metadata.stats.data),
-        calls_per_sample=int(metadata.iterations),
+        samples,
+        calls_per_sample=calls,
         gc="disabled" if metadata.options.get("disable_gc") else "enabled",
+        measure="solo" if timer in (solo.benchmark_clock, solo.solo_clock) else "wall",
+        wall_samples=walls,
     )
 
 
@@ -267,7 +273,13 @@ class AideSession:
         if settings.perf:
             self._check_profile_is_known()
         self.snapshots: dict[str, dict[str, float]] = {}
+        self.wall_because = solo.why_not()
+        """Why checks that do not say measure wall time, not solo time (None: they measure solo)."""
+        self.default_measure = "wall" if self.wall_because else "solo"
+        """What a check measures when neither it nor ``--aide-measure`` says."""
         self.meter = SystemMeter() if settings.perf else None
+        self.benchmark_timer = self._time_benchmarks()
+        """pytest-benchmark's ``--benchmark-timer``, when this session set it (solo time)."""
         try:
             self.loop_factory = loop_factory(settings.loop)
         except LoopUnavailable as exc:
@@ -398,6 +410,33 @@ class AideSession:
             return True
         return "benchmark" in fixtures and self._is_check(item)
 
+    def _pairs_time(self, item: pytest.Item) -> bool:
+        """Whether ``--aide-against`` times ``item`` in both trees.
+
+        A check gated on a count is counted in both trees and not timed there,
+        unless ``--aide-against-time`` or a time limit of its own asks for it.
+        """
+        if not self._pairable(item):
+            return False
+        return (
+            self._measure_of(item) not in COUNTED
+            or self.settings.against_time
+            or self._time_limited(item)
+        )
+
+    def _time_limited(self, item: pytest.Item) -> bool:
+        """Whether the check's scenario or marker sets a limit on its time figures."""
+        limits: dict[str, Threshold] = {}
+        if isinstance(item, ScenarioItem):
+            if item.scenario is not None:
+                limits = item.scenario.thresholds_for(self.settings.profile)
+        elif (marker := _own_marker(item)) is not None:
+            try:
+                limits = _marker_limits(marker).thresholds
+            except (ThresholdError, ValueError, TypeError):
+                return False  # reported when the test runs
+        return any(t.metric in CONFIRMABLE_METRICS for t in limits.values())
+
     def _is_check(self, item: pytest.Item) -> bool:
         """A test aide gates: marked ``aide``, or named in pyproject (checks or profiles)."""
         return _own_marker(item) is not None or self._configured(item) is not None
@@ -508,11 +547,31 @@ class AideSession:
             args.append(f"--confcutdir={path}")
         return args
 
+    def _time_benchmarks(self) -> str | None:
+        """Have pytest-benchmark time its rounds on solo time, when checks measure it.
+
+        Only where solo time is the session's measure and no timer was asked
+        for. pytest-benchmark reads its options after this plugin's configure.
+        """
+        option = self.config.option
+        chosen = self.settings.measure if self.settings.measure != "time" else "wall"
+        if not self.settings.perf or (chosen or self.default_measure) != "solo":
+            return None
+        asked = any(a.startswith("--benchmark-timer") for a in self.config.invocation_params.args)
+        if getattr(option, "benchmark_timer", None) != "time.perf_counter" or asked:
+            return None
+        option.benchmark_timer = "pytest_aide.measure.solo.benchmark_clock"
+        return option.benchmark_timer
+
     def _measure_of(self, item: pytest.Item) -> str:
         """What ``item``'s check measures: its marker's, its scenario's, else the session's.
 
         An invalid marker keyword is reported when the test runs.
         """
+        return self._chosen_measure(item) or self.default_measure
+
+    def _chosen_measure(self, item: pytest.Item) -> str | None:
+        """The measure ``item``'s marker, scenario or ``--aide-measure`` asks for, if any."""
         if isinstance(item, ScenarioItem) and item.scenario and item.scenario.measure:
             return item.scenario.measure
         marker = item.get_closest_marker("aide")
@@ -584,7 +643,7 @@ class AideSession:
             and not session.config.option.collectonly
         ):
             if self.revision is not None:
-                items = [item for item in session.items if self._pairable(item)]
+                items = [item for item in session.items if self._pairs_time(item)]
                 if items:
                     self._pair(items)
             self._count(list(session.items))
@@ -604,6 +663,10 @@ class AideSession:
                     )
                 )
             return
+        counted = [r.name for r in check.results if isinstance(r, CountResult)]
+        uncounted = check.count_notes or any(n not in check.against_counts for n in counted)
+        if not self._pairs_time(item) and not uncounted:
+            return  # gated on its count, counted in both trees
         known = {nodeid for nodeid, _ in self.pairs.points} | set(self.pairs.missing)
         if item.nodeid not in known:
             self._pair([item])  # an xdist worker pairs each item as it comes
@@ -648,7 +711,12 @@ class AideSession:
         return path
 
     def plan(
-        self, iterations: int, warmup: int, gc: bool = True, measure: str = "wall"
+        self,
+        iterations: int,
+        warmup: int,
+        gc: bool = True,
+        measure: str = "wall",
+        chosen: bool = True,
     ) -> TimingPlan:
         """The timing plan for a check, with the session's overrides applied."""
         return TimingPlan(
@@ -657,6 +725,7 @@ class AideSession:
             gc=gc,
             smoke=not self.settings.perf,
             measure=measure if self.settings.perf else "wall",
+            chosen=chosen,
         )
 
     def plan_for(self, item: pytest.Item) -> Callable[[int, int, bool], TimingPlan]:
@@ -664,8 +733,10 @@ class AideSession:
 
         Counted checks time on the wall clock beside their count.
         """
-        measure = self.timing_measure(item)
-        return lambda iterations, warmup, gc=True: self.plan(iterations, warmup, gc, measure)
+        measure, chosen = self.timing_measure(item), self._chosen_measure(item) is not None
+        return lambda iterations, warmup, gc=True: self.plan(
+            iterations, warmup, gc, measure, chosen
+        )
 
     def timing_measure(self, item: pytest.Item) -> str:
         """The clock ``item``'s timings are read on."""
@@ -960,6 +1031,10 @@ class AideSession:
         """Take pytest-benchmark's rounds of this test into its check."""
         adopted = _benchmark_timing(item, check.next_result_name())
         if adopted is not None:
+            if adopted.wall_samples and self.timing_measure(item) == "wall":
+                adopted = dataclasses.replace(
+                    adopted, samples=adopted.wall_samples, measure="wall", wall_samples=None
+                )
             check.results.append(adopted)
         item.stash[_ADOPTED_KEY] = adopted is not None
 
@@ -1076,7 +1151,15 @@ class AideSession:
             ]
         points = {p.label: p for p in run.for_item(item.nodeid)}
         paired = [
-            Comparison(result.name, point.estimate, tolerance, "", True, revision.label)
+            Comparison(
+                result.name,
+                point.estimate,
+                tolerance,
+                "",
+                True,
+                revision.label,
+                clock=point.clock,
+            )
             for result in check.timings
             if (point := points.get(result.name)) is not None and point.estimate is not None
         ]
@@ -1137,13 +1220,12 @@ class AideSession:
         elif report.when == "call":
             if report.passed and self.settings.perf:
                 adopted = item.stash.get(_ADOPTED_KEY, False)
-                if self.revision is not None:
-                    self._attach_pairs(item, check)
                 if self.workerinput is not None and item.nodeid not in self.counting.measures:
                     self._count([item])  # an xdist worker counts each item as it comes
                 check.count_notes += self.counting.attach(item.nodeid, check)
                 if self.revision is not None:
                     self.counting_against.attach_against(item.nodeid, check, self.revision.label)
+                    self._attach_pairs(item, check)
                 self.gate.count_slugs.update(self.counting.slugs(self.gate.machine))
                 disabled = None if adopted else _benchmark_disabled(item)
                 explain = self.settings.explain
@@ -1394,8 +1476,15 @@ class AideSession:
             f"profile: {settings.profile}{source}; machine: {self.gate.slug}{against}",
         )
         clocks = sorted({t.measure for c in self.checks for t in c.timings if t.mode == "perf"})
-        if clocks and clocks != ["wall"]:
+        if clocks:
             self._line(terminalreporter, f"measure: {', '.join(_CLOCKS[c] for c in clocks)}")
+        if clocks and self.wall_because and self.settings.measure is None:
+            self._line(
+                terminalreporter,
+                "wall time, not solo time: this system does not report a thread's "
+                f"run-queue wait ({self.wall_because})",
+                yellow=True,
+            )
         if self.paired_items:
             pairs = self.pairs
             self._line(

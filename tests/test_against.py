@@ -42,7 +42,7 @@ def test_a_slowed_tree_is_flagged_against_the_revision(repo: pytest.Pytester) ->
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines_random(
         [
-            "work: regressed +* % (95 % CI +*..+* %) vs HEAD (*) (same job), tolerance 10 %",
+            "work: regressed +* %* (95 % CI +*..+* %) vs HEAD (*) (same job), tolerance 10 %",
             "test_timed: regressed +* % * vs HEAD (*) (same job), tolerance 10 %",
             "profile: default; machine: *; against: HEAD (*) (same job)",
         ]

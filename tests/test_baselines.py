@@ -60,6 +60,25 @@ def test_saves_of_one_clean_commit_pool_their_runs(tmp_path: Path) -> None:
     assert json.loads(path.read_text())["runs"][-1]["medians"] == {"system_diagnosis": 0.7}
 
 
+def test_runs_keep_their_measure_and_wall_figures_across_saves(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    for median in (1, 2, 3):
+        solo = TimingResult(
+            "system_diagnosis",
+            [median / 10] * 3,
+            measure="solo",
+            wall_samples=[median / 5] * 3,
+        )
+        baseline = _baseline(commit="abc")
+        baseline.results = [solo]
+        save_baseline(path, baseline)
+    saved = load_baseline(path, ID)
+    # Read back from the file, each run still says what its median is on.
+    assert saved.run_medians("system_diagnosis", "solo") == [0.1, 0.2, 0.3]
+    assert saved.run_medians("system_diagnosis", "wall") == [0.2, 0.4, 0.6]
+    assert saved.run_medians("system_diagnosis", "cpu") == []
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [

@@ -438,7 +438,7 @@ def test_a_real_regression_is_confirmed_against_the_baseline_commit(repo: pytest
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            f"test_diag: regressed +* % (95 % CI *) vs {commit} (same job), tolerance 10 %",
+            f"test_diag: regressed +* %* (95 % CI *) vs {commit} (same job), tolerance 10 %",
             f"test_diag: regressed +* % [[]+*, +*[]]: confirmed against {commit} in the same job "
             "(stored baseline said +* %; * s confirming)",
         ]

@@ -315,6 +315,16 @@ def _gated(pytester: pytest.Pytester, size: int) -> None:
     )
 
 
+def _commit(pytester: pytest.Pytester) -> None:
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"]):
+        subprocess.run(
+            ["git", "-c", "user.email=a@b", "-c", "user.name=a", *args],
+            cwd=pytester.path,
+            check=True,
+            capture_output=True,
+        )
+
+
 def test_counts_are_saved_beside_wall_time_and_gate_at_three_percent(
     pytester: pytest.Pytester,
 ) -> None:
@@ -379,13 +389,7 @@ def test_against_a_revision_counts_both_trees_and_gates_on_the_counts(
     _valgrind()
     pytester.makeini("[pytest]\npythonpath = .\n")
     _gated(pytester, 3000)
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "base"]):
-        subprocess.run(
-            ["git", "-c", "user.email=a@b", "-c", "user.name=a", *args],
-            cwd=pytester.path,
-            check=True,
-            capture_output=True,
-        )
+    _commit(pytester)
     same = pytester.runpytest("--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly")
     same.assert_outcomes(passed=2)
     report = json.loads((pytester.path / ".aide" / "report.json").read_text())
@@ -393,7 +397,17 @@ def test_against_a_revision_counts_both_trees_and_gates_on_the_counts(
     counted = [c for c in comparisons if c["measure"] == "instructions"]
     assert len(counted) == 1 and counted[0]["gating"] and counted[0]["against"].startswith("HEAD")
     assert counted[0]["ratio"] == pytest.approx(1, abs=0.02)
-    assert not any(c["gating"] for c in comparisons if c["measure"] == "time")
+    # Counted in both trees, and not timed there: the count decides, the pairing would not.
+    assert not [c for c in comparisons if c["measure"] == "time"], comparisons
+    assert "same-job pairing" not in same.stdout.str()
+    timed = pytester.runpytest(
+        "--aide-perf", "--aide-against", "HEAD", "--aide-against-time", "-p", "no:randomly"
+    )
+    timed.assert_outcomes(passed=2)
+    timed.stdout.fnmatch_lines(["same-job pairing: 2 check(s) run in both trees, *"])
+    comparisons = json.loads((pytester.path / ".aide" / "report.json").read_text())["checks"][0]
+    times = [c for c in comparisons["comparisons"] if c["measure"] == "time"]
+    assert times and not any(c["gating"] for c in times)
 
     _gated(pytester, 3300)  # 10 % more work in this tree only
     grown = pytester.runpytest("--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly")
@@ -441,3 +455,26 @@ def test_a_broken_valgrind_costs_one_line_per_check_and_loses_nothing(
     notes = [line for line in out.splitlines() if line.startswith("not compared: ")]
     assert len(notes) == 2, notes
     assert all("exited (valgrind: the 'impossible'" in line for line in notes), notes
+
+
+# A time limit instead of the loose count tolerance.
+TIME_LIMITED = GATED.replace(
+    'regression_max="20%")\ndef test_counted_loosely',
+    'mean="1h")\ndef test_counted_with_a_time_limit',
+)
+
+
+def test_against_a_revision_a_counted_check_with_a_time_limit_is_timed_in_both_trees(
+    pytester: pytest.Pytester,
+) -> None:
+    _valgrind()
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    _gated(pytester, 3000)
+    pytester.makepyfile(test_gated=TIME_LIMITED)
+    _commit(pytester)
+    result = pytester.runpytest("--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["same-job pairing: 1 check(s) run in both trees, *"])
+    checks = json.loads((pytester.path / ".aide" / "report.json").read_text())["checks"]
+    timed = {c["name"]: [x for x in c["comparisons"] if x["measure"] == "time"] for c in checks}
+    assert timed["test_counted"] == [] and timed["test_counted_with_a_time_limit"], timed

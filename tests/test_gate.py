@@ -95,7 +95,7 @@ def test_saves_at_one_commit_pool_into_one_baseline(
     result = suite.runpytest("--aide-perf", "--aide-confirm", "0")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["test_diag: regressed +* % (95 % CI +*..+* %) vs baseline of 20*-*-* (3 runs), *"]
+        ["test_diag: regressed +* %* (95 % CI +*..+* %) vs baseline of 20*-*-* (3 runs), *"]
     )
     report = json.loads((suite.path / ".aide" / "report.json").read_text())
     assert report["checks"][0]["comparisons"][0]["baseline_runs"] == 3
@@ -116,7 +116,7 @@ def test_a_slowed_target_fails_with_the_regression_line(
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "test_diag: regressed +* % (95 % CI +*..+* %) vs baseline of 20*-*-*, tolerance 10 %",
+            "test_diag: regressed +* %* (95 % CI +*..+* %) vs baseline of 20*-*-*, tolerance 10 %",
             "test_diag * REGRESSED",
             "test_lenient * PASS",
         ]

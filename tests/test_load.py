@@ -202,7 +202,7 @@ def test_bad_arguments_are_clear(pytester: pytest.Pytester, call: str, message: 
     result = pytester.runpytest("--aide-perf")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([message])
-    assert "pytest_aide" not in result.stdout.str() and "ValueError" not in result.stdout.str()
+    assert "pytest_aide/" not in result.stdout.str() and "ValueError" not in result.stdout.str()
 
 
 def test_process_mode_imports_by_module_path_and_counts_crashes(

@@ -216,7 +216,7 @@ def test_a_quadratic_scenario_breaks_a_linear_bound_and_a_linear_one_passes(
     result.stdout.fnmatch_lines_random(
         [
             "quadratic: grows as n² (exponent *), worse than the declared n",
-            "linear: items = 30..3,000 (5 sizes) on CPU time: grows as * declared n log n",
+            "linear: items = 30..3,000 (5 sizes) on solo time: grows as * declared n log n",
             "quadratic *grows as n²*order <= n*FAIL",
         ]
     )
@@ -227,7 +227,7 @@ def test_a_quadratic_scenario_breaks_a_linear_bound_and_a_linear_one_passes(
     schema = json.loads(SCHEMA.read_text())
     jsonschema.validate(json.loads((project.path / ".aide" / "report.json").read_text()), schema)
     markdown = (project.path / ".aide" / "report.md").read_text()
-    assert "## Scaling" in markdown and "| items | CPU time per call |" in markdown
+    assert "## Scaling" in markdown and "| items | solo time per call |" in markdown
     html = (project.path / ".aide" / "report.html").read_text()
     assert "scaling-0" in html and "scaling-1" in html and "declared bound" in html
 
@@ -419,8 +419,8 @@ def test_against_a_revision_each_size_is_paired_in_the_same_job(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines_random(
         [
-            "linear[[]items=30[]]: regressed +* % (95 % CI *) vs HEAD (*) (same job), *",
-            "linear[[]items=3000[]]: regressed +* % (95 % CI *) vs HEAD (*) (same job), *",
+            "linear[[]items=30[]]: regressed +* % * time (95 % CI *) vs HEAD (*) (same job), *",
+            "linear[[]items=3000[]]: regressed +* % * time (95 % CI *) vs HEAD (*) (same job), *",
         ]
     )
 

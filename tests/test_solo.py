@@ -131,7 +131,7 @@ def test_a_session_gates_on_solo_time_and_shows_the_wall_figures(
     saved.assert_outcomes(passed=2)
     saved.stdout.fnmatch_lines(
         [
-            "measure: solo (wall time minus run-queue wait), wall (the wall clock)",
+            "measure: solo (wall time minus run-queue wait)",
             "test_solo: median * solo time, * wall; waited for a CPU: *% of its wall time",
         ]
     )
@@ -192,3 +192,157 @@ def test_without_the_kernels_figures_solo_is_refused_in_one_line(tmp_path: Path)
         "run-queue wait (/proc/self/task/"
     ) in done.stderr
     assert "Traceback" not in done.stdout + done.stderr
+    # A check that does not ask for solo time measures wall time there, and the run says why.
+    done = subprocess.run(
+        [*base, "-m", "pytest", "-p", "no:cacheprovider", "--aide-perf", "test_s.py", "-k", "ses"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "measure: wall (the wall clock)" in done.stdout.splitlines()
+    text = " ".join(done.stdout.split())  # the summary folds long lines
+    assert (
+        "wall time, not solo time: this system does not report a thread's run-queue wait "
+        "(/proc/self/task/"
+    ) in text, done.stdout
+    report = json.loads((tmp_path / ".aide" / "report.json").read_text())
+    assert report["checks"][0]["results"][0]["measure"] == "wall"
+
+
+HANDOFF = """
+import subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+POOL = ThreadPoolExecutor(2)
+
+def work():
+    return sum(i * i for i in range(20_000))
+
+def in_a_thread():
+    return POOL.submit(work).result()
+
+def in_a_process():
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(300_000))"], check=True)
+
+def test_own(aide_timer):
+    aide_timer(work, iterations=5, warmup=1)
+
+def test_thread(aide_timer):
+    aide_timer(in_a_thread, iterations=5, warmup=1)
+
+def test_process(aide_timer):
+    aide_timer(in_a_process, iterations=3, warmup=0)
+
+@pytest.mark.aide(measure="solo")
+def test_thread_solo(aide_timer):
+    aide_timer(in_a_thread, iterations=5, warmup=1)
+"""
+
+
+def test_work_handed_to_threads_or_processes_falls_back_to_wall_time(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_handoff=HANDOFF)
+    result = pytester.runpytest("--aide-perf", "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines_random(
+        [
+            "test_thread: hands work to other threads * ms of CPU while measured (*% of its*",
+            "test_process: hands work to child processes * ms of CPU while measured (*% of its*",
+            "test_thread_solo: hands work to other threads * ms of CPU while measured (*% of*",
+        ]
+    )
+    text = result.stdout.str()
+    assert "test_own: hands" not in text
+    assert text.count("measured on wall time instead") == 2, text
+    checks = json.loads((pytester.path / ".aide" / "report.json").read_text())["checks"]
+    timings = {c["name"]: c["results"][0] for c in checks}
+    assert timings["test_own"]["measure"] == "solo" and timings["test_own"]["handoff"] is None
+    assert timings["test_thread"]["measure"] == "wall"
+    assert timings["test_process"]["measure"] == "wall"
+    # Asked for solo time, it keeps it, and the note says what it misses.
+    assert timings["test_thread_solo"]["measure"] == "solo"
+    assert "not taken out" in timings["test_thread_solo"]["handoff"]
+
+
+BENCHMARKED = """
+import pytest
+
+@pytest.mark.aide
+def test_b(benchmark):
+    benchmark.pedantic(sum, args=(range(20_000),), rounds=7, iterations=3)
+"""
+
+
+def test_pytest_benchmark_rounds_are_timed_on_solo_time_by_default(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # pytest-benchmark stays on
+    pytester.makepyfile(test_bench=BENCHMARKED)
+    result = pytester.runpytest("--aide-perf", "-p", "no:randomly", "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["measure: solo (wall time minus run-queue wait)"])
+    timing = json.loads((pytester.path / ".aide" / "report.json").read_text())["checks"][0]
+    timing = timing["results"][0]
+    assert timing["measure"] == "solo" and timing["calls_per_sample"] == 3
+    walls, solos = timing["wall_samples"], timing["samples"]
+    assert len(walls) == len(solos) == 7
+    # Each round's wall figure brackets its solo figure (a wait only ever adds to the wall).
+    assert all(w >= s * 0.99 for w, s in zip(walls, solos, strict=True)), (walls, solos)
+    # A timer the user chose is left alone, and the rounds are then wall time.
+    result = pytester.runpytest(
+        "--aide-perf",
+        "-p",
+        "no:randomly",
+        "-p",
+        "no:xdist",
+        "--benchmark-timer",
+        "time.perf_counter",
+    )
+    result.assert_outcomes(passed=1)
+    timing = json.loads((pytester.path / ".aide" / "report.json").read_text())["checks"][0]
+    assert timing["results"][0]["measure"] == "wall"
+    assert timing["results"][0]["wall_samples"] is None
+
+
+LOADED = """
+def work():
+    return sum(i * i for i in range(20_000))
+
+def test_threads(aide_load):
+    aide_load(work, concurrency=2, requests=200)
+
+async def awork():
+    work()
+
+def test_async(aide_load):
+    aide_load(awork, concurrency=2, requests=200, mode="async")
+"""
+
+
+def _load_waits(pytester: pytest.Pytester) -> dict[str, float]:
+    result = pytester.runpytest("--aide-perf", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["test_threads: latencies on the wall clock; its threads waited for a CPU *% of the*"]
+    )
+    checks = json.loads((pytester.path / ".aide" / "report.json").read_text())["checks"]
+    return {c["name"]: c["results"][0]["waited"] for c in checks}
+
+
+def test_load_checks_keep_wall_latencies_and_say_how_long_their_threads_waited(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_loaded=LOADED)
+    with neighbours(0):
+        quiet = _load_waits(pytester)
+    with neighbours(3):
+        busy = _load_waits(pytester)
+    # Pinned beside three busy loops, a runnable thread waits for most of its turn.
+    for name in ("test_threads", "test_async"):
+        assert 0 <= quiet[name] <= 1 and busy[name] > 0.4, (quiet, busy)
+        assert busy[name] > quiet[name], (quiet, busy)

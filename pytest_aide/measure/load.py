@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from pytest_aide.measure.solo import ran_and_waited_ns
 from pytest_aide.measure.timer import (
     NothingTimed,
     is_async_callable,
@@ -145,6 +146,24 @@ class _Tally:
     last_end: float = 0.0
     stopped: bool = False
     """Set when the run was cut short (a check timeout): no further requests start."""
+    ran: int = 0
+    waited: int | None = 0
+    """The load threads' ns on a CPU and waiting for one (None: unknown)."""
+
+    @contextlib.contextmanager
+    def scheduling(self) -> Iterator[None]:
+        """Add the calling thread's time on a CPU and waiting for one while inside."""
+        before = ran_and_waited_ns()
+        try:
+            yield
+        finally:
+            after = ran_and_waited_ns()
+            with self.lock:
+                if before is None or after is None or self.waited is None:
+                    self.waited = None
+                else:
+                    self.ran += after[0] - before[0]
+                    self.waited += after[1] - before[1]
 
     def next_request(self) -> float | None:
         """The intended start of the next request, or None when the run is over."""
@@ -189,6 +208,11 @@ class _Tally:
             wall_time=(self.last_end or time.perf_counter()) - self.started,
             concurrency=self.plan.concurrency,
             mode=mode,
+            waited=(
+                self.waited / (self.ran + self.waited)
+                if self.waited is not None and self.ran + self.waited > 0
+                else None
+            ),
         )
 
 
@@ -278,7 +302,8 @@ def run_load(
 
     def run() -> None:
         try:
-            worker()
+            with tally.scheduling():
+                worker()
         except BaseException as exc:
             tally.stopped = True
             failures.append(exc)
@@ -343,7 +368,7 @@ async def run_load_async(
                 error = exc
             tally.record(due, time.perf_counter(), error)
 
-    with _progress(tally, name, progress):
+    with _progress(tally, name, progress), tally.scheduling():
         await asyncio.gather(*(worker() for _ in range(plan.concurrency)))
     return tally.result(name, "async")
 

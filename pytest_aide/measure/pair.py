@@ -113,9 +113,12 @@ class Point:
     label: str
     """The result name the call records (``benchmark``'s check name, ``aide_timer``'s name)."""
     rounds: dict[str, tuple[list[float], list[float]]] = field(
-        default_factory=lambda: {"wall": ([], []), "cpu": ([], [])}
+        default_factory=lambda: {"wall": ([], []), "cpu": ([], []), "solo": ([], [])}
     )
     """By clock, the median per-call seconds of each round, side A (REV) and side B."""
+    solo: bool = True
+    """Both workers read solo time in every round so far (the kernel reports run-queue
+    waits): a call that is not CPU-bound is judged on it rather than on wall time."""
     cpu_bound: bool = False
     """True once a round showed the call on the CPU for nearly all its wall time on both
     sides (:data:`CPU_BOUND`): then every round is judged on CPU time."""
@@ -130,8 +133,10 @@ class Point:
 
     @property
     def clock(self) -> str:
-        """What the estimate is built on: ``cpu`` (thread CPU time) or ``wall``."""
-        return "cpu" if self.cpu_bound else "wall"
+        """What the estimate is built on: ``cpu`` (thread CPU time), ``solo`` or ``wall``."""
+        if self.cpu_bound:
+            return "cpu"
+        return "solo" if self.solo and self.rounds["solo"][0] else "wall"
 
     @property
     def a_rounds(self) -> list[float]:
@@ -272,13 +277,14 @@ class _Worker:
         tail = (useful or lines or ["(no output)"])[-1].removeprefix("E ").strip()
         return f"{self.tree.label}: worker pytest session exited ({tail})"
 
-    def run(self, calls: int) -> tuple[int, int]:
-        """Wall and CPU ns of ``calls`` calls of the measured call; _CallFailed on its error."""
+    def run(self, calls: int) -> tuple[int, int, int | None]:
+        """Wall, CPU and solo ns (None if unread) of ``calls`` calls; _CallFailed on error."""
         self.send({"op": "run", "calls": calls})
         reply = self.receive()
         if reply["op"] == "error":
             raise _CallFailed(f"{self.tree.label}: {reply['message']}")
-        return int(reply["ns"]), int(reply.get("cpu", 0))
+        solo = reply.get("solo")
+        return int(reply["ns"]), int(reply.get("cpu", 0)), None if solo is None else int(solo)
 
     def close(self) -> None:
         for stream in (self._out, self._in):
@@ -351,7 +357,7 @@ def _warm(worker: _Worker, plan: PairPlan) -> tuple[float, float]:
     target, calls, spent, share, best = _target_sample_ns(), 1, 0, 0.0, math.inf
     worker.run(1)
     while True:
-        elapsed, cpu = worker.run(calls)
+        elapsed, cpu, _ = worker.run(calls)
         spent += elapsed
         per_call = elapsed / calls
         if elapsed >= target:
@@ -375,18 +381,19 @@ def _measure_point(
     sample_ns = max(_target_sample_ns(), plan.round_time * 1e9 / (2 * pairs))
     calls = min(_MAX_CALLS_PER_SAMPLE, max(1, math.ceil(sample_ns / max(per_call, 1e-3))))
     pairs = int(min(pairs, max(3, plan.round_time * 1e9 / (2 * calls * per_call))))
-    a_batches: list[tuple[int, int]] = []
-    b_batches: list[tuple[int, int]] = []
+    a_batches: list[tuple[int, int, int | None]] = []
+    b_batches: list[tuple[int, int, int | None]] = []
     for index in range(pairs):
         order = (first, second) if (index % 2 == 0) != flip else (second, first)
         timed = {id(w): w.run(calls) for w in order}
         a_batches.append(timed[id(first)])
         b_batches.append(timed[id(second)])
     # The best batch of a side shows what the call does when nothing disturbs it.
-    share_a = max(share_a, *(cpu / max(wall, 1) for wall, cpu in a_batches))
-    share_b = max(share_b, *(cpu / max(wall, 1) for wall, cpu in b_batches))
+    share_a = max(share_a, *(cpu / max(wall, 1) for wall, cpu, _ in a_batches))
+    share_b = max(share_b, *(cpu / max(wall, 1) for wall, cpu, _ in b_batches))
     point.cpu_bound = point.cpu_bound or min(share_a, share_b) >= CPU_BOUND
-    for index, clock in enumerate(("wall", "cpu")):
+    point.solo = point.solo and all(b[2] is not None for b in (*a_batches, *b_batches))
+    for index, clock in enumerate(("wall", "cpu", "solo") if point.solo else ("wall", "cpu")):
         a_rounds, b_rounds = point.rounds[clock]
         a_rounds.append(statistics.median(b[index] for b in a_batches) / calls / 1e9)
         b_rounds.append(statistics.median(b[index] for b in b_batches) / calls / 1e9)

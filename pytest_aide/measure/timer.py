@@ -35,7 +35,7 @@ from functools import cache
 from time import perf_counter_ns, process_time_ns
 from typing import Any
 
-from pytest_aide.measure.solo import MeasureClock, measure_clock
+from pytest_aide.measure.solo import MeasureClock, OtherWork, measure_clock
 from pytest_aide.results import TimingResult
 
 __all__ = [
@@ -97,6 +97,10 @@ class TimingPlan:
     measure: str = "wall"
     """What the samples are on: ``wall``, ``solo`` or ``cpu`` (:mod:`~pytest_aide.measure.solo`);
     under ``solo`` and ``cpu`` the wall figures are kept beside them."""
+    chosen: bool = True
+    """The measure was asked for. A ``solo`` that was not (the session's default) falls
+    back to the wall clock when the callable hands its work to other threads or
+    processes, whose waits for a CPU solo time cannot take out."""
 
     @property
     def clock(self) -> Callable[[], int]:
@@ -168,6 +172,8 @@ def _driver(
     calls, rounds, warmed_ns = 1, 0, 0
     while True:
         elapsed, _ = yield calls
+        if dual is not None:
+            dual.take_wall()
         rounds += 1
         warmed_ns += elapsed
         # The first call may be cold, so never trust a single round.
@@ -181,11 +187,14 @@ def _driver(
     warmup_ns = plan.warmup_time * 1e9 if plan.warmup else 0
     while rounds < plan.warmup or warmed_ns < warmup_ns:
         elapsed, _ = yield calls
+        if dual is not None:
+            dual.take_wall()
         rounds += 1
         warmed_ns += elapsed
     gc.collect()
     if on_sampling is not None:
         on_sampling()
+    elsewhere = OtherWork() if dual is not None else None
     was_enabled = gc.isenabled()
     if not plan.gc:
         gc.disable()
@@ -197,20 +206,27 @@ def _driver(
             elapsed, value = yield calls
             samples.append(max(elapsed, 0) / calls / 1e9)
             if dual is not None:
-                walls.append(dual.batch_wall / calls / 1e9)
+                walls.append(dual.take_wall() / calls / 1e9)
     finally:
         if was_enabled:
             gc.enable()
-    return TimingResult(
+    result = TimingResult(
         name,
         samples,
         warmup=plan.warmup,
         calls_per_sample=calls,
         gc="enabled" if plan.gc else "disabled",
         value=value,
-        measure=dual.measure if dual is not None else "wall",
-        wall_samples=walls if dual is not None else None,
     )
+    if dual is None or elsewhere is None:
+        return result
+    handoff = elsewhere.handoff(sum(samples) * calls * 1e9, dual.measure)
+    if handoff is not None and dual.measure == "solo" and not plan.chosen:
+        result.handoff = f"{handoff}: measured on wall time instead"
+        result.samples = walls
+        return result
+    result.measure, result.wall_samples, result.handoff = dual.measure, walls, handoff
+    return result
 
 
 Clock = Callable[[], int]

@@ -245,7 +245,11 @@ def _scaling(checks: list[dict[str, Any]]) -> str:
         exact = result.counts is not None
         measured = result.counts if exact else data["medians"]
         scale = 1.0 if exact else 1000.0  # milliseconds
-        unit = f"{result.measure} per call" if exact else "CPU milliseconds per call"
+        unit = (
+            f"{result.measure} per call"
+            if exact
+            else f"{result.basis.split()[0]} milliseconds per call"
+        )
         figure = go.Figure()
         figure.add_trace(
             go.Scatter(x=sizes, y=[v * scale for v in measured], name="measured", mode="markers")

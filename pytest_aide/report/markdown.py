@@ -167,7 +167,8 @@ def _scaling_section(checks: list[dict[str, Any]]) -> list[str]:
             "",
             f"**`{_cell(result.name)}`**: {_cell(result.summary())}",
             "",
-            f"| {_cell(result.arg)} | CPU time per call | count per call | fitted |",
+            f"| {_cell(result.arg)} | {result.basis if result.counts is None else 'time'} "
+            "per call | count per call | fitted |",
             "|---:|---:|---:|---:|",
         ]
         lines += [f"| {' | '.join(row)} |" for row in result.rows()]

@@ -173,16 +173,24 @@ _SCALING_HEADER = ("size", "CPU/call", "count/call", "fitted")
 
 
 def _scaling_lines(scaling: ScalingResult) -> list[str]:
-    table = [(scaling.arg, *_SCALING_HEADER[1:]), *scaling.rows()]
+    clock = "solo/call" if scaling.clock == "solo" else "CPU/call"
+    table = [(scaling.arg, clock, *_SCALING_HEADER[2:]), *scaling.rows()]
     return [f"{scaling.name}: {scaling.summary()}"] + [
         f"  {line}" for line in _layout(table, range(4))
     ]
 
 
 def _clock_lines(results: Sequence[object]) -> list[str]:
-    """For each timing not on the wall clock: its wall figure, and the wait left out."""
+    """Per timing: its wall figure and the wait left out; what a hand-off made it miss."""
     lines = []
     for result in results:
+        if isinstance(result, LoadResult) and result.waited is not None:
+            lines.append(
+                f"{result.name}: latencies on the wall clock; its threads waited for a CPU "
+                f"{result.waited:.0%} of the time they were ready to run"
+            )
+        if isinstance(result, TimingResult) and result.handoff:
+            lines.append(f"{result.name}: {result.handoff}")
         if not isinstance(result, TimingResult) or not result.wall_samples:
             continue
         wall = format_duration(statistics.median(result.wall_samples))
