@@ -731,16 +731,22 @@ class AideSession:
     def plan_for(self, item: pytest.Item) -> Callable[[int, int, bool], TimingPlan]:
         """:meth:`plan` with ``item``'s clock: ``solo``, ``cpu`` or ``wall``.
 
-        Counted checks time on the wall clock beside their count.
+        Counted checks time on the session's clock beside their count.
         """
-        measure, chosen = self.timing_measure(item), self._chosen_measure(item) is not None
+        asked = self._chosen_measure(item)
+        if asked in COUNTED:  # its time is read on the session's clock
+            asked = self.settings.measure if self.settings.measure not in COUNTED else None
+        measure, chosen = self.timing_measure(item), asked is not None
         return lambda iterations, warmup, gc=True: self.plan(
             iterations, warmup, gc, measure, chosen
         )
 
     def timing_measure(self, item: pytest.Item) -> str:
-        """The clock ``item``'s timings are read on."""
+        """The clock ``item``'s timings are read on (a counted check's: the session's)."""
         measure = self._measure_of(item)
+        if measure in COUNTED:
+            chosen = self.settings.measure
+            measure = chosen if chosen in ("solo", "cpu", "wall") else self.default_measure
         return measure if measure in ("solo", "cpu") else "wall"
 
     def check_for(
