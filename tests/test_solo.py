@@ -69,9 +69,9 @@ def test_solo_time_leaves_out_what_the_neighbours_took() -> None:
     with neighbours(3):
         busy_solo, busy_wall = _median(work, "solo")
     # Three loops on the same CPU take most of it: the wall clock shows it, solo time not.
-    assert busy_wall / quiet_wall > 1.8, (busy_wall, quiet_wall)
-    assert 0.7 < busy_solo / quiet_solo < 1.4, (busy_solo, quiet_solo)
-    assert busy_wall / busy_solo > 1.8
+    # (The wall time of the quiet run is not compared: a busy machine may already slow it.)
+    assert busy_wall / busy_solo > 1.8, (busy_wall, busy_solo)
+    assert 0.7 < busy_solo / quiet_solo < 1.4, (busy_solo, quiet_solo, quiet_wall)
 
 
 def test_solo_time_keeps_sleeps_that_cpu_time_loses() -> None:
