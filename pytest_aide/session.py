@@ -733,20 +733,21 @@ class AideSession:
 
         Counted checks time on the session's clock beside their count.
         """
-        asked = self._chosen_measure(item)
-        if asked in COUNTED:  # its time is read on the session's clock
-            asked = self.settings.measure if self.settings.measure not in COUNTED else None
-        measure, chosen = self.timing_measure(item), asked is not None
+        measure, chosen = self.timing_measure(item), self._asked_clock(item) is not None
         return lambda iterations, warmup, gc=True: self.plan(
             iterations, warmup, gc, measure, chosen
         )
 
+    def _asked_clock(self, item: pytest.Item) -> str | None:
+        """The time measure asked for ``item`` (a counted check's: ``--aide-measure``'s), if any."""
+        asked = self._chosen_measure(item)
+        if asked in COUNTED:
+            asked = self.settings.measure if self.settings.measure not in COUNTED else None
+        return asked
+
     def timing_measure(self, item: pytest.Item) -> str:
         """The clock ``item``'s timings are read on (a counted check's: the session's)."""
-        measure = self._measure_of(item)
-        if measure in COUNTED:
-            chosen = self.settings.measure
-            measure = chosen if chosen in ("solo", "cpu", "wall") else self.default_measure
+        measure = self._asked_clock(item) or self.default_measure
         return measure if measure in ("solo", "cpu") else "wall"
 
     def check_for(

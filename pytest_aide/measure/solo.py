@@ -54,21 +54,25 @@ def _fd() -> int:
     return fd
 
 
-def run_queue_wait_ns() -> int:
-    """Nanoseconds this thread has waited on a run queue since it started."""
+def _schedstat() -> tuple[int, int]:
+    """This thread's ns on a CPU and ns on a run queue, so far (its schedstat's first fields)."""
     try:
         fields = os.pread(_fd(), 128, 0).split()
-        return int(fields[1])
+        return int(fields[0]), int(fields[1])
     except (IndexError, ValueError) as exc:
         raise SoloUnavailable(f"schedstat of thread {_local.tid} unreadable: {exc}") from None
+
+
+def run_queue_wait_ns() -> int:
+    """Nanoseconds this thread has waited on a run queue since it started."""
+    return _schedstat()[1]
 
 
 def ran_and_waited_ns() -> tuple[int, int] | None:
     """This thread's ns on a CPU and ns waiting for one, so far; None where unreadable."""
     try:
-        fields = os.pread(_fd(), 128, 0).split()
-        return int(fields[0]), int(fields[1])
-    except (SoloUnavailable, IndexError, ValueError):
+        return _schedstat()
+    except SoloUnavailable:
         return None
 
 
