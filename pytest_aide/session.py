@@ -278,8 +278,7 @@ class AideSession:
         self.default_measure = "wall" if self.wall_because else "solo"
         """What a check measures when neither it nor ``--aide-measure`` says."""
         self.meter = SystemMeter() if settings.perf else None
-        self.benchmark_timer = self._time_benchmarks()
-        """pytest-benchmark's ``--benchmark-timer``, when this session set it (solo time)."""
+        self._time_benchmarks()
         try:
             self.loop_factory = loop_factory(settings.loop)
         except LoopUnavailable as exc:
@@ -547,21 +546,18 @@ class AideSession:
             args.append(f"--confcutdir={path}")
         return args
 
-    def _time_benchmarks(self) -> str | None:
+    def _time_benchmarks(self) -> None:
         """Have pytest-benchmark time its rounds on solo time, when checks measure it.
 
         Only where solo time is the session's measure and no timer was asked
         for. pytest-benchmark reads its options after this plugin's configure.
         """
         option = self.config.option
-        chosen = self.settings.measure if self.settings.measure != "time" else "wall"
-        if not self.settings.perf or (chosen or self.default_measure) != "solo":
-            return None
+        if not self.settings.perf or (self.settings.measure or self.default_measure) != "solo":
+            return
         asked = any(a.startswith("--benchmark-timer") for a in self.config.invocation_params.args)
-        if getattr(option, "benchmark_timer", None) != "time.perf_counter" or asked:
-            return None
-        option.benchmark_timer = "pytest_aide.measure.solo.benchmark_clock"
-        return option.benchmark_timer
+        if getattr(option, "benchmark_timer", None) == "time.perf_counter" and not asked:
+            option.benchmark_timer = "pytest_aide.measure.solo.benchmark_clock"
 
     def _measure_of(self, item: pytest.Item) -> str:
         """What ``item``'s check measures: its marker's, its scenario's, else the session's.

@@ -210,23 +210,24 @@ def _driver(
     finally:
         if was_enabled:
             gc.enable()
-    result = TimingResult(
+    measure, wall_samples, handoff = "wall", None, None
+    if dual is not None and elsewhere is not None:
+        handoff = elsewhere.handoff(sum(samples) * calls * 1e9, dual.measure)
+        if handoff is not None and dual.measure == "solo" and not plan.chosen:
+            samples, handoff = walls, f"{handoff}: measured on wall time instead"
+        else:
+            measure, wall_samples = dual.measure, walls
+    return TimingResult(
         name,
         samples,
         warmup=plan.warmup,
         calls_per_sample=calls,
         gc="enabled" if plan.gc else "disabled",
         value=value,
+        measure=measure,
+        wall_samples=wall_samples,
+        handoff=handoff,
     )
-    if dual is None or elsewhere is None:
-        return result
-    handoff = elsewhere.handoff(sum(samples) * calls * 1e9, dual.measure)
-    if handoff is not None and dual.measure == "solo" and not plan.chosen:
-        result.handoff = f"{handoff}: measured on wall time instead"
-        result.samples = walls
-        return result
-    result.measure, result.wall_samples, result.handoff = dual.measure, walls, handoff
-    return result
 
 
 Clock = Callable[[], int]
