@@ -66,6 +66,8 @@ class Check:
     the same job``) and the profiles, when there are any."""
     baseline_counts: tuple[str, dict[str, CountResult]] | None = None
     """What the counts compared with are of, and those counts by result name."""
+    declared: str | None = None
+    """How the suite declared the benchmark (``fixture``, ``marker``); None for aide's own."""
 
     def explanation(
         self, report_dir: Path, root: Path | None = None, counts: bool = True
@@ -188,6 +190,7 @@ class Check:
             ),
             "profiles": [profile.to_dict() for profile in self.profiles],
             "profile_notes": list(self.profile_notes),
+            "declared": self.declared,
         }
 
     @classmethod
@@ -205,6 +208,7 @@ class Check:
             outcome=data["outcome"],
             saved_baseline=data.get("saved_baseline"),
             pair_sources=dict(data.get("against_sources") or {}),
+            declared=data.get("declared"),
         )
         check.profiles = [Profile.from_dict(p) for p in data.get("profiles") or []]
         check.profile_notes = [str(note) for note in data.get("profile_notes") or []]

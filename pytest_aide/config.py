@@ -14,6 +14,7 @@ from typing import Any
 from pytest_aide.fileio import read_text
 from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.units import UnitError, hint, parse_percent, parse_timeout
+from pytest_aide.units import shown as shown_value
 from pytest_aide.verdict import Threshold, ThresholdError, parse_thresholds
 
 if sys.version_info >= (3, 11):
@@ -34,6 +35,7 @@ __all__ = [
     "known_profiles",
     "match_checks",
     "non_negative_int",
+    "opted_out",
     "option_conflict",
     "parse_drift",
     "parse_profiles",
@@ -198,12 +200,17 @@ def pyproject_profiles(path: Path, shown: str = "pyproject.toml") -> ProfileOver
     return parse_profiles(aide.get("profiles", {}), f"{shown}: [tool.aide]")
 
 
-CheckPatterns = list[tuple[str, dict[str, Threshold]]]
-"""``[tool.aide.checks]``: node-id patterns and the thresholds they attach, in file order."""
+CheckPatterns = list[tuple[str, dict[str, Threshold] | None]]
+"""``[tool.aide.checks]``: node-id patterns and the thresholds they attach, in file order;
+None for a pattern with ``aide = false``, which leaves the tests it selects out."""
 
 
 def pyproject_checks(path: Path, shown: str = "pyproject.toml") -> CheckPatterns:
-    """``[tool.aide.checks."PATTERN"] thresholds = {...}``: existing tests made aide checks."""
+    """``[tool.aide.checks."PATTERN"] thresholds = {...}``: existing tests made aide checks.
+
+    ``aide = false`` instead leaves the selected tests out, benchmarks a suite
+    declares included.
+    """
     table = _aide_table(path, shown).get("checks", {})
     where = f"{shown}: [tool.aide.checks]"
     if not isinstance(table, dict):
@@ -212,6 +219,21 @@ def pyproject_checks(path: Path, shown: str = "pyproject.toml") -> CheckPatterns
     for pattern, entry in table.items():
         prefix = f"{where}: pattern {pattern!r}"
         example = "expected a table, e.g. { thresholds = {} }"
+        included = entry.get("aide", True) if isinstance(entry, dict) else True
+        if not isinstance(included, bool):
+            raise ProfileError(
+                f"{prefix}: key 'aide': expected true or false, got {shown_value(included)}"
+            )
+        if not included:
+            if set(entry) - {"aide"}:
+                raise ProfileError(
+                    f"{prefix}: 'aide = false' leaves the tests out, so it takes no other key"
+                )
+            patterns.append((pattern, None))
+            continue
+        entry = (
+            {k: v for k, v in entry.items() if k != "aide"} if isinstance(entry, dict) else entry
+        )
         patterns.append((pattern, _entry_thresholds(entry, prefix, "[tool.aide.checks]", example)))
     return patterns
 
@@ -246,9 +268,14 @@ def match_checks(patterns: CheckPatterns, nodeid: str) -> dict[str, Threshold] |
     """Thresholds every matching pattern attaches (later ones win); None when none match."""
     merged: dict[str, Threshold] | None = None
     for pattern, thresholds in patterns:
-        if selects(pattern, nodeid):
+        if thresholds is not None and selects(pattern, nodeid):
             merged = {**(merged or {}), **thresholds}
     return merged
+
+
+def opted_out(patterns: CheckPatterns, nodeid: str) -> bool:
+    """Whether a pattern with ``aide = false`` selects ``nodeid``."""
+    return any(t is None and selects(pattern, nodeid) for pattern, t in patterns)
 
 
 def known_profiles(scenario_files: Iterable[Path], pyproject: ProfileOverrides) -> set[str]:

@@ -26,10 +26,19 @@ from pytest_aide.measure.queries import WatchedDatabase
 from pytest_aide.measure.timer import (
     LoopFactory,
     TimingPlan,
+    pedantic,
 )
-from pytest_aide.pairworker import PairServer
+from pytest_aide.pairworker import PairServer, pedantic_batch
 from pytest_aide.results import Result, TimingResult
-from pytest_aide.runner import CheckRun, Load, RunError, Scaling, run_check, run_check_async
+from pytest_aide.runner import (
+    CheckRun,
+    Load,
+    RunError,
+    Scaling,
+    profiling_request,
+    run_check,
+    run_check_async,
+)
 from pytest_aide.units import hint, shown
 
 __all__ = ["AideCpu", "AideLoad", "AideMemory", "AideScaling", "AideTimer"]
@@ -109,6 +118,11 @@ class AideTimer:
         except RunError as exc:
             self._fail(f"{self.fixture}: {exc}")
 
+    @property
+    def check(self) -> Check:
+        """The check this timer records into."""
+        return self._check
+
     def __call__(
         self,
         fn: Callable[..., Any],
@@ -120,6 +134,20 @@ class AideTimer:
         **kwargs: Any,
     ) -> TimingResult:
         """Time ``fn(*args, **kwargs)``; coroutine functions run on a new event loop."""
+        return self.time(fn, args, kwargs, iterations, warmup, name, gc)
+
+    def time(
+        self,
+        fn: Callable[..., Any],
+        args: tuple = (),
+        kwargs: dict[str, Any] | None = None,
+        iterations: int = 10,
+        warmup: int = 2,
+        name: str | None = None,
+        gc: bool = True,
+    ) -> TimingResult:
+        """:meth:`__call__` with the callable's arguments apart from the timer's own."""
+        kwargs = kwargs or {}
         plan, label = self._prepare(iterations, warmup, name, gc)
         result, *caches = self._run(
             label,
@@ -135,6 +163,42 @@ class AideTimer:
         self._record(result)
         self._check.results += caches
         return result
+
+    def pedantic(
+        self,
+        target: Callable[..., Any],
+        args: tuple,
+        kwargs: dict[str, Any],
+        rounds: tuple[int, int, int],
+        setup: Callable[[], Any] | None = None,
+        teardown: Callable[..., Any] | None = None,
+    ) -> Any:
+        """Run ``rounds`` (rounds, iterations, warm-up rounds) as ``benchmark.pedantic`` does.
+
+        Exactly those calls, no calibration; returns the last call's value.
+        """
+        label = self._check.next_result_name()
+        if self._server is not None:
+            make = pedantic_batch(target, args, kwargs, setup, teardown)
+            return self._server.serve_batches(self._check.nodeid, label, target, make)
+        request = profiling_request()
+        if request is not None:
+            values: list[Any] = []
+
+            def prepare() -> Callable[[], Any]:
+                call_args, call_kwargs = args, kwargs
+                if setup is not None and (made := setup()) is not None:
+                    call_args, call_kwargs = made
+                return lambda: values.append(target(*call_args, **call_kwargs))
+
+            request.profile(label, lambda: None, prepare=prepare)
+            return values[-1] if values else None
+        plan = self._plan(rounds[0], rounds[2], True)
+        if plan.smoke:
+            rounds = (1, 1, 0)
+        return self._record(
+            pedantic(label, target, args, kwargs, rounds, plan, setup, teardown)
+        ).value
 
     async def async_(
         self,

@@ -33,7 +33,7 @@ from pytest_aide.measure.pair import WORKER_ENV
 from pytest_aide.measure.solo import MeasureClock, SoloUnavailable, measure_clock
 from pytest_aide.measure.timer import Clock, _abatch, _batch, advance, is_async_callable
 
-__all__ = ["PAIR_SERVER", "PairServer", "Redirect"]
+__all__ = ["PAIR_SERVER", "PairServer", "Redirect", "pedantic_batch"]
 
 _Batch = Callable[[int], tuple[int, Any]]
 _Make = Callable[[Clock, bool], _Batch]
@@ -328,7 +328,7 @@ PAIR_SERVER = pytest.StashKey[PairServer]()
 """Set in a pair worker's config: aide's fixtures and scenario items serve through it."""
 
 
-def _pedantic_batch(
+def pedantic_batch(
     target: Callable[..., Any],
     args: tuple,
     kwargs: dict | None,
@@ -373,7 +373,7 @@ def _patch_benchmark(server: PairServer, label_for: Callable[[Any], str]) -> Non
     def call(
         self: Any, function_to_benchmark: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> Any:
-        make = _pedantic_batch(function_to_benchmark, args, kwargs, None, None)
+        make = pedantic_batch(function_to_benchmark, args, kwargs, None, None)
         return server.serve_batches(self.fullname, label_for(self), function_to_benchmark, make)
 
     def pedantic(
@@ -387,7 +387,7 @@ def _patch_benchmark(server: PairServer, label_for: Callable[[Any], str]) -> Non
         warmup_rounds: int = 0,
         iterations: int = 1,
     ) -> Any:
-        make = _pedantic_batch(target, args, kwargs, setup, teardown)
+        make = pedantic_batch(target, args, kwargs, setup, teardown)
         return server.serve_batches(self.fullname, label_for(self), target, make)
 
     BenchmarkFixture.__call__ = call  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ from pytest_aide.config import Settings, option_conflict
 from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideScaling, AideTimer
 from pytest_aide.options import OptionError, add_options, read_settings
 from pytest_aide.session import SESSION_KEY, SESSION_NAME, AideSession, AsyncioLoops
+from pytest_aide.suites import DeclaredBenchmarks
 
 __all__ = ["aide_cpu", "aide_load", "aide_memory", "aide_scaling", "aide_timer"]
 
@@ -24,6 +25,11 @@ MARKER_HELP = (
     "measured calls (cache_hit_rate_min='90%' gates it), databases=[sqlite3 connection or "
     "SQLAlchemy engine] their SQL statements per call (queries_max=3 gates it); enforced under "
     "--aide-perf (the timeout always)"
+)
+
+BENCHMARK_MARKER_HELP = (
+    "benchmark: measure the whole test (pytest-codspeed's marker); under --aide-perf "
+    "pytest-aide times its body as a check"
 )
 
 
@@ -50,6 +56,11 @@ def pytest_configure(config: pytest.Config) -> None:
     session = AideSession(config, settings)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_NAME)
+    if session.measures_declared:
+        benchmarks = DeclaredBenchmarks(_timer_for, session.is_check)
+        config.pluginmanager.register(benchmarks, "aide-declared-benchmarks")
+    if not any(config.pluginmanager.has_plugin(n) for n in ("benchmark", "codspeed")):
+        config.addinivalue_line("markers", BENCHMARK_MARKER_HELP)
     if session.loop_factory is not None and config.pluginmanager.has_plugin("asyncio"):
         config.pluginmanager.register(AsyncioLoops(session.loop_factory), "aide-asyncio-loop")
 
@@ -68,15 +79,20 @@ _Timer = TypeVar("_Timer", bound=AideTimer)
 
 
 def _timer(request: pytest.FixtureRequest, kind: type[_Timer]) -> _Timer:
-    session = request.config.stash[SESSION_KEY]
+    return _timer_for(request.node, kind)
+
+
+def _timer_for(node: pytest.Item, kind: type[_Timer]) -> _Timer:
+    """A timer of ``kind`` that records into ``node``'s check, on its plan and pair server."""
+    session = node.config.stash[SESSION_KEY]
     return kind(
-        session.check_for(request.node),
-        session.plan_for(request.node),
+        session.check_for(node),
+        session.plan_for(node),
         loop_factory=session.loop_factory,
         server=session.pair_server,
         fail=_fail,
-        caches=session.caches_for(request.node),
-        databases=session.databases_for(request.node),
+        caches=session.caches_for(node),
+        databases=session.databases_for(node),
     )
 
 

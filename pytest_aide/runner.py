@@ -57,6 +57,7 @@ __all__ = [
     "RunSkipped",
     "Scaling",
     "profiling",
+    "profiling_request",
     "run_check",
     "run_check_async",
     "served",
@@ -208,6 +209,11 @@ class Profiling:
 
 
 _PROFILING: ContextVar[Profiling | None] = ContextVar("aide_profiling", default=None)
+
+
+def profiling_request() -> Profiling | None:
+    """The profiling run in progress (``--aide-explain``), if any."""
+    return _PROFILING.get()
 
 
 @contextmanager

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn, TextIO
@@ -34,6 +35,7 @@ from pytest_aide.config import (
     display_path,
     known_profiles,
     match_checks,
+    opted_out,
     pyproject_checks,
     pyproject_profiles,
     selects,
@@ -64,6 +66,7 @@ from pytest_aide.report.json import build_report
 from pytest_aide.report.terminal import fold, summary_lines
 from pytest_aide.results import CountResult, ScalingResult, TimingResult, result_from_dict
 from pytest_aide.runner import ProfiledBenchmark, profiling
+from pytest_aide.suites import KINDS, declared
 from pytest_aide.units import format_duration, hint, parse_timeout
 from pytest_aide.verdict import (
     CONFIRMABLE_METRICS,
@@ -285,6 +288,8 @@ class AideSession:
             raise pytest.UsageError(f"--aide-loop {settings.loop}: {exc}") from None
         self._terminal = self._open_terminal() if settings.perf else None
         self.pair_server = serving(config)
+        self.measures_declared = settings.perf or self.pair_server is not None
+        """Benchmarks a suite declares are checks: under ``--aide-perf``, and in pair workers."""
         """Set when this session is a ``--aide-against`` pair worker."""
         self.pairs = PairRun()
         """Under ``--aide-against``: every paired call so far."""
@@ -299,6 +304,8 @@ class AideSession:
         """Under ``--aide-against``: the same counts in REV's tree."""
         self.benchmark_tests = 0
         """Collected tests that use pytest-benchmark's ``benchmark`` fixture."""
+        self.opted_out = 0
+        """Collected benchmarks the suite declares that ``aide = false`` patterns leave out."""
         self.refused = False
         """The session stopped on a usage error before measuring: nothing to summarise."""
         self._check_patterns: CheckPatterns = []
@@ -407,7 +414,7 @@ class AideSession:
         fixtures = getattr(item, "fixturenames", ())
         if "aide_timer" in fixtures:
             return True
-        return "benchmark" in fixtures and self._is_check(item)
+        return declared(item) is not None and self.is_check(item)
 
     def _pairs_time(self, item: pytest.Item) -> bool:
         """Whether ``--aide-against`` times ``item`` in both trees.
@@ -436,7 +443,7 @@ class AideSession:
                 return False  # reported when the test runs
         return any(t.metric in CONFIRMABLE_METRICS for t in limits.values())
 
-    def _is_check(self, item: pytest.Item) -> bool:
+    def is_check(self, item: pytest.Item) -> bool:
         """A test aide gates: marked ``aide``, or named in pyproject (checks or profiles)."""
         return _own_marker(item) is not None or self._configured(item) is not None
 
@@ -451,11 +458,15 @@ class AideSession:
             return None
         if self._config_error:
             return {}  # check_for fails it with the one-line error
+        if opted_out(self._check_patterns, item.nodeid):
+            return None
         matched = match_checks(self._check_patterns, item.nodeid)
         profile = self._overrides.get(self.settings.profile, {})
         names = (getattr(item, "originalname", None), item.name)
         if matched is None and any(name in profile for name in names if name):
             return {}
+        if matched is None and self.measures_declared and declared(item) is not None:
+            return {}  # a benchmark the suite declares is a check as it is
         return matched
 
     def _trees(
@@ -618,12 +629,12 @@ class AideSession:
         config = self.config
         tree = Tree("this tree", config.rootpath, config.inipath)
         counted = [item for item in items if item.nodeid in wanted]
-        args = [*self._worker_args(counted, config.rootpath), "-p", "no:codspeed"]
+        args = self._worker_args(counted, config.rootpath)
         by_function = self.settings.explain == "always"  # a saved baseline keeps them
         self.counting.count(tree, wanted, args, self.progress, by_function)
         if self.revision is not None:
             rev, _ = self._trees(counted)
-            args = [*self._worker_args(counted, rev.rootdir), "-p", "no:codspeed"]
+            args = self._worker_args(counted, rev.rootdir)
             self.counting_against.count(rev, wanted, args, self.progress, by_function)
 
     @pytest.hookimpl(wrapper=True)
@@ -757,6 +768,7 @@ class AideSession:
         if check is not None:
             return check
         check = Check(name or item.name, item.nodeid, dict(thresholds or {}))
+        check.declared = declared(item)
         item.stash[_CHECK_KEY] = check
         self.checks.append(check)
         if self._config_error:
@@ -915,12 +927,13 @@ class AideSession:
 
     @staticmethod
     def _measures(item: pytest.Item) -> bool:
-        """Whether the test uses a fixture that measures (an aide fixture or ``benchmark``)."""
-        return bool({"benchmark", *_AIDE_FIXTURES} & set(getattr(item, "fixturenames", ())))
+        """Whether the test measures: an aide fixture, a ``benchmark`` fixture or marker."""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        return bool(set(_AIDE_FIXTURES) & fixtures) or declared(item) is not None
 
     def _is_performance_check(self, item: pytest.Item) -> bool:
         """A scenario item, a check (marked, or in pyproject), or a test using an aide fixture."""
-        if isinstance(item, ScenarioItem) or self._is_check(item):
+        if isinstance(item, ScenarioItem) or self.is_check(item):
             return True
         return bool(set(_AIDE_FIXTURES) & set(getattr(item, "fixturenames", ())))
 
@@ -1429,6 +1442,11 @@ class AideSession:
         self.benchmark_tests = sum(
             1 for item in session.items if "benchmark" in getattr(item, "fixturenames", ())
         )
+        self.opted_out = sum(
+            1
+            for item in session.items
+            if declared(item) and opted_out(self._check_patterns, item.nodeid)
+        )
 
     def _missing_benchmark(self) -> list[str]:
         """The line saying no installed plugin provides the ``benchmark`` fixture, if so."""
@@ -1448,13 +1466,11 @@ class AideSession:
         dirs = ", ".join(self.settings.scenario_dirs)
         line = (
             "aide: --aide-perf measured nothing: no scenario files under "
-            f"{dirs}, and no test is marked @pytest.mark.aide or uses an aide fixture"
+            f"{dirs}, and no test is marked @pytest.mark.aide or @pytest.mark.benchmark "
+            "or uses an aide or benchmark fixture"
         )
-        if self.benchmark_tests:
-            line += (
-                f"; {self.benchmark_tests} test(s) use pytest-benchmark's benchmark fixture: "
-                'make them aide checks with [tool.aide.checks."PATTERN"] in pyproject.toml'
-            )
+        if self.opted_out:
+            line += f" ({self.opted_out} such test(s) left out by 'aide = false' patterns)"
         return line
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -1481,6 +1497,10 @@ class AideSession:
         clocks = sorted({t.measure for c in self.checks for t in c.timings if t.mode == "perf"})
         if clocks:
             self._line(terminalreporter, f"measure: {', '.join(_CLOCKS[c] for c in clocks)}")
+        kinds = Counter(c.declared for c in self.checks if c.declared)
+        if kinds:
+            found = ", ".join(f"{kinds[k]} {shape}" for k, shape in KINDS.items() if kinds[k])
+            self._line(terminalreporter, f"benchmarks as the suite wrote them: {found}")
         if clocks and self.wall_because and self.settings.measure is None:
             self._line(
                 terminalreporter,

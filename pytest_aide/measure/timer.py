@@ -51,6 +51,7 @@ __all__ = [
     "measure",
     "measure_async",
     "measure_interleaved",
+    "pedantic",
     "refuse_generator_function",
     "refuse_unawaited",
     "run_coroutine",
@@ -482,3 +483,52 @@ def measure(
         )
     clock = plan.clock
     return _pump_sync(_driver(name, plan, on_sampling, clock), fn, args, kwargs, clock)
+
+
+def pedantic(
+    name: str,
+    target: Callable[..., Any],
+    args: tuple,
+    kwargs: dict[str, Any],
+    rounds: tuple[int, int, int],
+    plan: TimingPlan,
+    setup: Callable[[], Any] | None = None,
+    teardown: Callable[..., Any] | None = None,
+) -> TimingResult:
+    """Run ``target`` as pytest-benchmark's ``pedantic`` does, timing each round.
+
+    ``rounds`` is ``(rounds, iterations, warmup_rounds)``: exactly that many
+    calls, no calibration. ``setup`` (which may return ``(args, kwargs)``)
+    and ``teardown`` run outside the timing, once per round. A sample is one
+    round's time per call on ``plan``'s clock, with its wall figures beside
+    when that is not the wall clock; the result's value is the last call's.
+    """
+    count, iterations, warmup = rounds
+    clock = plan.clock
+    samples: list[float] = []
+    walls: list[float] = []
+    value: Any = None
+    for index in range(warmup + count):
+        call_args, call_kwargs = args, kwargs
+        if setup is not None and (made := setup()) is not None:
+            call_args, call_kwargs = made
+        started = clock()
+        for _ in range(iterations):
+            value = target(*call_args, **call_kwargs)
+        took = clock() - started
+        wall = clock.take_wall() if isinstance(clock, MeasureClock) else took
+        if index >= warmup:
+            samples.append(took / iterations / 1e9)
+            walls.append(wall / iterations / 1e9)
+        if teardown is not None:
+            teardown(*call_args, **call_kwargs)
+    separate = isinstance(clock, MeasureClock)
+    return TimingResult(
+        name,
+        samples,
+        warmup=warmup,
+        calls_per_sample=iterations,
+        measure=clock.measure if isinstance(clock, MeasureClock) else "wall",
+        wall_samples=walls if separate else None,
+        value=value,
+    )
