@@ -70,7 +70,7 @@ from pytest_aide.config import DEFAULT_CONFIRM  # noqa: E402
 from pytest_aide.confirm import DECIDE_AT, RetryPolicy  # noqa: E402
 from pytest_aide.measure.counts import count_items, find_valgrind  # noqa: E402
 from pytest_aide.measure.pair import PairPlan, Tree, pair_items  # noqa: E402
-from pytest_aide.stats import DEFAULT_DRIFT  # noqa: E402
+from pytest_aide.stats import DEFAULT_DRIFT, percentile  # noqa: E402
 from pytest_aide.verdict import compare, compare_counts, looks_changed  # noqa: E402
 
 TOLERANCES = (0.05, 0.10)
@@ -249,6 +249,11 @@ def main() -> None:
         help="between-run drift the stored modes allow for (default: the gate's --aide-drift)",
     )
     parser.add_argument(
+        "--ratios",
+        type=Path,
+        help="write each stored check's ratio new/old to this JSON file, by mode and case",
+    )
+    parser.add_argument(
         "--budget",
         type=float,
         help="seconds after which no new check starts; the tables cover the checks done "
@@ -361,7 +366,7 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
         f"{'mode':<7} {'case':<6} {'checks':>6} {'samples/check':>13} "
         + " ".join(f"{f'flagged @{t:.0%} tol':>16}" for t in TOLERANCES)
         + f" {'s/check median (max)':>21} {'paired':>7} {'s/check unflagged':>17}"
-        + f" {'to confirm':>10} {'ratio min..max':>16}"
+        + f" {'to confirm':>10} {'ratio min..max':>16} {'ratio p5..p95':>15}"
     )
     for mode in modes:
         for slowdown in (0.0, *SLOWDOWNS):
@@ -382,6 +387,7 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
                 f"{f'{statistics.median(quiet):.2f} ({len(quiet)})' if quiet else '-':>17}"
                 f" {_share(confirm[mode, slowdown], n) if ratios[mode, slowdown] else '-':>10}"
                 f" {_span(ratios[mode, slowdown]):>16}"
+                f" {_middle(ratios[mode, slowdown]):>15}"
             )
     print(
         f"(A/A rows: false alarms; other rows: detections. {sum(counts.values())} checks in "
@@ -390,6 +396,11 @@ def _wall_clock(args: argparse.Namespace, modes: list[str]) -> None:
     )
     if streaks:
         _retry_table(streaks)
+    if args.ratios:
+        dump = defaultdict(dict)
+        for (mode, slowdown), values in ratios.items():
+            dump[mode][f"{slowdown:+.0%}"] = values
+        args.ratios.write_text(json.dumps(dump, indent=1))
 
 
 def _share(part: int, whole: int) -> str:
@@ -400,6 +411,14 @@ def _span(ratios: list[float]) -> str:
     if not ratios:
         return "-"
     return f"{min(ratios) - 1:+.1%}..{max(ratios) - 1:+.1%}"
+
+
+def _middle(ratios: list[float]) -> str:
+    """The 5th to the 95th percentile of the estimated ratios, as changes."""
+    if len(ratios) < 2:
+        return "-"
+    low, high = percentile(ratios, 5), percentile(ratios, 95)
+    return f"{low - 1:+.1%}..{high - 1:+.1%}"
 
 
 def _retry_table(streaks: dict[float, list[dict[float, int]]]) -> None:

@@ -33,6 +33,7 @@ from pytest_aide.results import (
     QueryResult,
     ScalingResult,
     TimingResult,
+    TrackResult,
     result_from_dict,
 )
 
@@ -339,7 +340,9 @@ def load_baseline(path: Path, expected_id: str | None = None, shown: str | None 
         results = [
             r
             for r in results
-            if isinstance(r, (TimingResult, CountResult, QueryResult, CacheResult, ScalingResult))
+            if isinstance(
+                r, (TimingResult, CountResult, QueryResult, CacheResult, ScalingResult, TrackResult)
+            )
         ]
         if not isinstance(data["machine"], dict):
             raise ValueError("'machine' is not an object")

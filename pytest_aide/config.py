@@ -321,6 +321,8 @@ class Settings:
     any_machine: bool = False
     report_dir: Path = Path(".aide")
     against: str | None = None
+    asv: Path | None = None
+    """``--aide-asv``: an asv suite's configuration file (else the rootdir's, if any)."""
     """``--aide-against``: git revision to measure beside this tree, in the same job."""
     against_time: bool = False
     """``--aide-against-time``: pair the time of counted checks too, as information."""

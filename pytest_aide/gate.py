@@ -28,6 +28,7 @@ from pytest_aide.results import (
     QueryResult,
     ScalingResult,
     TimingResult,
+    TrackResult,
 )
 from pytest_aide.stats import DEFAULT_DRIFT
 from pytest_aide.verdict import (
@@ -106,7 +107,7 @@ class Gate:
         evidence.uncompared_fails = self.uncompared_fails
         evidence.notes += check.notes
         measured: list[Any] = [r for r in check.timings if r.mode == "perf"]
-        measured += [r for r in check.results if isinstance(r, ScalingResult)]
+        measured += [r for r in check.results if isinstance(r, (ScalingResult, TrackResult))]
         counts = [r for r in check.results if isinstance(r, CountResult)]
         if counts and self.against is None:
             if self.compare:
@@ -267,9 +268,9 @@ class Gate:
         )
         # A check that asked for a count is gated on it; its wall time is only reported.
         gating = gating and not counted
-        queries = [r for r in check.results if isinstance(r, QueryResult)]
+        queries: list[Any] = [r for r in check.results if isinstance(r, (QueryResult, TrackResult))]
         verdict.comparisons += compare_count_results(
-            {r.name: r for r in baseline.results if isinstance(r, QueryResult)},
+            {r.name: r for r in baseline.results if isinstance(r, (QueryResult, TrackResult))},
             queries,
             tolerance=self._count_tolerance(check),
             baseline_date=self._reference(baseline),

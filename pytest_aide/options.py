@@ -259,6 +259,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATH",
     ),
     Option(
+        "asv",
+        "an asv suite's asv.conf.json, whose benchmarks become checks under --aide-perf "
+        "(default: asv.conf.json in the rootdir, when there is one)",
+        "asv",
+        kind="path",
+        metavar="PATH",
+    ),
+    Option(
         "benchmark-json",
         "also write this run's timings in pytest-benchmark's JSON format (for its "
         "compare command, dashboards and github-action-benchmark)",

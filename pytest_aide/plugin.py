@@ -10,7 +10,9 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
-from pytest_aide.config import Settings, option_conflict
+from pytest_aide.asv import CONFIG_NAME
+from pytest_aide.asvitems import AsvSuite
+from pytest_aide.config import Settings, display_path, option_conflict
 from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideScaling, AideTimer
 from pytest_aide.options import OptionError, add_options, read_settings
 from pytest_aide.session import SESSION_KEY, SESSION_NAME, AideSession, AsyncioLoops
@@ -59,6 +61,13 @@ def pytest_configure(config: pytest.Config) -> None:
     if session.measures_declared:
         benchmarks = DeclaredBenchmarks(_timer_for, session.is_check)
         config.pluginmanager.register(benchmarks, "aide-declared-benchmarks")
+        asv = settings.asv or config.rootpath / CONFIG_NAME
+        if settings.asv is not None or asv.is_file():
+            shown = display_path(asv, config.rootpath)
+            suite = AsvSuite(asv, shown, _timer_for, session)
+            if suite.error and settings.asv is not None:  # asked for: the run cannot do it
+                raise pytest.UsageError(suite.error)
+            config.pluginmanager.register(suite, "aide-asv")
     if not any(config.pluginmanager.has_plugin(n) for n in ("benchmark", "codspeed")):
         config.addinivalue_line("markers", BENCHMARK_MARKER_HELP)
     if session.loop_factory is not None and config.pluginmanager.has_plugin("asyncio"):

@@ -44,6 +44,7 @@ __all__ = [
     "ScalingResult",
     "SweepResult",
     "TimingResult",
+    "TrackResult",
     "result_from_dict",
     "thin",
 ]
@@ -1119,6 +1120,60 @@ class ScalingResult:
         )
 
 
+@dataclass
+class TrackResult:
+    """A number a benchmark yields as it is, compared as a count is.
+
+    What asv's ``track_`` returns (in its ``unit``), or the bytes the object
+    ``mem_`` returns holds (``size``).
+    """
+
+    kind: ClassVar[str] = "track"
+
+    name: str
+    value: float
+    unit: str = "unit"
+    measure: str = "track"
+    """``track`` (the returned number), ``size`` (bytes the returned object holds) or
+    ``peakmem`` (the call's peak memory, bytes)."""
+
+    @property
+    def calls(self) -> int:
+        """One value per run: compared as a count is, with no interval."""
+        return 1
+
+    def metrics(self) -> dict[str, float]:
+        """Figures that thresholds can bound, by metric name."""
+        return {self.measure: self.value}
+
+    def summary(self) -> str:
+        """One line: the value and its unit."""
+        if self.measure in ("size", "peakmem"):
+            return f"{self.measure} {format_size(int(self.value))}"
+        return f"{self.value:,.6g} {self.unit}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON dict."""
+        return {
+            "kind": self.kind,
+            "schema": RESULT_SCHEMA,
+            "name": self.name,
+            "value": self.value,
+            "unit": self.unit,
+            "measure": self.measure,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrackResult:
+        """Rebuild a result written by :meth:`to_dict`."""
+        return cls(
+            name=str(data["name"]),
+            value=float(data["value"]),
+            unit=str(data.get("unit", "unit")),
+            measure=str(data.get("measure", "track")),
+        )
+
+
 Result = (
     TimingResult
     | MemoryResult
@@ -1130,6 +1185,7 @@ Result = (
     | QueryResult
     | HttpResult
     | ScalingResult
+    | TrackResult
 )
 """Any measurement result."""
 
@@ -1146,6 +1202,7 @@ _RESULT_TYPES: dict[str, Any] = {
         QueryResult,
         HttpResult,
         ScalingResult,
+        TrackResult,
     )
 }
 

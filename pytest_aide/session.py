@@ -414,7 +414,9 @@ class AideSession:
         fixtures = getattr(item, "fixturenames", ())
         if "aide_timer" in fixtures:
             return True
-        return declared(item) is not None and self.is_check(item)
+        if declared(item) is None or not getattr(item, "aide_pairable", True):
+            return False
+        return self.is_check(item)
 
     def _pairs_time(self, item: pytest.Item) -> bool:
         """Whether ``--aide-against`` times ``item`` in both trees.
@@ -660,7 +662,12 @@ class AideSession:
         """Give ``check`` its paired estimates, or say why it has none against REV."""
         assert self.revision is not None
         if not self._pairable(item):
-            if check.timings:
+            if declared(item) == "asv":  # asked to compare, and it cannot be: never a pass
+                check.uncompared.append(
+                    f"{check.name}: not compared against {self.revision.label}: only asv "
+                    "time_ benchmarks run in both trees; gate this one on a stored baseline"
+                )
+            elif check.timings:
                 check.pair_notes.append(
                     f"{check.name}: not compared against {self.revision.label}: "
                     + (
@@ -963,6 +970,11 @@ class AideSession:
         self.check_for(item, name, {**(configured or {}), **thresholds})
 
     @staticmethod
+    def limit_time(item: pytest.Item, seconds: float, origin: str) -> None:
+        """Give ``item``'s check a timeout of ``seconds``, set by ``origin`` (for its message)."""
+        item.stash[_TIMEOUT_KEY] = (seconds, origin)
+
+    @staticmethod
     def caches_for(item: pytest.Item) -> list[WatchedCache]:
         """The caches the test's marker names (``caches=``), watched while it measures."""
         return item.stash.get(_CACHES_KEY, [])
@@ -1081,7 +1093,8 @@ class AideSession:
             return
         hinted = [c for c in preview.comparisons if looks_changed(c)]
         notes: list[str] = []
-        if hinted and all(key.endswith(":regression") for key in suspects):
+        same_job = self._pairable(item)  # else its call runs in no worker: measure it again
+        if hinted and same_job and all(key.endswith(":regression") for key in suspects):
             fallback = self._confirm_same_job(item, check, seconds, hinted)
             if fallback is None:
                 return

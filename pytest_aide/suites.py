@@ -34,16 +34,23 @@ BENCHMARK_MARKERS = ("benchmark", "codspeed_benchmark")
 """pytest-codspeed's markers of a test measured whole."""
 _SWAPPED = pytest.StashKey[dict[str, Any]]()
 """The codspeed fixtures a test's aide stand-ins replace until its teardown."""
-KINDS = {"fixture": "using a benchmark fixture", "marker": "marked @pytest.mark.benchmark"}
+KINDS = {
+    "fixture": "using a benchmark fixture",
+    "marker": "marked @pytest.mark.benchmark",
+    "asv": "asv benchmark(s)",
+}
 """How the summary names each shape."""
 
 
 def declared(item: pytest.Item) -> str | None:
-    """``fixture`` or ``marker``: how ``item`` declares itself a benchmark; None if it does not.
+    """``fixture``, ``marker`` or ``asv``: how ``item`` is declared a benchmark; None if not.
 
     A marked test that uses a ``benchmark`` fixture is measured through the
     fixture (pytest-benchmark's marker sets its options, as codspeed's does).
     """
+    own = getattr(item, "aide_declared", None)  # an asv benchmark's item says so itself
+    if own is not None:
+        return str(own)
     if set(BENCHMARK_FIXTURES) & set(getattr(item, "fixturenames", ())):
         return "fixture"
     if isinstance(item, pytest.Function) and any(

@@ -99,8 +99,13 @@ def test_marked():
 def test_bench(benchmark):
     benchmark(lambda: None)
 """
-CHECKS = ["scenarios/s.toml::ok", "test_sel.py::test_timer", "test_sel.py::test_marked"]
-OTHERS = ["test_sel.py::test_plain", "test_sel.py::test_bench"]
+CHECKS = [
+    "scenarios/s.toml::ok",
+    "test_sel.py::test_timer",
+    "test_sel.py::test_marked",
+    "test_sel.py::test_bench",  # a benchmark the suite declares: a check under --aide-perf
+]
+OTHERS = ["test_sel.py::test_plain"]
 
 
 @pytest.mark.parametrize(
@@ -122,10 +127,11 @@ def test_performance_checks_are_selected_whatever_their_form(
     (pytester.path / "scenarios" / "s.toml").write_text(
         '[scenarios.ok]\ntarget = "mod:work"\niterations = 3\nwarmup = 0\n'
     )
-    result = pytester.runpytest("--co", "-q", "-p", "no:randomly", *args)
+    result = pytester.runpytest("--co", "-q", "-p", "no:randomly", "--aide-perf", *args)
     assert [line for line in result.outlines if "::" in line] == selected
     outcomes = pytester.runpytest("-p", "no:randomly", "--aide-perf", *args).parseoutcomes()
-    # test_marked measures nothing, so it fails under --aide-perf; it ran all the same
+    # test_marked measures nothing, so it fails under --aide-perf (and test_bench under -n,
+    # where pytest-benchmark switches itself off); they ran all the same
     ran = outcomes.get("passed", 0) + outcomes.get("failed", 0)
     assert (ran, outcomes.get("deselected", 0)) == (len(selected), 5 - len(selected))
 

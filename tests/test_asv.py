@@ -1,0 +1,272 @@
+"""asv suites run as pytest items under --aide-perf: real asv-style files, no asv needed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+NO_XDIST = ("-p", "no:xdist", "-p", "no:randomly")
+
+CONFIG = """{
+    // asv's configuration allows comments
+    "version": 1,
+    "project": "demo",
+    "benchmark_dir": "benchmarks"
+}
+"""
+
+COMMON = """
+import json, pathlib
+
+def work(n):
+    return sum(i * i for i in range(n))
+
+def note(event):
+    path = pathlib.Path("events.json")
+    events = json.loads(path.read_text()) if path.exists() else []
+    path.write_text(json.dumps(events + [event]))
+"""
+
+SUITE = """
+from .common import note, work
+
+def setup(*args):
+    note("module setup")
+
+def time_plain():
+    work(300)
+
+class TimeSuite:
+    params = ([100, 1000], [True, False])
+    param_names = ["n", "flag"]
+
+    def setup(self, n, flag):
+        if n == 1000 and not flag:
+            raise NotImplementedError("not for this combination")
+        note(f"class setup {n} {flag}")
+        self.n = n
+
+    def teardown(self, n, flag):
+        note(f"teardown {n} {flag}")
+
+    def time_bfs(self, n, flag):
+        work(self.n)
+
+    def track_value(self, n, flag):
+        return n * 2
+
+    track_value.unit = "widgets"
+
+
+class Skipping:
+    params = [1, 2, 3]
+    skip_params = [(2,)]
+
+    def track_one(self, p):
+        return p
+
+
+class Sizes:
+    def mem_list(self):
+        return [0] * 1000
+
+    def peakmem_list(self):
+        return bytearray(4_000_000)
+
+
+class Cached:
+    def setup_cache(self):
+        note("setup_cache")
+        return list(range(300))
+
+    def time_sum(self, data):
+        sum(data)
+
+    def track_len(self, data):
+        return len(data)
+
+
+def timeraw_import():
+    return "import json", "import sys"
+
+timeraw_import.repeat = 3
+"""
+
+
+def _suite(pytester: pytest.Pytester, suite: str = SUITE) -> None:
+    Path(pytester.path, "asv.conf.json").write_text(CONFIG)
+    bench = pytester.mkpydir("benchmarks")
+    (bench / "common.py").write_text(COMMON)
+    (bench / "bench_graph.py").write_text(suite)
+
+
+def _checks(pytester: pytest.Pytester) -> dict[str, dict]:
+    report = json.loads(Path(pytester.path, ".aide", "report.json").read_text())
+    return {c["id"]: c for c in report["checks"]}
+
+
+def _events(pytester: pytest.Pytester) -> list[str]:
+    return json.loads(Path(pytester.path, "events.json").read_text())
+
+
+def _flat(result: pytest.RunResult) -> str:
+    return " ".join(line.strip() for line in result.stdout.lines)
+
+
+def test_items_read_like_asv_names(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest("--aide-perf", "--collect-only", "-q", *NO_XDIST)
+    ids = [line for line in result.stdout.lines if "::" in line]
+    assert ids == [
+        "benchmarks/bench_graph.py::time_plain",
+        "benchmarks/bench_graph.py::TimeSuite::time_bfs[100-True]",
+        "benchmarks/bench_graph.py::TimeSuite::time_bfs[100-False]",
+        "benchmarks/bench_graph.py::TimeSuite::time_bfs[1000-True]",
+        "benchmarks/bench_graph.py::TimeSuite::time_bfs[1000-False]",
+        "benchmarks/bench_graph.py::TimeSuite::track_value[100-True]",
+        "benchmarks/bench_graph.py::TimeSuite::track_value[100-False]",
+        "benchmarks/bench_graph.py::TimeSuite::track_value[1000-True]",
+        "benchmarks/bench_graph.py::TimeSuite::track_value[1000-False]",
+        "benchmarks/bench_graph.py::Skipping::track_one[1]",
+        "benchmarks/bench_graph.py::Skipping::track_one[2]",
+        "benchmarks/bench_graph.py::Skipping::track_one[3]",
+        "benchmarks/bench_graph.py::Sizes::mem_list",
+        "benchmarks/bench_graph.py::Sizes::peakmem_list",
+        "benchmarks/bench_graph.py::Cached::time_sum",
+        "benchmarks/bench_graph.py::Cached::track_len",
+        "benchmarks/bench_graph.py::timeraw_import",
+    ]
+    # Without --aide-perf the suite is not collected: a plain run is unchanged.
+    plain = pytester.runpytest("--collect-only", "-q", *NO_XDIST)
+    assert "bench_graph" not in plain.stdout.str()
+
+
+def test_every_kind_is_measured_and_recorded(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    result = pytester.runpytest("--aide-perf", *NO_XDIST)
+    result.assert_outcomes(passed=14, skipped=3)
+    assert "benchmarks as the suite wrote them: 17 asv benchmark(s)" in _flat(result)
+    checks = _checks(pytester)
+    prefix = "benchmarks/bench_graph.py::"
+
+    def results(name: str) -> list[dict]:
+        return checks[prefix + name]["results"]
+
+    (timed,) = results("TimeSuite::time_bfs[100-True]")
+    assert timed["kind"] == "timing" and len(timed["samples"]) >= 3
+    (raw,) = results("timeraw_import")
+    assert raw["kind"] == "timing" and len(raw["samples"]) == 3  # its repeat
+    (track,) = results("TimeSuite::track_value[1000-True]")
+    assert (track["kind"], track["value"], track["unit"]) == ("track", 2000.0, "widgets")
+    (size,) = results("Sizes::mem_list")
+    assert size["measure"] == "size" and 8000 <= size["value"] <= 9000
+    memory, peak = results("Sizes::peakmem_list")
+    assert memory["kind"] == "memory" and peak["measure"] == "peakmem"
+    assert peak["value"] == memory["peak_bytes"] >= 4_000_000
+    (length,) = results("Cached::track_len")
+    assert length["value"] == 300.0  # setup_cache's value, passed first
+    for skipped in ("TimeSuite::time_bfs[1000-False]", "Skipping::track_one[2]"):
+        assert checks[prefix + skipped]["status"] == "SKIP"
+    events = _events(pytester)
+    assert events.count("setup_cache") == 1  # once for both benchmarks of the class
+    assert events.count("class setup 100 True") == events.count("teardown 100 True") == 2
+    assert "class setup 1000 False" not in events and "teardown 1000 False" not in events
+    first = events.index("class setup 100 True")
+    assert events[first - 1] == "module setup"  # the module's setup runs first
+
+
+def test_stored_baselines_gate_each_kind(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    pytester.runpytest("--aide-perf", "--aide-save-baseline", *NO_XDIST).assert_outcomes(
+        passed=14, skipped=3
+    )
+    again = pytester.runpytest("--aide-perf", *NO_XDIST)
+    again.assert_outcomes(passed=14, skipped=3)
+    slower = SUITE.replace("work(self.n)", "work(self.n * 30)").replace("n * 2", "n * 3")
+    slower = slower.replace("[0] * 1000", "[0] * 2000").replace("4_000_000", "8_000_000")
+    Path(pytester.path, "benchmarks", "bench_graph.py").write_text(slower)
+    result = pytester.runpytest("--aide-perf", *NO_XDIST)
+    out = _flat(result)
+    assert "track_value[100-True]: regressed +50.0 % track vs baseline" in out
+    assert "mem_list: regressed +" in out and "% size vs baseline" in out
+    assert "peakmem_list: regressed +" in out and "% peakmem vs baseline" in out
+    checks = _checks(pytester)
+    assert checks["benchmarks/bench_graph.py::TimeSuite::time_bfs[1000-True]"]["status"] == (
+        "REGRESSED"
+    )
+    assert checks["benchmarks/bench_graph.py::time_plain"]["status"] == "PASS"
+
+
+def test_against_a_revision_pairs_time_benchmarks_and_never_passes_the_rest(
+    pytester: pytest.Pytester,
+) -> None:
+    _suite(pytester)
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"],
+    ):
+        assert pytester.run(*command).ret == 0
+    slower = SUITE.replace("work(300)", "work(300 * 4)")
+    Path(pytester.path, "benchmarks", "bench_graph.py").write_text(slower)
+    result = pytester.runpytest_subprocess(
+        "--aide-perf", "--aide-against", "HEAD", "-k", "time_plain or track_len", *NO_XDIST
+    )
+    result.assert_outcomes(failed=2)
+    checks = _checks(pytester)
+    (paired,) = checks["benchmarks/bench_graph.py::time_plain"]["comparisons"]
+    assert paired["status"] == "regressed" and paired["against"].startswith("HEAD (")
+    track = checks["benchmarks/bench_graph.py::Cached::track_len"]
+    assert track["status"] == "NOT COMPARED"
+    assert "only asv time_ benchmarks run in both trees" in track["uncompared"][0]
+
+
+def test_timeout_stops_a_benchmark_that_runs_on(pytester: pytest.Pytester) -> None:
+    _suite(
+        pytester,
+        "import time\n\ndef time_forever():\n    time.sleep(30)\n\ntime_forever.timeout = 0.5\n"
+        "\ndef track_fine():\n    return 1\n",
+    )
+    result = pytester.runpytest("--aide-perf", *NO_XDIST)
+    result.assert_outcomes(passed=1, failed=1)
+    assert "time_forever: timed out: stopped after 500.00 ms (timeout from asv timeout)" in (
+        _flat(result)
+    )
+
+
+def test_bad_benchmarks_are_one_line_each_and_the_rest_run(pytester: pytest.Pytester) -> None:
+    _suite(pytester, "def track_text():\n    return 'many'\n\ndef track_fine():\n    return 1\n")
+    Path(pytester.path, "benchmarks", "bench_broken.py").write_text("import not_a_module\n")
+    result = pytester.runpytest("--aide-perf", *NO_XDIST)
+    result.assert_outcomes(passed=1, failed=2)
+    out = _flat(result)
+    assert "benchmarks/bench_graph.py::track_text: track_ returned 'many', not a number" in out
+    assert (
+        "benchmarks/bench_broken.py: asv benchmark module cannot be imported: "
+        "ModuleNotFoundError: No module named 'not_a_module'"
+    ) in out
+    assert "pytest_aide/" not in result.stdout.str()
+
+
+def test_a_bad_configuration_is_one_line(pytester: pytest.Pytester) -> None:
+    _suite(pytester)
+    Path(pytester.path, "asv.conf.json").write_text("{ not json")
+    result = pytester.runpytest("--aide-perf", *NO_XDIST)
+    assert "aide: asv suite not collected: asv.conf.json: not valid JSON:" in _flat(result)
+    asked = pytester.runpytest("--aide-perf", "--aide-asv", "asv.conf.json", *NO_XDIST)
+    assert asked.ret == pytest.ExitCode.USAGE_ERROR
+    asked.stderr.fnmatch_lines(["ERROR: asv.conf.json: not valid JSON:*"])
+
+
+def test_aide_asv_names_a_suite_elsewhere(pytester: pytest.Pytester) -> None:
+    root = pytester.mkdir("perf")
+    (root / "asv.conf.json").write_text(CONFIG.replace('"benchmarks"', '"suite"'))
+    suite = root / "suite"
+    suite.mkdir()
+    (suite / "__init__.py").write_text("")
+    (suite / "bench_one.py").write_text("def track_one():\n    return 1\n")
+    result = pytester.runpytest("--aide-perf", "--aide-asv", "perf/asv.conf.json", *NO_XDIST)
+    result.assert_outcomes(passed=1)
+    assert "perf/suite/bench_one.py::track_one" in _checks(pytester)
