@@ -8,6 +8,9 @@ pytest sessions with the real plugins installed.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -361,3 +364,58 @@ def test_marked_tests_are_measured_under_xdist(pytester: pytest.Pytester) -> Non
     assert {"test_marked", "test_cs", "test_cs_decorator", "test_cs_pedantic"} <= set(checks)
     assert checks["test_marked"]["declared"] == "marker"
     assert all(len(c["results"][0]["samples"]) >= 3 for c in checks.values())
+
+
+CODSPEED_ONLY = """
+import pytest
+
+def work(n=300):
+    return sum(i * i for i in range(n))
+
+def test_fixture(benchmark):
+    assert benchmark(work, 300) == work(300)
+
+def test_pedantic(benchmark):
+    benchmark.pedantic(work, args=(300,), rounds=5, iterations=2)
+
+@pytest.mark.benchmark
+def test_marked():
+    work()
+"""
+
+
+def test_codspeed_alone_its_benchmark_fixture_is_measured(tmp_path: Path) -> None:
+    """pytest-codspeed without pytest-benchmark: its own ``benchmark`` fixture, timed by aide."""
+    root = Path(__file__).resolve().parents[1]
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-e", str(root), "pytest-codspeed"],
+        check=True,
+        capture_output=True,
+    )
+    lacks = "import importlib.util as u; print(u.find_spec('pytest_benchmark') is None)"
+    check = subprocess.run([str(python), "-c", lacks], capture_output=True, text=True, check=True)
+    assert check.stdout.strip() == "True"
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_cs.py").write_text(CODSPEED_ONLY)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "AIDE_"))}
+    done = subprocess.run(
+        [str(python), "-m", "pytest", "--aide-perf", "-p", "no:cacheprovider"],
+        cwd=project,
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "benchmarks as the suite wrote them: 2 using a benchmark fixture, 1 marked " in out
+    report = json.loads((project / ".aide" / "report.json").read_text())
+    results = {c["name"]: c["results"][0] for c in report["checks"]}
+    assert len(results["test_fixture"]["samples"]) >= 3
+    assert len(results["test_pedantic"]["samples"]) == 5
+    assert results["test_pedantic"]["calls_per_sample"] == 2
