@@ -170,6 +170,8 @@ def param_id(values: tuple[Any, ...]) -> str:
 def _shown(value: Any) -> str:
     if isinstance(value, str):
         return value
+    if isinstance(value, type) or inspect.isroutine(value):
+        return str(value.__qualname__)  # a class or function: its name, not its repr
     text = repr(value)
     return re.sub(r" at 0x[0-9a-fA-F]+>$", ">", text)
 

@@ -1493,7 +1493,8 @@ class AideSession:
         if self.settings.perf and self.workerinput is None:
             for line in [*self.pattern_warnings, *self._missing_benchmark()]:
                 self._line(terminalreporter, f"warning: {line}", yellow=True)
-        if self.settings.perf and not self.checks and self.workerinput is None:
+        collecting = self.config.option.collectonly
+        if self.settings.perf and not self.checks and self.workerinput is None and not collecting:
             self._line(terminalreporter, self._nothing_measured(), yellow=True)
         if not self.settings.perf or not self.checks:
             return

@@ -260,6 +260,21 @@ def test_a_bad_configuration_is_one_line(pytester: pytest.Pytester) -> None:
     asked.stderr.fnmatch_lines(["ERROR: asv.conf.json: not valid JSON:*"])
 
 
+def test_classes_as_parameters_read_by_name(pytester: pytest.Pytester) -> None:
+    _suite(
+        pytester,
+        "class Kinds:\n    params = [dict, list]\n\n    def track_made(self, kind):\n"
+        "        return len(kind())\n",
+    )
+    result = pytester.runpytest("--aide-perf", "--collect-only", "-q", *NO_XDIST)
+    ids = [line for line in result.stdout.lines if "::" in line]
+    assert ids == [
+        "benchmarks/bench_graph.py::Kinds::track_made[dict]",
+        "benchmarks/bench_graph.py::Kinds::track_made[list]",
+    ]
+    assert "measured nothing" not in result.stdout.str()  # collecting measures nothing
+
+
 def test_aide_asv_names_a_suite_elsewhere(pytester: pytest.Pytester) -> None:
     root = pytester.mkdir("perf")
     (root / "asv.conf.json").write_text(CONFIG.replace('"benchmarks"', '"suite"'))
