@@ -3,14 +3,17 @@
     python benchmarks/realworld.py GIT_URL_OR_PATH --commit REV --patch FILE
         --workdir DIR --tests PATH... [--select EXPR] [--runs 10] [--install PKG ...]
 
-1. Clones the project into DIR/project at REV, adds ``[tool.aide.checks."*"]``
-   to its pyproject.toml (the documented way to put existing ``benchmark``
-   tests under aide's gate, no test edited) and commits that as ``aide-base``;
-   applies FILE (a real slowdown in a hot function, no sleeps) on top as ``aide-slow``.
+1. Clones the project into DIR/project at REV as branch ``aide-base`` (no file
+   edited: every benchmark the suite declares is a check under ``--aide-perf``)
+   and applies FILE (a real slowdown in a hot function, no sleeps) on top as
+   ``aide-slow``. ``--asv CONFIG`` names an asv suite's configuration in the
+   project, collected with ``--aide-asv``.
 2. Makes DIR/venv and installs the project *editable* (``pip install -e``), this
    pytest-aide checkout, and ``--install`` extras.
 3. Reference: pytest-benchmark's own median of every test at base and at slow,
-   alternately, ``--reference-runs`` times; a test slowed by at least 10 % in
+   alternately, ``--reference-runs`` times (``--reference aide``: plain
+   ``pytest --aide-perf`` runs' medians instead, for suites pytest-benchmark
+   does not run: pytest-codspeed's marker style, asv); a test slowed by at least 10 % in
    every alternation is "expected to regress", one whose median ratio moved by
    less than 3.3 % is "unaffected".
 4. Same-job mode, ``--runs`` times each: A/A (base tree against ``aide-base``)
@@ -85,9 +88,6 @@ def set_up(options: argparse.Namespace) -> tuple[Path, Path]:
         work.mkdir(parents=True, exist_ok=True)
         sh("git", "clone", "-q", "--no-checkout", options.source, project, cwd=work)
         git(project, "checkout", "-q", "-B", "aide-base", options.commit)
-        pyproject = project / "pyproject.toml"
-        pyproject.write_text(pyproject.read_text() + '\n[tool.aide.checks."*"]\n')
-        git(project, "commit", "-qam", "aide: every benchmark test is an aide check")
         git(project, "checkout", "-q", "-B", "aide-slow")
         git(project, "apply", str(Path(options.patch).resolve()))
         git(project, "commit", "-qam", "planted slowdown")
@@ -101,8 +101,34 @@ def set_up(options: argparse.Namespace) -> tuple[Path, Path]:
 
 def pytest_args(options: argparse.Namespace) -> list[str]:
     """Selection and pytest-benchmark's limits, the same in every run."""
-    args = [*options.tests, "-q", "-p", "no:cacheprovider", "--benchmark-max-time=0.2"]
+    args = [*options.tests, "-q", "-p", "no:cacheprovider"]
+    if options.reference == "pytest-benchmark":
+        args.append("--benchmark-max-time=0.2")
+    if options.asv:
+        args += ["--aide-asv", options.asv]
     return args + (["-k", options.select] if options.select else [])
+
+
+def aide_reference(
+    project: Path, python: Path, options: argparse.Namespace
+) -> dict[str, list[float]]:
+    """Ratios slow/base of plain ``--aide-perf`` runs' medians, one per alternation."""
+    ratios: dict[str, list[float]] = {}
+    for _ in range(options.reference_runs):
+        medians: dict[str, dict[str, float]] = {}
+        for branch in ("aide-base", "aide-slow"):
+            git(project, "checkout", "-q", branch)
+            report = aide_run(project, python, options, "--aide-no-compare")
+            medians[branch] = {
+                check["id"]: check["results"][0]["stats"]["median"]
+                for check in report["checks"]
+                if check["results"] and check["results"][0]["kind"] == "timing"
+            }
+        base, slow = medians["aide-base"], medians["aide-slow"]
+        for name in base.keys() & slow.keys():
+            ratios.setdefault(name, []).append(slow[name] / base[name])
+    git(project, "checkout", "-q", "aide-base")
+    return ratios
 
 
 def reference(project: Path, python: Path, options: argparse.Namespace) -> dict[str, list[float]]:
@@ -211,16 +237,27 @@ def main() -> None:
     parser.add_argument("--modes", nargs="*", default=["same-job", "stored"])
     parser.add_argument("--stress", type=int, default=0, help="busy loops beside compared runs")
     parser.add_argument("--plain-runs", type=int, default=3, help="plain pytest-benchmark runs")
+    parser.add_argument("--asv", help="an asv suite's asv.conf.json in the project")
+    parser.add_argument(
+        "--reference",
+        choices=("pytest-benchmark", "aide"),
+        help="what measures the truth (default: aide for --asv, else pytest-benchmark)",
+    )
     options = parser.parse_args()
+    options.reference = options.reference or ("aide" if options.asv else "pytest-benchmark")
     project, python = set_up(options)
     started = time.perf_counter()
-    ratios = reference(project, python, options)
-    with busy(options.stress):
-        plain = plain_seconds(project, python, options)
-    print(
-        f"plain pytest-benchmark run of the tests: {plain:.1f} s (median of "
-        f"{options.plain_runs}, {options.stress} busy loop(s) beside)"
-    )
+    if options.reference == "aide":
+        ratios = aide_reference(project, python, options)
+        plain = float("nan")  # no plain run measures these suites as pytest-benchmark does
+    else:
+        ratios = reference(project, python, options)
+        with busy(options.stress):
+            plain = plain_seconds(project, python, options)
+        print(
+            f"plain pytest-benchmark run of the tests: {plain:.1f} s (median of "
+            f"{options.plain_runs}, {options.stress} busy loop(s) beside)"
+        )
     truth = {name: statistics.median(values) for name, values in ratios.items()}
     line = 10.0  # a slowdown of at least 10 % is one the gate must catch
     # Expected to regress: slowed by at least 10 % in every alternation, so one
@@ -229,7 +266,7 @@ def main() -> None:
     unaffected = {n for n, r in truth.items() if abs(r - 1) < line / 300}
     print(f"project {options.source} at {options.commit}; patch {options.patch}")
     print(
-        f"pytest-benchmark reference: {len(truth)} tests, {len(expected)} slowed by at least "
+        f"{options.reference} reference: {len(truth)} tests, {len(expected)} slowed by at least "
         f"{line:g} % (expected to regress), {len(unaffected)} moved by less than "
         f"{line / 3:.1f} % (unaffected); tolerance {options.tolerance:g} % same-job, "
         f"{options.stored_tolerance:g} % stored"
@@ -282,7 +319,8 @@ def main() -> None:
             title = f"stored {mode} counts (valgrind), tolerance 3 %"
         report_mode(title, runs, truth, expected, unaffected, seconds)
         print(
-            f"cost: median run {seconds:.1f} s, x{seconds / plain:.2f} plain; checks measured "
+            f"cost: median run {seconds:.1f} s, "
+            f"{f'x{seconds / plain:.2f}' if plain == plain else 'no'} plain; checks measured "
             f"again: {sent['A/A']} in A/A runs, {sent['A/B']} in A/B runs"
         )
     print(f"total {time.perf_counter() - started:.0f} s")
@@ -335,7 +373,7 @@ def report_mode(
                     f"[{(low - 1) * 100:+.1f}, {(high - 1) * 100:+.1f}]"
                 )
     print(
-        f"{'check':70} {'pytest-benchmark':>16} {'A/B median est.':>15} {'A/A median est.':>15}"
+        f"{'check':70} {'reference':>16} {'A/B median est.':>15} {'A/A median est.':>15}"
         "  A/B flagged"
     )
     for name in sorted(truth, key=lambda n: -truth[n]):

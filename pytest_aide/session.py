@@ -557,6 +557,11 @@ class AideSession:
             if path.is_relative_to(self.config.rootpath):
                 path = rootdir / path.relative_to(self.config.rootpath)
             args.append(f"--confcutdir={path}")
+        asv = self.settings.asv  # the suite's configuration, in the worker's own tree
+        if asv is not None:
+            if asv.is_relative_to(self.config.rootpath):
+                asv = rootdir / asv.relative_to(self.config.rootpath)
+            args += ["--aide-asv", str(asv)]
         return args
 
     def _time_benchmarks(self) -> None:

@@ -203,6 +203,11 @@ def test_against_a_revision_pairs_time_benchmarks_and_never_passes_the_rest(
     pytester: pytest.Pytester,
 ) -> None:
     _suite(pytester)
+    # The configuration elsewhere than the rootdir: the worker sessions must be told it too.
+    Path(pytester.path, "asv.conf.json").unlink()
+    Path(pytester.mkdir("perf"), "asv.conf.json").write_text(
+        CONFIG.replace('"benchmarks"', '"../benchmarks"')
+    )
     for command in (
         ["git", "init", "-q"],
         ["git", "add", "-A"],
@@ -212,7 +217,14 @@ def test_against_a_revision_pairs_time_benchmarks_and_never_passes_the_rest(
     slower = SUITE.replace("work(300)", "work(300 * 4)")
     Path(pytester.path, "benchmarks", "bench_graph.py").write_text(slower)
     result = pytester.runpytest_subprocess(
-        "--aide-perf", "--aide-against", "HEAD", "-k", "time_plain or track_len", *NO_XDIST
+        "--aide-perf",
+        "--aide-asv",
+        "perf/asv.conf.json",
+        "--aide-against",
+        "HEAD",
+        "-k",
+        "time_plain or track_len",
+        *NO_XDIST,
     )
     result.assert_outcomes(failed=2)
     checks = _checks(pytester)
