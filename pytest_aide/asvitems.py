@@ -9,6 +9,7 @@ paired, counted and profiled like it), ``timeraw_`` code in fresh interpreters,
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import subprocess
 import sys
@@ -270,8 +271,6 @@ class AsvItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Where the benchmark is defined, and asv's name for it."""
         try:
-            import inspect
-
             line = inspect.getsourcelines(self.bench.func)[1] - 1
         except (OSError, TypeError):
             line = None
