@@ -419,3 +419,23 @@ def test_codspeed_alone_its_benchmark_fixture_is_measured(tmp_path: Path) -> Non
     assert len(results["test_fixture"]["samples"]) >= 3
     assert len(results["test_pedantic"]["samples"]) == 5
     assert results["test_pedantic"]["calls_per_sample"] == 2
+
+
+def test_with_codspeed_enabled_each_tool_measures_once(pytester: pytest.Pytester) -> None:
+    """``--codspeed`` beside ``--aide-perf``: aide times each test once, codspeed its rounds."""
+    _suite(pytester)
+    result = pytester.runpytest(
+        "--aide-perf", "--codspeed", "-k", "marked or test_cs or test_pb", *NO_XDIST
+    )
+    result.assert_outcomes(passed=5)
+    assert "INTERNALERROR" not in result.stdout.str()
+    checks = _checks(pytester)
+    assert set(checks) == {
+        "test_marked",
+        "test_pb",  # its benchmark fixture is codspeed's under --codspeed
+        "test_cs",
+        "test_cs_decorator",
+        "test_cs_pedantic",
+    }
+    assert all(len(c["results"]) == 1 for c in checks.values())  # one timing each
+    assert "test_marked#2" not in result.stdout.str()
