@@ -33,6 +33,7 @@ from pytest_aide.results import Result, TimingResult
 from pytest_aide.runner import (
     CheckRun,
     Load,
+    ProfiledBenchmark,
     RunError,
     Scaling,
     profiling_request,
@@ -182,17 +183,9 @@ class AideTimer:
             make = pedantic_batch(target, args, kwargs, setup, teardown)
             return self._server.serve_batches(self._check.nodeid, label, target, make)
         request = profiling_request()
-        if request is not None:
-            values: list[Any] = []
-
-            def prepare() -> Callable[[], Any]:
-                call_args, call_kwargs = args, kwargs
-                if setup is not None and (made := setup()) is not None:
-                    call_args, call_kwargs = made
-                return lambda: values.append(target(*call_args, **call_kwargs))
-
-            request.profile(label, lambda: None, prepare=prepare)
-            return values[-1] if values else None
+        if request is not None:  # profiled as a pytest-benchmark test's pedantic call is
+            profiled = ProfiledBenchmark(None, label, request)
+            return profiled.pedantic(target, args, kwargs, setup, teardown)
         plan = self._plan(rounds[0], rounds[2], True)
         if plan.smoke:
             rounds = (1, 1, 0)

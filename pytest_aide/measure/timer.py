@@ -505,6 +505,7 @@ def pedantic(
     """
     count, iterations, warmup = rounds
     clock = plan.clock
+    dual = clock if isinstance(clock, MeasureClock) else None
     samples: list[float] = []
     walls: list[float] = []
     value: Any = None
@@ -516,19 +517,18 @@ def pedantic(
         for _ in range(iterations):
             value = target(*call_args, **call_kwargs)
         took = clock() - started
-        wall = clock.take_wall() if isinstance(clock, MeasureClock) else took
+        wall = dual.take_wall() if dual is not None else took
         if index >= warmup:
             samples.append(took / iterations / 1e9)
             walls.append(wall / iterations / 1e9)
         if teardown is not None:
             teardown(*call_args, **call_kwargs)
-    separate = isinstance(clock, MeasureClock)
     return TimingResult(
         name,
         samples,
         warmup=warmup,
         calls_per_sample=iterations,
-        measure=clock.measure if isinstance(clock, MeasureClock) else "wall",
-        wall_samples=walls if separate else None,
+        measure=dual.measure if dual is not None else "wall",
+        wall_samples=walls if dual is not None else None,
         value=value,
     )
