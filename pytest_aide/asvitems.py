@@ -200,6 +200,8 @@ class AsvItem(pytest.Item):
         self.values = values
         self.aide_pairable = bench.kind == "time"
         """Only a ``time_`` benchmark goes through the timer a pair or count worker serves."""
+        self.aide_tracked = bench.kind in ("track", "mem", "peakmem")
+        """It yields a number: under ``--aide-against`` REV's tree yields its own to compare."""
 
     def _suite(self) -> AsvSuite:
         node: Any = self.parent
@@ -237,10 +239,15 @@ class AsvItem(pytest.Item):
         session = suite.session
         check = session.check_for(self)
         if bench.kind == "time":
-            repeat = bench.attr("repeat", 0)
-            iterations = repeat if isinstance(repeat, int) and repeat > 0 else 10
+            rounds = _rounds(bench.attr("repeat", 0))
             warmup = 0 if bench.attr("warmup_time", None) == 0 else 2
-            suite.timer_for(self, AsvTimer).time(bench.func, args, {}, iterations, warmup)
+            timer = suite.timer_for(self, AsvTimer)
+            number = bench.attr("number", 0)
+            if isinstance(number, int) and number > 0:  # exactly so many calls a sample
+                afresh = _afresh(bench, args)
+                timer.pedantic(bench.func, args, {}, (rounds, number, warmup), setup=afresh)
+            else:
+                timer.time(bench.func, args, {}, rounds, warmup)
         elif bench.kind == "timeraw":
             check.results.append(_timeraw(check.next_result_name(), bench, args, self.nodeid))
         elif bench.kind == "peakmem":
@@ -276,6 +283,33 @@ class AsvItem(pytest.Item):
             line = None
         suffix = f"({param_id(self.values)})" if self.values else ""
         return self.path, line, f"asv {self.bench.name}{suffix}"
+
+
+def _rounds(repeat: object) -> int:
+    """Samples of a ``time_`` benchmark: its ``repeat``, or asv's tuple's bounds around 10."""
+    if isinstance(repeat, int) and not isinstance(repeat, bool) and repeat > 0:
+        return repeat
+    if isinstance(repeat, (tuple, list)) and len(repeat) == 3:
+        low, high = (int(r) for r in repeat[:2])
+        return max(low, min(high, 10), 1)
+    return 10
+
+
+def _afresh(bench: AsvBenchmark, args: tuple[Any, ...]) -> Callable[[], None]:
+    """Before each sample but the first, tear down and set up again, as asv does."""
+    first = True
+
+    def again() -> None:
+        nonlocal first
+        if first:
+            first = False
+            return
+        for teardown in bench.teardowns:
+            teardown(*args)
+        for setup in bench.setups:
+            setup(*args)
+
+    return again
 
 
 def _timeraw(name: str, bench: AsvBenchmark, args: tuple[Any, ...], nodeid: str) -> TimingResult:

@@ -10,7 +10,7 @@ from typing import Any
 from pytest_aide.confirm import Confirmation
 from pytest_aide.measure.attribution import count_differential_lines
 from pytest_aide.measure.profile import Profile, differential_lines
-from pytest_aide.results import CountResult, Result, TimingResult, result_from_dict
+from pytest_aide.results import CountResult, Result, TimingResult, TrackResult, result_from_dict
 from pytest_aide.stats import RatioEstimate
 from pytest_aide.verdict import Breach, Comparison, Evidence, Threshold, Verdict, decide
 
@@ -43,8 +43,9 @@ class Check:
     """Under ``--aide-against``: results that could not be compared, and why."""
     pair_problems: list[str] = field(default_factory=list)
     """Under ``--aide-against``: why a comparison would be false (both sides ran one file)."""
-    against_counts: dict[str, CountResult] = field(default_factory=dict)
-    """Under ``--aide-against``: REV's count of each counted result, by result name."""
+    against_counts: dict[str, CountResult | TrackResult] = field(default_factory=dict)
+    """Under ``--aide-against``: REV's count of each counted result, and its number of each
+    asv number (:class:`~pytest_aide.results.TrackResult`), by result name."""
     count_notes: list[str] = field(default_factory=list)
     """Measured calls the check asked to count that were not counted, and why."""
     uncompared: list[str] = field(default_factory=list)
@@ -64,7 +65,7 @@ class Check:
     baseline_profiles: tuple[str, list[Profile]] | None = None
     """What the profiles to diff against are of (``the baseline of 2026-11-20``, ``REV in
     the same job``) and the profiles, when there are any."""
-    baseline_counts: tuple[str, dict[str, CountResult]] | None = None
+    baseline_counts: tuple[str, dict[str, CountResult | TrackResult]] | None = None
     """What the counts compared with are of, and those counts by result name."""
     declared: str | None = None
     """How the suite declared the benchmark (``fixture``, ``marker``); None for aide's own."""
@@ -95,11 +96,12 @@ class Check:
         lines = []
         for result in self.results:
             before = old.get(result.name) if isinstance(result, CountResult) else None
-            if before is None or abs(result.instructions - before.instructions) < _SMALL * max(
+            if not isinstance(before, CountResult) or not isinstance(result, CountResult):
+                continue
+            if abs(result.instructions - before.instructions) < _SMALL * max(
                 before.instructions, 1.0
             ):
                 continue
-            assert isinstance(result, CountResult)
             if not result.functions:
                 lines.append(
                     f"{result.name}: no differential by instructions: this run's count has no "

@@ -116,9 +116,10 @@ class Gate:
                 self._save(check, evidence, counts, self.count_slugs[counts[0].measure])
         if self.against is not None:
             check.baseline_counts = (f"{self.against} in the same job", check.against_counts)
+            tracks = [r for r in check.results if isinstance(r, TrackResult)]
             evidence.comparisons += compare_count_results(
                 check.against_counts,
-                counts,
+                [*counts, *tracks],
                 tolerance=self._count_tolerance(check),
                 baseline_date="",
                 against=self.against,

@@ -6,7 +6,9 @@ own tree (see :class:`Redirect`), runs the items the controller keeps, in the
 controller's order, and stops at each measured call (``benchmark(...)``,
 ``benchmark.pedantic(...)``, ``aide_timer(...)``, a scenario's target) to time
 batches of calls when asked. The test then goes on with the call's return
-value, so its assertions still run.
+value, so its assertions still run. With ``plain`` in its spec a session
+only imports from its tree and runs as any other (REV's asv numbers,
+:mod:`pytest_aide.tracked`).
 """
 
 from __future__ import annotations
@@ -419,6 +421,8 @@ def _start() -> PairServer | None:
     _redirect_paths(spec.get("path_map"))
     if spec.get("redirects"):
         sys.meta_path.insert(0, Redirect(spec["redirects"]))
+    if spec.get("plain"):  # a whole session of REV's tree, driven by nobody (tracked.py)
+        return None
     return PairServer(spec)
 
 

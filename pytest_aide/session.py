@@ -67,6 +67,7 @@ from pytest_aide.report.terminal import fold, summary_lines
 from pytest_aide.results import CountResult, ScalingResult, TimingResult, result_from_dict
 from pytest_aide.runner import ProfiledBenchmark, profiling
 from pytest_aide.suites import KINDS, declared
+from pytest_aide.tracked import Tracked
 from pytest_aide.units import format_duration, hint, parse_timeout
 from pytest_aide.verdict import (
     CONFIRMABLE_METRICS,
@@ -326,6 +327,8 @@ class AideSession:
                     self.revision = Revision.check_out(settings.against, config.rootpath)
             except AgainstError as exc:
                 raise pytest.UsageError(str(exc)) from None
+        self.tracked = Tracked(self.revision.label) if self.revision is not None else None
+        """Under ``--aide-against``: REV's numbers of the asv items that yield one."""
         self.stored_run: StoredRun | None = None
         if settings.perf and settings.compare_run is not None:
             self.stored_run = self._read_stored_run(settings.compare_run)
@@ -660,17 +663,38 @@ class AideSession:
                 items = [item for item in session.items if self._pairs_time(item)]
                 if items:
                     self._pair(items)
+                self._track([item for item in session.items if self._tracks(item)])
             self._count(list(session.items))
         return (yield)
+
+    def _tracks(self, item: pytest.Item) -> bool:
+        """Whether ``item`` is an asv benchmark whose number REV's tree yields too."""
+        return declared(item) == "asv" and getattr(item, "aide_tracked", False)
+
+    def _track(self, items: list[pytest.Item]) -> None:
+        """Run ``items`` once in REV's tree, for the numbers they yield there."""
+        assert self.tracked is not None
+        if not items:
+            return
+        rev, _ = self._trees(items)
+        args = self._worker_args(items, rev.rootdir)
+        self.tracked.run(rev, [item.nodeid for item in items], args, self.progress)
 
     def _attach_pairs(self, item: pytest.Item, check: Check) -> None:
         """Give ``check`` its paired estimates, or say why it has none against REV."""
         assert self.revision is not None
+        if self._tracks(item):
+            assert self.tracked is not None
+            if not self.tracked.known(item.nodeid):
+                self._track([item])  # an xdist worker runs each item as it comes
+            self.tracked.attach(item.nodeid, check)
+            return
         if not self._pairable(item):
             if declared(item) == "asv":  # asked to compare, and it cannot be: never a pass
                 check.uncompared.append(
-                    f"{check.name}: not compared against {self.revision.label}: only asv "
-                    "time_ benchmarks run in both trees; gate this one on a stored baseline"
+                    f"{check.name}: not compared against {self.revision.label}: asv "
+                    "timeraw_ benchmarks run in fresh interpreters, not in pairs; gate this "
+                    "one on a stored baseline"
                 )
             elif check.timings:
                 check.pair_notes.append(
@@ -1302,8 +1326,9 @@ class AideSession:
             self.counting_against.attribute([item.nodeid], self.progress)
             theirs = self.counting_against.functions
             for name, result in check.against_counts.items():
-                found = theirs.get((item.nodeid, name), [])
-                check.against_counts[name] = dataclasses.replace(result, functions=found)
+                if isinstance(result, CountResult):
+                    found = theirs.get((item.nodeid, name), [])
+                    check.against_counts[name] = dataclasses.replace(result, functions=found)
 
     def _explain(self, item: pytest.Item, check: Check) -> None:
         """Run the test once more with its measured calls profiled (``--aide-explain``).

@@ -199,7 +199,7 @@ def test_stored_baselines_gate_each_kind(pytester: pytest.Pytester) -> None:
     assert checks["benchmarks/bench_graph.py::time_plain"]["status"] == "PASS"
 
 
-def test_against_a_revision_pairs_time_benchmarks_and_never_passes_the_rest(
+def test_against_a_revision_pairs_time_and_compares_numbers_and_never_passes_the_rest(
     pytester: pytest.Pytester,
 ) -> None:
     _suite(pytester)
@@ -214,7 +214,10 @@ def test_against_a_revision_pairs_time_benchmarks_and_never_passes_the_rest(
         ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base"],
     ):
         assert pytester.run(*command).ret == 0
-    slower = SUITE.replace("work(300)", "work(300 * 4)")
+    slower = SUITE.replace("work(300)", "work(300 * 4)").replace("n * 2", "n * 3")
+    slower = slower.replace(
+        "class Sizes:", "class Sizes:\n    def track_new(self):\n        return 1\n"
+    )
     Path(pytester.path, "benchmarks", "bench_graph.py").write_text(slower)
     result = pytester.runpytest_subprocess(
         "--aide-perf",
@@ -223,16 +226,27 @@ def test_against_a_revision_pairs_time_benchmarks_and_never_passes_the_rest(
         "--aide-against",
         "HEAD",
         "-k",
-        "time_plain or track_len",
+        "time_plain or track_len or track_value or mem_list or timeraw or track_new",
         *NO_XDIST,
     )
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=5, passed=4, skipped=1)  # mem_list picks peakmem_list too
+    result.stdout.fnmatch_lines(["track_value?100-True? * +50.00% track * REGRESSED"])
     checks = _checks(pytester)
-    (paired,) = checks["benchmarks/bench_graph.py::time_plain"]["comparisons"]
+    prefix = "benchmarks/bench_graph.py::"
+    (paired,) = checks[prefix + "time_plain"]["comparisons"]
     assert paired["status"] == "regressed" and paired["against"].startswith("HEAD (")
-    track = checks["benchmarks/bench_graph.py::Cached::track_len"]
-    assert track["status"] == "NOT COMPARED"
-    assert "only asv time_ benchmarks run in both trees" in track["uncompared"][0]
+    # A number is yielded once in REV's tree and compared as a count is.
+    (tracked,) = checks[prefix + "TimeSuite::track_value[100-True]"]["comparisons"]
+    assert (tracked["status"], tracked["measure"], tracked["ratio"]) == ("regressed", "track", 1.5)
+    assert tracked["against"].startswith("HEAD (")
+    for same in ("Cached::track_len", "Sizes::mem_list", "Sizes::peakmem_list"):
+        (compared,) = checks[prefix + same]["comparisons"]
+        assert checks[prefix + same]["status"] == "PASS" and compared["ratio"] == 1.0
+    new = checks[prefix + "Sizes::track_new"]
+    assert new["status"] == "PASS" and "not in HEAD" in " ".join(new["notes"])
+    raw = checks[prefix + "timeraw_import"]
+    assert raw["status"] == "NOT COMPARED"
+    assert "timeraw_ benchmarks run in fresh interpreters" in raw["uncompared"][0]
 
 
 def test_timeout_stops_a_benchmark_that_runs_on(pytester: pytest.Pytester) -> None:
@@ -297,3 +311,64 @@ def test_aide_asv_names_a_suite_elsewhere(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--aide-perf", "--aide-asv", "perf/asv.conf.json", *NO_XDIST)
     result.assert_outcomes(passed=1)
     assert "perf/suite/bench_one.py::track_one" in _checks(pytester)
+
+
+MUTATING = """
+from .common import note
+
+class Popping:
+    number = 1
+    repeat = (3, 4, 10.0)
+    warmup_time = 0
+
+    def setup(self):
+        self.items = list(range(50))
+        note("setup")
+
+    def teardown(self):
+        note("teardown")
+
+    def time_pop(self):
+        assert len(self.items) == 50, "called again without setting up afresh"
+        self.items.pop()
+"""
+
+
+def test_number_times_exact_calls_set_up_afresh_before_each_sample(
+    pytester: pytest.Pytester,
+) -> None:
+    _suite(pytester, MUTATING)
+    result = pytester.runpytest("--aide-perf", "-k", "time_pop", *NO_XDIST)
+    result.assert_outcomes(passed=1)
+    (timed,) = _checks(pytester)["benchmarks/bench_graph.py::Popping::time_pop"]["results"]
+    # repeat's (min, max, time) bounds 4 samples of number=1 call each, no warm-up.
+    assert (len(timed["samples"]), timed["calls_per_sample"], timed["warmup"]) == (4, 1, 0)
+    # asv sets up once, then tears down and sets up again before every later sample.
+    assert _events(pytester) == ["setup"] + ["teardown", "setup"] * 3 + ["teardown"]
+
+
+def test_under_xdist_every_kind_is_relayed_and_a_time_benchmark_is_explained(
+    pytester: pytest.Pytester,
+) -> None:
+    pytest.importorskip("xdist")
+    _suite(pytester)
+    result = pytester.runpytest_subprocess(
+        "--aide-perf",
+        "-n",
+        "2",
+        "-p",
+        "no:randomly",
+        "--aide-explain",
+        "always",
+        "-k",
+        "time_plain or track_len or mem_list",
+    )
+    result.assert_outcomes(passed=4)  # mem_list picks peakmem_list too
+    checks = _checks(pytester)
+    prefix = "benchmarks/bench_graph.py::"
+    assert {c["declared"] for c in checks.values()} == {"asv"}
+    assert checks[prefix + "Cached::track_len"]["results"][0]["value"] == 300.0
+    assert checks[prefix + "Sizes::mem_list"]["results"][0]["measure"] == "size"
+    (profile,) = checks[prefix + "time_plain"]["profiles"]
+    assert profile["name"] == "time_plain"
+    assert any(f["function"] == "work" for f in profile["functions"])  # common.py's, called

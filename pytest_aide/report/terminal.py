@@ -60,7 +60,13 @@ def _rows(check: Check) -> list[tuple[str, ...]]:
             grew = f"grows as {fit.best.name}" if fit is not None else "-"
             grew += " (not judged)" if result.unjudged() else ""
             return [(check.name, *("-",) * 6, grew, limits, check.status)]
-        return [(check.name, *("-",) * 7, limits, check.status)]
+        numbers = [
+            c
+            for c in (check.verdict.comparisons if check.verdict else [])
+            if c.measure in ("track", "size", "peakmem")
+        ]  # an asv number: its change is the check's
+        change = _change(numbers[0]) if numbers else "-"
+        return [(check.name, *("-",) * 6, change, limits, check.status)]
     comparisons: dict[str, Comparison] = {}
     for c in check.verdict.comparisons if check.verdict else []:
         # A counted result shows its count's comparison, which gates, not its time's;
@@ -72,18 +78,21 @@ def _rows(check: Check) -> list[tuple[str, ...]]:
     rows = []
     for label, result in measured:
         comparison = comparisons.get(result.name)
-        change = "-"
-        if comparison is not None:
-            e = comparison.estimate
-            if comparison.measure == "time":
-                change = f"{e.percent:+.1f}% [{(e.low - 1) * 100:+.1f}, {(e.high - 1) * 100:+.1f}]"
-            else:
-                change = f"{e.percent:+.2f}% {comparison.measure}"
-            change += "" if comparison.gating else " (info)"
-            if comparison.undecided:
-                change = f"n/a ({e.n_old} vs {e.n_new})"
+        change = "-" if comparison is None else _change(comparison)
         rows.append((label, *_figures(result), change, limits, check.status))
     return rows
+
+
+def _change(comparison: Comparison) -> str:
+    """The change column: a time's estimate and interval, or a count's exact ratio."""
+    e = comparison.estimate
+    if comparison.undecided:
+        return f"n/a ({e.n_old} vs {e.n_new})"
+    if comparison.measure == "time":
+        change = f"{e.percent:+.1f}% [{(e.low - 1) * 100:+.1f}, {(e.high - 1) * 100:+.1f}]"
+    else:
+        change = f"{e.percent:+.2f}% {comparison.measure}"
+    return change + ("" if comparison.gating else " (info)")
 
 
 _SWEEP_HEADER = ("concurrency", "req/s", "p50", "p95", "errors", "")
