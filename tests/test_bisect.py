@@ -151,3 +151,45 @@ def test_a_bad_that_did_not_regress_has_nothing_to_bisect(repo: Path) -> None:
         pytest.skip("valgrind not installed")
     assert done.returncode == 1
     assert "did not regress against GOOD" in done.stderr and "nothing to bisect" in done.stderr
+
+
+SHAPES = {
+    "marker": {
+        "test_marked.py": "import pytest\nfrom work import diagnose\n\n"
+        "@pytest.mark.benchmark\ndef test_marked():\n    diagnose()\n",
+    },
+    "asv": {
+        "asv.conf.json": '{"version": 1, "benchmark_dir": "benchmarks"}\n',
+        "benchmarks/__init__.py": "",
+        "benchmarks/bench_work.py": "from work import diagnose\n\n"
+        "def time_diagnose():\n    diagnose()\n",
+    },
+}
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+@pytest.mark.parametrize(("shape", "check"), [("marker", "test_marked"), ("asv", "time_diagnose")])
+def test_bisect_finds_the_commit_in_a_suite_as_it_was_written(
+    pytester: pytest.Pytester, shape: str, check: str
+) -> None:
+    path = pytester.path
+    _git(path, "init", "-q")
+    _git(path, "config", "user.email", "aide@example.com")
+    _git(path, "config", "user.name", "aide")
+    (path / "work.py").write_text(WORK)
+    (path / "pytest.ini").write_text("[pytest]\npythonpath = .\n")
+    for name, text in SHAPES[shape].items():
+        (path / name).parent.mkdir(exist_ok=True)
+        (path / name).write_text(text)
+    _git(path, "add", "-A")
+    _git(path, "commit", "-qm", "first")
+    for message in ("planted: twice the work", "tidy"):
+        text = (path / "work.py").read_text()
+        (path / "work.py").write_text(text.replace("SCALE = 1", "SCALE = 2") + f"# {message}\n")
+        _git(path, "commit", "-qam", message)
+    planted = _git(path, "rev-parse", "--short=7", "HEAD~1")
+    command = [sys.executable, "-m", "pytest_aide.cli", "bisect", "HEAD~2", "HEAD", "-k", check]
+    done = subprocess.run(command, cwd=path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith(f"first regressed commit: {planted} 'planted: twice the work': +"), last
