@@ -52,7 +52,15 @@ class Tracked:
             progress(f"aide: {len(nodeids)} asv number(s) in {self.label}")
         scratch = Path(tempfile.mkdtemp(prefix="aide-tracked-"))
         try:
-            done = self._session(tree, nodeids, args, scratch)
+            session = _session(tree, args, scratch)
+            collected = set(_collected(session("--collect-only").stdout))
+            if collected:  # else REV's collection failed: the run below says why
+                self.absent.update(n for n in nodeids if n not in collected)
+                nodeids = [n for n in nodeids if n in collected]
+            if not nodeids:
+                return
+            keep = set(nodeids)
+            done = session(*(f"--deselect={n}" for n in collected if n not in keep))
             report = scratch / "report.json"
             if not report.is_file():
                 lines = (done.stdout + done.stderr).strip().splitlines() or ["no output"]
@@ -62,55 +70,20 @@ class Tracked:
             checks = {c["id"]: c for c in json.loads(report.read_text())["checks"]}
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        collected = set(_collected(done.stdout))
         for nodeid in nodeids:
             check = checks.get(nodeid)
-            if check is None:
-                if collected and nodeid not in collected:
-                    self.absent.add(nodeid)
-                else:
-                    self.missing[nodeid] = f"it did not run in {self.label}"
-                continue
             numbers = {
                 r["name"]: TrackResult.from_dict(r)
-                for r in check["results"]
+                for r in (check or {}).get("results", [])
                 if r.get("kind") == TrackResult.kind
             }
             if numbers:
                 self.found[nodeid] = numbers
+            elif check is None:
+                self.missing[nodeid] = f"it did not run in {self.label}"
             else:
                 failed = (check.get("failures") or [check.get("outcome") or "no number"])[0]
                 self.missing[nodeid] = f"it yielded no number in {self.label} ({failed})"
-
-    def _session(
-        self, tree: Tree, nodeids: Sequence[str], args: Sequence[str], scratch: Path
-    ) -> subprocess.CompletedProcess[str]:
-        """List what REV's tree collects, then run the wanted items that it has."""
-        spec = {"plain": True, "redirects": tree.redirects, "path_map": tree.path_map}
-        command = [sys.executable, "-m", "pytest", "-p", "pytest_aide.pairworker", "-q"]
-        command += ["-p", "no:cacheprovider", "--rootdir", str(tree.rootdir)]
-        if tree.inifile is not None:
-            command += ["-c", str(tree.inifile)]
-        command += ["--aide-perf", "--aide-no-compare", "--aide-confirm", "0"]
-        command += ["--aide-explain", "never", f"--aide-report-dir={scratch}"]
-        command += [f"--aide-history={scratch / 'history.sqlite'}", *args]
-
-        def session(*extra: str) -> subprocess.CompletedProcess[str]:
-            env = {**os.environ, WORKER_ENV: json.dumps(spec)}
-            return subprocess.run(
-                [*command, *extra],
-                cwd=tree.rootdir,
-                capture_output=True,
-                text=True,
-                check=False,
-                env=env,
-            )
-
-        listed = session("--collect-only")
-        keep = set(nodeids)
-        done = session(*(f"--deselect={n}" for n in _collected(listed.stdout) if n not in keep))
-        done.stdout = listed.stdout + done.stdout
-        return done
 
     def attach(self, nodeid: str, check: Check) -> None:
         """Give ``check`` REV's number beside each of its own, or say why it has none."""
@@ -128,6 +101,33 @@ class Tracked:
                 check.uncompared.append(f"{result.name}: not compared against {self.label}: {why}")
             else:
                 check.against_counts[result.name] = before
+
+
+def _session(
+    tree: Tree, args: Sequence[str], scratch: Path
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """A plain ``--aide-perf`` session of REV's tree, reporting into ``scratch``."""
+    spec = {"plain": True, "redirects": tree.redirects, "path_map": tree.path_map}
+    command = [sys.executable, "-m", "pytest", "-p", "pytest_aide.pairworker", "-q"]
+    command += ["-p", "no:cacheprovider", "--rootdir", str(tree.rootdir)]
+    if tree.inifile is not None:
+        command += ["-c", str(tree.inifile)]
+    command += ["--aide-perf", "--aide-no-compare", "--aide-confirm", "0"]
+    command += ["--aide-explain", "never", f"--aide-report-dir={scratch}"]
+    command += [f"--aide-history={scratch / 'history.sqlite'}", *args]
+    env = {**os.environ, WORKER_ENV: json.dumps(spec)}
+
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*command, *extra],
+            cwd=tree.rootdir,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+        )
+
+    return run
 
 
 def _collected(listing: str) -> list[str]:
