@@ -17,6 +17,7 @@ from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideScaling, Aid
 from pytest_aide.options import OptionError, add_options, read_settings
 from pytest_aide.session import SESSION_KEY, SESSION_NAME, AideSession, AsyncioLoops
 from pytest_aide.suites import DeclaredBenchmarks
+from pytest_aide.summary import SUMMARY_NAME, TerminalSummary
 
 __all__ = ["aide_cpu", "aide_load", "aide_memory", "aide_scaling", "aide_timer"]
 
@@ -58,6 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
     session = AideSession(config, settings)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_NAME)
+    config.pluginmanager.register(TerminalSummary(session), SUMMARY_NAME)
     if session.measures_declared:
         benchmarks = DeclaredBenchmarks(_timer_for, session.is_check)
         config.pluginmanager.register(benchmarks, "aide-declared-benchmarks")

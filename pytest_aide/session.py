@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any, NamedTuple, NoReturn, TextIO
@@ -55,7 +54,6 @@ from pytest_aide.measure.profile import Profile
 from pytest_aide.measure.queries import WatchedDatabase, resolve_databases
 from pytest_aide.measure.system import (
     SystemMeter,
-    busy_warning,
     machine_info,
     machine_slug,
 )
@@ -63,10 +61,9 @@ from pytest_aide.measure.timer import LoopFactory, LoopUnavailable, TimingPlan, 
 from pytest_aide.pairworker import serving
 from pytest_aide.report.files import Outputs, write_outputs
 from pytest_aide.report.json import build_report
-from pytest_aide.report.terminal import fold, summary_lines
 from pytest_aide.results import CountResult, ScalingResult, TimingResult, result_from_dict
 from pytest_aide.runner import ProfiledBenchmark, profiling
-from pytest_aide.suites import KINDS, declared
+from pytest_aide.suites import declared
 from pytest_aide.tracked import Tracked
 from pytest_aide.units import format_duration, hint, parse_timeout
 from pytest_aide.verdict import (
@@ -86,22 +83,6 @@ __all__ = ["SESSION_KEY", "SESSION_NAME", "AideSession", "AsyncioLoops"]
 
 
 SESSION_NAME = "aide-session"
-_STATUS_MARKUP: dict[str, dict[str, bool]] = {
-    "PASS": {"green": True},
-    "IMPROVED": {"green": True},
-    "FAIL": {"red": True, "bold": True},
-    "REGRESSED": {"red": True, "bold": True},
-    "NOT COMPARED": {"red": True, "bold": True},
-    "ERROR": {"red": True, "bold": True},
-    "SKIP": {"yellow": True},
-}
-"""How the summary colours a status where the terminal shows colour (pytest's markup)."""
-_CLOCKS = {
-    "wall": "wall (the wall clock)",
-    "solo": "solo (wall time minus run-queue wait)",
-    "cpu": "cpu (the thread's CPU time)",
-}
-"""How the summary's header names the clocks the timings were read on."""
 _AIDE_FIXTURES = ("aide_timer", "aide_memory", "aide_cpu", "aide_load")
 SESSION_KEY = pytest.StashKey["AideSession"]()
 _CHECK_KEY = pytest.StashKey[Check]()
@@ -266,7 +247,7 @@ class AideSession:
         self._scenario_dirs = [absolute(config.rootpath / d) for d in settings.scenario_dirs]
         self._overrides: ProfileOverrides = {}
         self._config_error: str | None = None
-        self._outputs: Outputs | None = None
+        self.outputs: Outputs | None = None
         pyproject = config.rootpath / "pyproject.toml"
         if config.inipath is not None and config.inipath.name == "pyproject.toml":
             pyproject = config.inipath
@@ -1462,14 +1443,14 @@ class AideSession:
             }
         history = settings.history or settings.report_dir / "history.sqlite"
         report["history"] = display_path(history, self.config.rootpath)
-        self._outputs = write_outputs(
+        self.outputs = write_outputs(
             report,
             settings.report_dir,
             history=history,
             benchmark_json=settings.benchmark_json,
         )
         root = shown_from or self.config.rootpath
-        return [display_path(p, root) for p in self._outputs.written]
+        return [display_path(p, root) for p in self.outputs.written]
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Snapshot the machine before measuring; count pytest-benchmark tests for advice.
@@ -1490,131 +1471,3 @@ class AideSession:
             for item in session.items
             if declared(item) and opted_out(self._check_patterns, item.nodeid)
         )
-
-    def _missing_benchmark(self) -> list[str]:
-        """The line saying no installed plugin provides the ``benchmark`` fixture, if so."""
-        plugins = self.config.pluginmanager
-        if not self.benchmark_tests or any(
-            plugins.has_plugin(name) for name in ("benchmark", "codspeed")
-        ):
-            return []
-        return [
-            f"{self.benchmark_tests} test(s) use the benchmark fixture, which neither "
-            "pytest-benchmark nor pytest-codspeed is installed to provide: "
-            "pip install 'pytest-aide[benchmark]'"
-        ]
-
-    def _nothing_measured(self) -> str:
-        """The one line that says ``--aide-perf`` found nothing to measure, and what to do."""
-        dirs = ", ".join(self.settings.scenario_dirs)
-        line = (
-            "aide: --aide-perf measured nothing: no scenario files under "
-            f"{dirs}, and no test is marked @pytest.mark.aide or @pytest.mark.benchmark "
-            "or uses an aide or benchmark fixture"
-        )
-        if self.opted_out:
-            line += f" ({self.opted_out} such test(s) left out by 'aide = false' patterns)"
-        return line
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        """Print one row per measured check, then totals and the success rate."""
-        if self.refused:
-            return
-        if self.settings.perf and self.workerinput is None:
-            for line in [*self.pattern_warnings, *self._missing_benchmark()]:
-                self._line(terminalreporter, f"warning: {line}", yellow=True)
-        collecting = self.config.option.collectonly
-        if self.settings.perf and not self.checks and self.workerinput is None and not collecting:
-            self._line(terminalreporter, self._nothing_measured(), yellow=True)
-        if not self.settings.perf or not self.checks:
-            return
-        terminalreporter.write_sep("=", "aide performance summary")
-        settings = self.settings
-        against = f"; against: {self.gate.against} (same job)" if self.gate.against else ""
-        if self.stored_run is not None:
-            against = f"; against: {self.stored_run.label}"
-        source = "" if settings.profile_source == "default" else f" ({settings.profile_source})"
-        self._line(
-            terminalreporter,
-            f"profile: {settings.profile}{source}; machine: {self.gate.slug}{against}",
-        )
-        clocks = sorted({t.measure for c in self.checks for t in c.timings if t.mode == "perf"})
-        if clocks:
-            self._line(terminalreporter, f"measure: {', '.join(_CLOCKS[c] for c in clocks)}")
-        kinds = Counter(c.declared for c in self.checks if c.declared)
-        if kinds:
-            found = ", ".join(f"{kinds[k]} {shape}" for k, shape in KINDS.items() if kinds[k])
-            self._line(terminalreporter, f"benchmarks as the suite wrote them: {found}")
-        if clocks and self.wall_because and self.settings.measure is None:
-            self._line(
-                terminalreporter,
-                "wall time, not solo time: this system does not report a thread's "
-                f"run-queue wait ({self.wall_because})",
-                yellow=True,
-            )
-        if self.paired_items:
-            pairs = self.pairs
-            self._line(
-                terminalreporter,
-                f"same-job pairing: {self.paired_items} check(s) run in both trees, "
-                f"{pairs.rounds} rounds of fresh workers, {pairs.elapsed:.1f} s "
-                f"({pairs.elapsed / self.paired_items:.1f} s per check)",
-            )
-        width = self.config.get_terminal_writer().fullwidth
-        for line, status in summary_lines(self.checks, width):
-            if status is None or not line.endswith(status):
-                terminalreporter.write_line(line)
-                continue
-            terminalreporter.write(line[: -len(status)])
-            terminalreporter.write_line(status, **_STATUS_MARKUP.get(status, {}))
-        for moment, snap in self.snapshots.items():
-            self._line(
-                terminalreporter,
-                f"system at {moment}: other processes' cpu {snap['cpu_percent']:.0f}%, memory "
-                f"{snap['memory_percent']:.0f}%, disk {snap['disk_percent']:.0f}%, "
-                f"load {snap['load_1min']:.2f} on {snap['cpus']:.0f} cpus",
-            )
-        warning = busy_warning(self.snapshots.get("start", {}))
-        if warning:
-            self._line(terminalreporter, f"warning: {warning}", yellow=True)
-        for crash in self.crashed:
-            self._line(
-                terminalreporter,
-                f"warning: {crash}: the checks it had finished are kept",
-                yellow=True,
-            )
-        if self.workers:
-            self._line(
-                terminalreporter,
-                f"warning: measured in {self.workers} pytest-xdist workers sharing "
-                f"{self.gate.machine.get('cores', '?')} cores: timings are noisier than in a "
-                "serial run; gate on baselines recorded the same way, or run without -n",
-                yellow=True,
-            )
-        for result in (r for c in self.checks for r in c.results):
-            trace = getattr(result, "trace_path", None)
-            if trace and isinstance(result, CountResult):
-                self._line(
-                    terminalreporter,
-                    f"callgrind output kept: {trace} (callgrind_annotate {trace}, or KCachegrind)",
-                )
-            elif trace:
-                self._line(
-                    terminalreporter, f"memray trace kept: {trace} (memray flamegraph {trace})"
-                )
-        saved = [c.saved_baseline for c in self.checks if c.saved_baseline]
-        if saved:
-            where = display_path(settings.baseline_dir / self.gate.slug, self.config.rootpath)
-            self._line(terminalreporter, f"saved {len(saved)} baseline(s) under {where}")
-        if self._outputs is not None:
-            shown = [display_path(p, self.config.rootpath) for p in self._outputs.written]
-            if shown:
-                self._line(terminalreporter, f"reports: {', '.join(shown)}")
-            for problem in self._outputs.problems:
-                self._line(terminalreporter, f"warning: {problem}", yellow=True)
-
-    def _line(self, terminalreporter: pytest.TerminalReporter, line: str, **markup: bool) -> None:
-        """Write a summary line folded to the terminal's width (:func:`~terminal.fold`)."""
-        width = self.config.get_terminal_writer().fullwidth
-        for part in fold(line, width):
-            terminalreporter.write_line(part, **markup)
