@@ -15,6 +15,7 @@ from pytest_aide.asvitems import AsvSuite
 from pytest_aide.config import Settings, display_path, option_conflict
 from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideScaling, AideTimer
 from pytest_aide.options import OptionError, add_options, read_settings
+from pytest_aide.relay import RELAY_NAME, XdistRelay
 from pytest_aide.session import SESSION_KEY, SESSION_NAME, AideSession, AsyncioLoops
 from pytest_aide.suites import DeclaredBenchmarks
 from pytest_aide.summary import SUMMARY_NAME, TerminalSummary
@@ -60,6 +61,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_NAME)
     config.pluginmanager.register(TerminalSummary(session), SUMMARY_NAME)
+    if config.pluginmanager.has_plugin("xdist"):
+        config.pluginmanager.register(XdistRelay(session), RELAY_NAME)
     if session.measures_declared:
         benchmarks = DeclaredBenchmarks(_timer_for, session.is_check)
         config.pluginmanager.register(benchmarks, "aide-declared-benchmarks")

@@ -91,8 +91,6 @@ _RETRY_KEY = pytest.StashKey[dict[str, Any]]()
 _CACHES_KEY = pytest.StashKey[list[WatchedCache]]()
 _DATABASES_KEY = pytest.StashKey[list[WatchedDatabase]]()
 _ADOPTED_KEY = pytest.StashKey[bool]()
-_STREAM_ATTR = "aide_check"
-"""A worker's report attribute (which xdist sends on) holding the check, as JSON."""
 
 
 class AsyncioLoops:
@@ -239,7 +237,8 @@ class AideSession:
         """Set in a pytest-xdist worker: its checks go to the controller, not to reports."""
         self.workers = 0
         """In the xdist controller: how many workers measured."""
-        self._order: dict[str, int] = {}
+        self.order: dict[str, int] = {}
+        """xdist controller: the collection order of node ids, which the summary keeps."""
         self._remote: dict[str, Check] = {}
         """xdist controller: the workers' checks by node id, as they arrive."""
         self.crashed: list[str] = []
@@ -355,7 +354,7 @@ class AideSession:
                 f"unknown aide profile {name!r} (from {source}); {hint(name, sorted(known))}"
             )
 
-    def _snapshot(self) -> dict[str, float]:
+    def snapshot(self) -> dict[str, float]:
         """The machine's state; its CPU % covers the time since the last snapshot."""
         if self.meter is None:
             self.meter = SystemMeter()
@@ -774,6 +773,10 @@ class AideSession:
         measure = self._asked_clock(item) or self.default_measure
         return measure if measure in ("solo", "cpu") else "wall"
 
+    def checked(self, item: pytest.Item) -> Check | None:
+        """The check of ``item``, if it has one yet."""
+        return item.stash.get(_CHECK_KEY, None)
+
     def check_for(
         self,
         item: pytest.Item,
@@ -821,45 +824,6 @@ class AideSession:
         self._terminal.flush()
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node: Any) -> None:
-        """xdist controller: workers measure against this process's ``--aide-against`` tree."""
-        self.workers += 1
-        if self.revision is not None:
-            node.workerinput["aide_against"] = self.revision.to_dict()
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
-        """xdist controller: remember collection order (for the summary); snapshot once."""
-        for nodeid in ids:
-            self._order.setdefault(nodeid, len(self._order))
-        if self.settings.perf and "start" not in self.snapshots:
-            self.snapshots["start"] = self._snapshot()
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """xdist controller: take over the checks a worker measured and judged.
-
-        Each check already came with its teardown report (:meth:`pytest_runtest_logreport`),
-        so a worker that dies loses none it finished; what it sends at its end is the same.
-        """
-        payload = getattr(node, "workeroutput", {}).get("aide_checks")
-        if payload:
-            self._take([Check.from_dict(data) for data in json.loads(payload)])
-
-    def _take(self, checks: list[Check]) -> None:
-        """xdist controller: keep the latest word on each check; ordered at session end."""
-        self._remote.update((check.nodeid, check) for check in checks)
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """xdist controller: a worker's check, sent with its test's teardown report."""
-        if self.workerinput is not None:
-            return
-        payload = getattr(report, _STREAM_ATTR, None)
-        if isinstance(payload, str):
-            self._take([Check.from_dict(json.loads(payload))])
-        elif report.failed and "crashed while running" in str(report.longrepr):
-            self.crashed.append(str(report.longrepr).strip().splitlines()[-1])
-
     def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
         """Never collect from the baseline and report directories: they hold no tests.
 
@@ -1281,8 +1245,6 @@ class AideSession:
                     report.longrepr = "\n".join([*verdict.lines(), *explained])
             if report.failed:
                 check.outcome = "failed"
-        if report.when == "teardown" and self.workerinput is not None and self.settings.perf:
-            setattr(report, _STREAM_ATTR, json.dumps(check.to_dict()))
         return report
 
     def _attribute_counts(self, item: pytest.Item, check: Check) -> None:
@@ -1403,24 +1365,24 @@ class AideSession:
             ]
         check.baseline_profiles = (f"{label} in the same job", found)
 
+    def take(self, checks: list[Check]) -> None:
+        """xdist controller: keep a worker's latest word on each check; ordered at the end."""
+        self._remote.update((check.nodeid, check) for check in checks)
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the reports and append the run to the history under ``--aide-perf``."""
         if self._remote:
             self.checks = sorted(
                 [*self.checks, *self._remote.values()],
-                key=lambda c: self._order.get(c.nodeid, len(self._order)),
+                key=lambda c: self.order.get(c.nodeid, len(self.order)),
             )
-        if not self.settings.perf or not self.checks:
-            return
-        if self.workerinput is not None:
-            checks = [check.to_dict() for check in self.checks]
-            self.config.workeroutput["aide_checks"] = json.dumps(checks)  # type: ignore[attr-defined]
-            return
+        if not self.settings.perf or not self.checks or self.workerinput is not None:
+            return  # an xdist worker's checks went to the controller (relay.py)
         self._write_reports()
 
     def _write_reports(self, shown_from: Path | None = None) -> list[str]:
         """Write report.json, the history and the other outputs; the files, as shown."""
-        self.snapshots["end"] = self._snapshot()
+        self.snapshots["end"] = self.snapshot()
         settings = self.settings
         report = build_report(self.checks, profile=settings.profile, machine=self.gate.machine)
         report["system"] = self.snapshots
@@ -1462,7 +1424,7 @@ class AideSession:
             self._can_count(session.items)
             self._can_time(session.items)
         if self.settings.perf and self.workerinput is None:
-            self.snapshots["start"] = self._snapshot()
+            self.snapshots["start"] = self.snapshot()
         self.benchmark_tests = sum(
             1 for item in session.items if "benchmark" in getattr(item, "fixturenames", ())
         )
