@@ -402,10 +402,13 @@ def test_pedantic(benchmark):
 
 
 def test_pytest_benchmark_tests_are_profiled_through_their_fixture(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytester.makepyfile(hotmod=SCENARIO_MODULE, test_bench=BENCHMARKS)
     pytester.syspathinsert()
+    # In an xdist worker of this suite, pytest-benchmark would read the worker's variable
+    # and switch itself off in the session under test.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     result = pytester.runpytest("--aide-perf", "--aide-confirm", "0", "-p", "no:randomly")
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(
