@@ -12,6 +12,7 @@ import pytest
 
 from pytest_aide.asv import CONFIG_NAME
 from pytest_aide.asvitems import AsvSuite
+from pytest_aide.collecting import COLLECTION_NAME, Collection
 from pytest_aide.config import Settings, display_path, option_conflict
 from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideScaling, AideTimer
 from pytest_aide.options import OptionError, add_options, read_settings
@@ -60,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
     session = AideSession(config, settings)
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(session, SESSION_NAME)
+    config.pluginmanager.register(Collection(session), COLLECTION_NAME)
     config.pluginmanager.register(TerminalSummary(session), SUMMARY_NAME)
     if config.pluginmanager.has_plugin("xdist"):
         config.pluginmanager.register(XdistRelay(session), RELAY_NAME)

@@ -25,7 +25,8 @@ import pytest
 from pytest_aide.against import AgainstError, Revision
 from pytest_aide.baselines import Baseline, code_branch, code_version
 from pytest_aide.check import Check
-from pytest_aide.collect import ScenarioFileCollector, ScenarioItem, UnreadableScenarios
+from pytest_aide.collect import ScenarioItem
+from pytest_aide.collecting import measures
 from pytest_aide.config import (
     CheckPatterns,
     ProfileError,
@@ -37,7 +38,6 @@ from pytest_aide.config import (
     opted_out,
     pyproject_checks,
     pyproject_profiles,
-    selects,
 )
 from pytest_aide.confirm import DECIDE_AT, Attempt, Confirmation, Retrying, RetryPolicy, retry_table
 from pytest_aide.counting import COUNTED, Counting
@@ -83,7 +83,6 @@ __all__ = ["SESSION_KEY", "SESSION_NAME", "AideSession", "AsyncioLoops"]
 
 
 SESSION_NAME = "aide-session"
-_AIDE_FIXTURES = ("aide_timer", "aide_memory", "aide_cpu", "aide_load")
 SESSION_KEY = pytest.StashKey["AideSession"]()
 _CHECK_KEY = pytest.StashKey[Check]()
 _TIMEOUT_KEY = pytest.StashKey[tuple[float, str]]()
@@ -243,7 +242,7 @@ class AideSession:
         """xdist controller: the workers' checks by node id, as they arrive."""
         self.crashed: list[str] = []
         """xdist: what the controller was told of workers that crashed mid-test."""
-        self._scenario_dirs = [absolute(config.rootpath / d) for d in settings.scenario_dirs]
+        self.scenario_dirs = [absolute(config.rootpath / d) for d in settings.scenario_dirs]
         self._overrides: ProfileOverrides = {}
         self._config_error: str | None = None
         self.outputs: Outputs | None = None
@@ -289,12 +288,12 @@ class AideSession:
         """Collected benchmarks the suite declares that ``aide = false`` patterns leave out."""
         self.refused = False
         """The session stopped on a usage error before measuring: nothing to summarise."""
-        self._check_patterns: CheckPatterns = []
-        self._pyproject_shown = display_path(pyproject, config.rootpath)
+        self.check_patterns: CheckPatterns = []
+        self.pyproject_shown = display_path(pyproject, config.rootpath)
         self.pattern_warnings: list[str] = []
         """``[tool.aide.checks]`` patterns that select no collected test, one line each."""
         try:
-            self._check_patterns = pyproject_checks(pyproject)
+            self.check_patterns = pyproject_checks(pyproject)
         except ProfileError as exc:
             self._config_error = self._config_error or str(exc)
         self.revision: Revision | None = None
@@ -346,7 +345,7 @@ class AideSession:
         return StoredRun(label, run.machine, baselines)
 
     def _check_profile_is_known(self) -> None:
-        files = [p for d in self._scenario_dirs if d.is_dir() for p in sorted(d.rglob("*.toml"))]
+        files = [p for d in self.scenario_dirs if d.is_dir() for p in sorted(d.rglob("*.toml"))]
         known = known_profiles(files, self._overrides)
         name, source = self.settings.profile, self.settings.profile_source
         if name not in known:
@@ -439,13 +438,13 @@ class AideSession:
         entry for the profile in force names the test. Only tests that measure
         (pytest-benchmark's ``benchmark`` or an aide fixture) become checks so.
         """
-        if not self._measures(item):
+        if not measures(item):
             return None
         if self._config_error:
             return {}  # check_for fails it with the one-line error
-        if opted_out(self._check_patterns, item.nodeid):
+        if opted_out(self.check_patterns, item.nodeid):
             return None
-        matched = match_checks(self._check_patterns, item.nodeid)
+        matched = match_checks(self.check_patterns, item.nodeid)
         profile = self._overrides.get(self.settings.profile, {})
         names = (getattr(item, "originalname", None), item.name)
         if matched is None and any(name in profile for name in names if name):
@@ -824,100 +823,6 @@ class AideSession:
         self._terminal.flush()
 
     @pytest.hookimpl(optionalhook=True)
-    def pytest_ignore_collect(self, collection_path: Path, config: pytest.Config) -> bool | None:
-        """Never collect from the baseline and report directories: they hold no tests.
-
-        (An unreadable one would otherwise stop collection with a bare traceback.)
-        """
-        settings = self.settings
-        if collection_path in (settings.baseline_dir, settings.report_dir):
-            return True
-        return None
-
-    def pytest_collect_directory(
-        self, path: Path, parent: pytest.Collector
-    ) -> pytest.Collector | None:
-        """A scenario directory that cannot be read is one error item, not a traceback."""
-        resolved = absolute(path)
-        if not any(resolved.is_relative_to(d) for d in self._scenario_dirs):
-            return None
-        if os.access(path, os.R_OK | os.X_OK):
-            return None
-        shown = display_path(path, self.config.rootpath)
-        problem = f"{shown}: cannot read the scenario directory (permission denied)"
-        return UnreadableScenarios.from_parent(parent, path=path, host=self, problem=problem)
-
-    def pytest_collect_file(
-        self, file_path: Path, parent: pytest.Collector
-    ) -> ScenarioFileCollector | None:
-        """Collect ``*.toml`` files under the scenario directories."""
-        if file_path.suffix != ".toml":
-            return None
-        resolved = absolute(file_path)
-        if any(resolved.is_relative_to(d) for d in self._scenario_dirs):
-            return ScenarioFileCollector.from_parent(parent, path=file_path, host=self)
-        return None
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(
-        self, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
-        """Mark every performance check ``aide``; apply ``--aide-only`` / ``--aide-skip``.
-
-        Runs before ``-m`` and ``-k`` select, so ``-m aide`` finds scenario items and
-        unmarked tests that use an aide fixture too.
-        """
-        self.pattern_warnings = self._unmatched_patterns(config, items)
-        perf = [item for item in items if self._is_performance_check(item)]
-        for item in perf:
-            if item.get_closest_marker("aide") is None:
-                item.add_marker(pytest.mark.aide(_implied=True))
-        if not (self.settings.only or self.settings.skip):
-            return
-        chosen = set(map(id, perf))
-        kept = [i for i in items if (id(i) in chosen) == self.settings.only]
-        dropped = [i for i in items if (id(i) in chosen) != self.settings.only]
-        if dropped:
-            config.hook.pytest_deselected(items=dropped)
-            items[:] = kept
-
-    def _unmatched_patterns(self, config: pytest.Config, items: list[pytest.Item]) -> list[str]:
-        """A line for each ``[tool.aide.checks]`` pattern that selects no collected test.
-
-        A path pattern outside what this session collected (``pytest tests/a.py``
-        with a pattern for ``tests/b.py``) is not expected to match and is not named.
-        """
-        lines = []
-        asked = [absolute(config.rootpath / str(a).split("::")[0]) for a in config.args]
-        for pattern, _ in self._check_patterns:
-            where = f'{self._pyproject_shown}: [tool.aide.checks."{pattern}"]'
-            found = [i for i in items if selects(pattern, i.nodeid)]
-            measuring = [i for i in found if self._measures(i)]
-            if not found:
-                if "/" in pattern or pattern.endswith(".py"):
-                    path = absolute(config.rootpath / pattern.split("::")[0])
-                    if not any(path.is_relative_to(a) or a.is_relative_to(path) for a in asked):
-                        continue
-                lines.append(f"{where} matches no collected test")
-            elif not measuring:
-                lines.append(
-                    f"{where} matches {len(found)} collected test(s), none of which measures "
-                    "(no aide fixture and no benchmark fixture)"
-                )
-        return lines
-
-    @staticmethod
-    def _measures(item: pytest.Item) -> bool:
-        """Whether the test measures: an aide fixture, a ``benchmark`` fixture or marker."""
-        fixtures = set(getattr(item, "fixturenames", ()))
-        return bool(set(_AIDE_FIXTURES) & fixtures) or declared(item) is not None
-
-    def _is_performance_check(self, item: pytest.Item) -> bool:
-        """A scenario item, a check (marked, or in pyproject), or a test using an aide fixture."""
-        if isinstance(item, ScenarioItem) or self.is_check(item):
-            return True
-        return bool(set(_AIDE_FIXTURES) & set(getattr(item, "fixturenames", ())))
-
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """Validate the ``aide`` marker in both modes; a bad one errors the test."""
@@ -1431,5 +1336,5 @@ class AideSession:
         self.opted_out = sum(
             1
             for item in session.items
-            if declared(item) and opted_out(self._check_patterns, item.nodeid)
+            if declared(item) and opted_out(self.check_patterns, item.nodeid)
         )
