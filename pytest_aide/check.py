@@ -95,8 +95,8 @@ class Check:
         reference, old = self.baseline_counts or ("", {})
         lines = []
         for result in self.results:
-            before = old.get(result.name) if isinstance(result, CountResult) else None
-            if not isinstance(before, CountResult) or not isinstance(result, CountResult):
+            before = old.get(result.name)
+            if not isinstance(result, CountResult) or not isinstance(before, CountResult):
                 continue
             if abs(result.instructions - before.instructions) < _SMALL * max(
                 before.instructions, 1.0
