@@ -648,7 +648,7 @@ class AideSession:
 
     def _tracks(self, item: pytest.Item) -> bool:
         """Whether ``item`` is an asv benchmark whose number REV's tree yields too."""
-        return declared(item) == "asv" and getattr(item, "aide_tracked", False)
+        return getattr(item, "aide_tracked", False)  # set by asvitems.AsvItem
 
     def _track(self, items: list[pytest.Item]) -> None:
         """Run ``items`` once in REV's tree, for the numbers they yield there."""
@@ -783,7 +783,7 @@ class AideSession:
         thresholds: dict[str, Threshold] | None = None,
     ) -> Check:
         """The check of ``item``, created on first use with the profile's overrides."""
-        check = item.stash.get(_CHECK_KEY, None)
+        check = self.checked(item)
         if check is not None:
             return check
         check = Check(name or item.name, item.nodeid, dict(thresholds or {}))
@@ -885,7 +885,7 @@ class AideSession:
         started = time.perf_counter()
         with deadline(limit[0] if limit else None, self._stuck(item)):
             result = yield
-        check = item.stash.get(_CHECK_KEY, None)
+        check = self.checked(item)
         if check is not None and self.settings.perf and self.pair_server is None:
             self._adopt(item, check)
             self._confirm(item, check, time.perf_counter() - started)
@@ -907,7 +907,7 @@ class AideSession:
         """
 
         def stuck(stack: str) -> None:
-            check = item.stash.get(_CHECK_KEY, None)
+            check = self.checked(item)
             name = check.name if check is not None else item.nodeid
             line = f"{name}: timed out and did not return: the session ends here"
             if check is not None and _TIMEOUT_KEY in item.stash:
@@ -1105,7 +1105,7 @@ class AideSession:
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         """Turn a failing verdict into a failed test with one line per problem."""
         report = yield
-        check = item.stash.get(_CHECK_KEY, None)
+        check = self.checked(item)
         if check is None:
             return report
         if call.excinfo is not None and call.excinfo.errisinstance(CheckTimeout):
