@@ -1,6 +1,7 @@
-"""pytest entry point: options, the marker and the fixtures.
+"""pytest entry point: options, the marker, the fixtures and which stages this run has.
 
-The hooks live on :class:`~pytest_aide.session.AideSession`, registered here.
+Each stage is a plugin object of its own, registered here only when its option
+is on; they share the run's :class:`~pytest_aide.session.AideSession`.
 """
 
 from __future__ import annotations
@@ -14,28 +15,22 @@ from pytest_aide.asv import CONFIG_NAME
 from pytest_aide.asvitems import AsvSuite
 from pytest_aide.collecting import COLLECTION_NAME, Collection
 from pytest_aide.config import Settings, display_path, option_conflict
+from pytest_aide.confirming import CONFIRMING_NAME, Confirming, asks_to_retry
+from pytest_aide.counting_stage import COUNTING_NAME, CountingStage, counted
+from pytest_aide.explaining import EXPLAINING_NAME, Explaining
 from pytest_aide.fixtures import AideCpu, AideLoad, AideMemory, AideScaling, AideTimer
+from pytest_aide.judging import JUDGING_NAME, Judging
+from pytest_aide.marks import BENCHMARK_MARKER_HELP, MARKER_HELP
 from pytest_aide.options import OptionError, add_options, read_settings
+from pytest_aide.pairing import PAIRING_NAME, Pairing
 from pytest_aide.relay import RELAY_NAME, XdistRelay
+from pytest_aide.reporting import REPORTS_NAME, Reports
 from pytest_aide.session import SESSION_KEY, SESSION_NAME, AideSession, AsyncioLoops
 from pytest_aide.suites import DeclaredBenchmarks
 from pytest_aide.summary import SUMMARY_NAME, TerminalSummary
+from pytest_aide.timelimits import TIMELIMITS_NAME, TimeLimits
 
 __all__ = ["aide_cpu", "aide_load", "aide_memory", "aide_scaling", "aide_timer"]
-
-MARKER_HELP = (
-    "aide(name=None, timeout=None, caches=None, databases=None, **thresholds): performance "
-    "limits for this test, e.g. @pytest.mark.aide(mean='2s', p95='250ms', throughput_min=50, "
-    "timeout='1min'); caches=[cached_func] reports their hit rate over aide_timer/aide_load's "
-    "measured calls (cache_hit_rate_min='90%' gates it), databases=[sqlite3 connection or "
-    "SQLAlchemy engine] their SQL statements per call (queries_max=3 gates it); enforced under "
-    "--aide-perf (the timeout always)"
-)
-
-BENCHMARK_MARKER_HELP = (
-    "benchmark: measure the whole test (pytest-codspeed's marker); under --aide-perf "
-    "pytest-aide times its body as a check"
-)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,33 +47,65 @@ def _read_settings(config: pytest.Config) -> Settings:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker and the session object that carries the hooks."""
+    """Register the marker, the session's state and the stages its options ask for."""
     config.addinivalue_line("markers", MARKER_HELP)
     settings = _read_settings(config)
     conflict = option_conflict(settings)
     if conflict:
         raise pytest.UsageError(conflict)
-    session = AideSession(config, settings)
+    session = AideSession.start(config, settings)
     config.stash[SESSION_KEY] = session
-    config.pluginmanager.register(session, SESSION_NAME)
-    config.pluginmanager.register(Collection(session), COLLECTION_NAME)
-    config.pluginmanager.register(TerminalSummary(session), SUMMARY_NAME)
+    register = config.pluginmanager.register
+    register(session, SESSION_NAME)
+    # Registered later, further out: a call is timed inside Judging, both inside Confirming.
+    register(TimeLimits(session), TIMELIMITS_NAME)
+    register(Judging(session), JUDGING_NAME)
+    register(Collection(session), COLLECTION_NAME)
+    register(TerminalSummary(session), SUMMARY_NAME)
     if config.pluginmanager.has_plugin("xdist"):
-        config.pluginmanager.register(XdistRelay(session), RELAY_NAME)
+        register(XdistRelay(session), RELAY_NAME)
+    if settings.perf:
+        register(Reports(session), REPORTS_NAME)
+        if session.revision is not None:
+            register(Pairing(session, session.revision), PAIRING_NAME)
+        if settings.explain != "never":
+            register(Explaining(session), EXPLAINING_NAME)
+        if settings.confirm > 0 and session.pair_server is None:
+            register(Confirming(session), CONFIRMING_NAME)
     if session.measures_declared:
-        benchmarks = DeclaredBenchmarks(_timer_for, session.is_check)
-        config.pluginmanager.register(benchmarks, "aide-declared-benchmarks")
-        asv = settings.asv or config.rootpath / CONFIG_NAME
-        if settings.asv is not None or asv.is_file():
-            shown = display_path(asv, config.rootpath)
-            suite = AsvSuite(asv, shown, _timer_for, session)
-            if suite.error and settings.asv is not None:  # asked for: the run cannot do it
-                raise pytest.UsageError(suite.error)
-            config.pluginmanager.register(suite, "aide-asv")
+        _register_suites(config, session)
     if not any(config.pluginmanager.has_plugin(n) for n in ("benchmark", "codspeed")):
         config.addinivalue_line("markers", BENCHMARK_MARKER_HELP)
     if session.loop_factory is not None and config.pluginmanager.has_plugin("asyncio"):
-        config.pluginmanager.register(AsyncioLoops(session.loop_factory), "aide-asyncio-loop")
+        register(AsyncioLoops(session.loop_factory), "aide-asyncio-loop")
+
+
+def _register_suites(config: pytest.Config, session: AideSession) -> None:
+    """Benchmarks the suite declares: pytest-benchmark's and codspeed's, an asv suite."""
+    settings = session.settings
+    benchmarks = DeclaredBenchmarks(_timer_for, session.is_check)
+    config.pluginmanager.register(benchmarks, "aide-declared-benchmarks")
+    asv = settings.asv or config.rootpath / CONFIG_NAME
+    if settings.asv is not None or asv.is_file():
+        shown = display_path(asv, config.rootpath)
+        suite = AsvSuite(asv, shown, _timer_for, session)
+        if suite.error and settings.asv is not None:  # asked for: the run cannot do it
+            raise pytest.UsageError(suite.error)
+        config.pluginmanager.register(suite, "aide-asv")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Register the stages the collected checks ask for: counting, and their own retries."""
+    aide = session.config.stash[SESSION_KEY]
+    manager = session.config.pluginmanager
+    if not aide.settings.perf or session.config.option.collectonly:
+        return
+    if counted(aide, session.items) and not manager.has_plugin(COUNTING_NAME):
+        manager.register(CountingStage(aide), COUNTING_NAME)
+    retries = aide.pair_server is None and any(asks_to_retry(i) for i in session.items)
+    if retries and not manager.has_plugin(CONFIRMING_NAME):
+        manager.register(Confirming(aide), CONFIRMING_NAME)
 
 
 @pytest.fixture

@@ -31,6 +31,8 @@ class XdistRelay:
 
     def __init__(self, session: AideSession) -> None:
         self.session = session
+        self._remote: dict[str, Check] = {}
+        """The controller's: the workers' checks by node id, as they arrive."""
 
     # The controller's side.
 
@@ -55,7 +57,7 @@ class XdistRelay:
         """Take over the checks a worker measured and judged (those it streamed, again)."""
         payload = getattr(node, "workeroutput", {}).get("aide_checks")
         if payload:
-            self.session.take([Check.from_dict(data) for data in json.loads(payload)])
+            self._take([Check.from_dict(data) for data in json.loads(payload)])
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """A worker's check, sent with its test's teardown report; or its crash."""
@@ -63,9 +65,13 @@ class XdistRelay:
             return
         payload = getattr(report, _STREAM_ATTR, None)
         if isinstance(payload, str):
-            self.session.take([Check.from_dict(json.loads(payload))])
+            self._take([Check.from_dict(json.loads(payload))])
         elif report.failed and "crashed while running" in str(report.longrepr):
             self.session.crashed.append(str(report.longrepr).strip().splitlines()[-1])
+
+    def _take(self, checks: list[Check]) -> None:
+        """Keep a worker's latest word on each check; ordered at the end."""
+        self._remote.update((check.nodeid, check) for check in checks)
 
     # A worker's side.
 
@@ -82,9 +88,18 @@ class XdistRelay:
             setattr(report, _STREAM_ATTR, json.dumps(check.to_dict()))
         return report
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """Hand every check to the controller at the worker's end."""
+        """The controller: the workers' checks, in collection order, before the reports.
+
+        A worker: hand every check to the controller at its end.
+        """
         aide = self.session
+        if self._remote:
+            aide.checks = sorted(
+                [*aide.checks, *self._remote.values()],
+                key=lambda c: aide.order.get(c.nodeid, len(aide.order)),
+            )
         if aide.workerinput is not None and aide.settings.perf and aide.checks:
             checks = [check.to_dict() for check in aide.checks]
             session.config.workeroutput["aide_checks"] = json.dumps(checks)  # type: ignore[attr-defined]

@@ -79,17 +79,13 @@ LIMITS = {"module": 600, "class": 300, "function": 60}
 OVER = {
     ("module", "cli.py"): 720,
     ("module", "results.py"): 1241,
-    ("module", "session.py"): 1340,
     ("module", "verdict.py"): 710,
-    ("class", "session.py:AideSession"): 1113,
     ("function", "cli.py:build_parser"): 82,
     ("function", "collect.py:runtest"): 68,
     ("function", "measure/http.py:run_http_load"): 86,
     ("function", "measure/load.py:run_load_process"): 86,
     ("function", "measure/pair.py:pair_items"): 66,
     ("function", "measure/timer.py:_driver"): 81,
-    ("function", "session.py:__init__"): 83,
-    ("function", "session.py:_confirm_same_job"): 74,
 }
 """What still exceeds the limits, at most this long: each may only shrink (issue 34)."""
 

@@ -198,6 +198,14 @@ class PairRun:
         """The paired calls of one item, in the order the test made them."""
         return [p for (n, _), p in self.points.items() if n == nodeid]
 
+    def merge(self, run: PairRun) -> None:
+        """Keep ``run``'s pairs beside these (one session pairs items in several runs)."""
+        self.points.update(run.points)
+        self.missing.update(run.missing)
+        self.absent.update(run.absent)
+        self.rounds = max(self.rounds, run.rounds)
+        self.elapsed += run.elapsed
+
 
 Progress = Callable[[str], None]
 
