@@ -157,24 +157,13 @@ class ScenarioItem(pytest.Item):
         except QueryError as exc:
             self._fail(f"key 'databases': {exc}")
         plan = session.plan_for(self)(scenario.iterations, scenario.warmup)
-        load = None
-        if scenario.load is not None:
-            load_plan, mode, levels = scenario.load.plan, scenario.load.mode, scenario.load.levels
-            if plan.smoke:
-                load_plan, mode, levels = smoke_load(load_plan, mode, levels)
-            if scenario.http is not None:
-                mode = "async"
-            load = Load(load_plan, mode, levels, (scenario.target, str(self.config.rootpath)))
-        elif scenario.http is not None:
-            load_plan = LoadPlan(concurrency=1, requests=1 if plan.smoke else plan.iterations)
-            load = Load(load_plan, "async")
         run = CheckRun(
             scenario.name,
             target,
             tuple(scenario.args),
             dict(scenario.kwargs),
             plan,
-            load=load,
+            load=self._load(plan),
             cpu_interval=scenario.cpu,
             memory=scenario.memory,
             trace_dir=session.trace_dir,
@@ -194,6 +183,22 @@ class ScenarioItem(pytest.Item):
             pytest.skip(f"{self.display_path}: scenario {scenario.name!r}: {exc}")
         except RunError as exc:
             self._fail(exc)
+
+    def _load(self, plan: TimingPlan) -> Load | None:
+        """The scenario's concurrent load (smaller in a smoke run); HTTP requests one by one."""
+        scenario = self.scenario
+        assert scenario is not None
+        if scenario.load is not None:
+            load_plan, mode, levels = scenario.load.plan, scenario.load.mode, scenario.load.levels
+            if plan.smoke:
+                load_plan, mode, levels = smoke_load(load_plan, mode, levels)
+            if scenario.http is not None:
+                mode = "async"
+            return Load(load_plan, mode, levels, (scenario.target, str(self.config.rootpath)))
+        if scenario.http is not None:
+            load_plan = LoadPlan(concurrency=1, requests=1 if plan.smoke else plan.iterations)
+            return Load(load_plan, "async")
+        return None
 
     def _fail(self, problem: object) -> NoReturn:
         assert self.scenario is not None

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -249,32 +249,7 @@ async def run_http_load(
             raise HttpError(f"{url}: {type(exc).__name__}: {exc}") from None
 
         async def request() -> None:
-            attempt = 1
-            while True:
-                failure: BaseException | None = None
-                status = 0
-                try:
-                    status = await send()
-                except retryable as exc:
-                    failure = exc
-                if failure is None:
-                    tally.statuses[status] += 1
-                    if status in spec.expect_status:
-                        if attempt == 1:
-                            tally.first_try += 1
-                        else:
-                            tally.after_retry += 1
-                        return
-                    failure = _status_error(status)(
-                        f"{spec.method} {url} answered {status}, expected "
-                        + " or ".join(map(str, spec.expect_status))
-                    )
-                again = failure is not None and (status == 0 or status in RETRIED_STATUSES)
-                if spec.retry is None or not again or attempt >= spec.retry.max_attempts:
-                    raise failure
-                tally.retries += 1
-                await asyncio.sleep(spec.retry.delay(attempt, random.random()))
-                attempt += 1
+            await _request(send, spec, url, tally, retryable)
 
         plans = [plan] if levels is None else level_plans(plan, levels)
         results = [
@@ -284,7 +259,48 @@ async def run_http_load(
     measured: LoadResult | SweepResult = (
         results[0] if levels is None else sweep_result(name, results)
     )
-    http = HttpResult(
+    return measured, _http_result(name, spec, url, tally)
+
+
+async def _request(
+    send: Callable[[], Awaitable[int]],
+    spec: HttpSpec,
+    url: str,
+    tally: _Tally,
+    retryable: tuple[type[BaseException], ...],
+) -> None:
+    """One request of the load, retried as ``spec.retry`` says; a failure raises."""
+    attempt = 1
+    while True:
+        failure: BaseException | None = None
+        status = 0
+        try:
+            status = await send()
+        except retryable as exc:
+            failure = exc
+        if failure is None:
+            tally.statuses[status] += 1
+            if status in spec.expect_status:
+                if attempt == 1:
+                    tally.first_try += 1
+                else:
+                    tally.after_retry += 1
+                return
+            failure = _status_error(status)(
+                f"{spec.method} {url} answered {status}, expected "
+                + " or ".join(map(str, spec.expect_status))
+            )
+        again = failure is not None and (status == 0 or status in RETRIED_STATUSES)
+        if spec.retry is None or not again or attempt >= spec.retry.max_attempts:
+            raise failure
+        tally.retries += 1
+        await asyncio.sleep(spec.retry.delay(attempt, random.random()))
+        attempt += 1
+
+
+def _http_result(name: str, spec: HttpSpec, url: str, tally: _Tally) -> HttpResult:
+    """What the requests were answered, and the client's settings."""
+    return HttpResult(
         name,
         url=url,
         method=spec.method,
@@ -302,7 +318,6 @@ async def run_http_load(
             "retry_attempts": spec.retry.max_attempts if spec.retry else 1,
         },
     )
-    return measured, http
 
 
 class AppServer:

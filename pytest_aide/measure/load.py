@@ -443,74 +443,97 @@ def run_load_process(
     the request it was running, counted as a ``WorkerCrashed`` error, and a
     fresh worker takes its place.
     """
-    context = multiprocessing.get_context("spawn")
-    slots = plan.concurrency
-    shared = (
-        context.Value("q", 0),
-        context.Value("d", 0.0, lock=False),
-        context.Event(),
-        context.Array("q", [_IDLE] * slots, lock=False),
-        context.Array("d", [0.0] * slots, lock=False),
-    )
-    _, started, go, current, dues = shared
-    workers: dict[int, Any] = {}
-    inboxes: dict[Connection, int] = {}
+    pool = _Processes(spec, (root, spec, args, kwargs, plan), plan.concurrency)
+    _, started, go, _, _ = pool.shared
+    tally = _Tally(plan)
+    try:
+        pool.start()
+        tally.started = started.value = time.perf_counter()
+        go.set()
+        with _progress(tally, name, progress):
+            pool.serve(tally)
+    finally:
+        pool.close()
+    return tally.result(name, "process")
 
-    def spawn(slot: int) -> None:
-        inbox, outbox = context.Pipe(duplex=False)
-        worker = context.Process(
+
+class _Processes:
+    """The load's worker processes, one per slot; a dead one's slot gets a fresh worker."""
+
+    def __init__(self, spec: str, target: tuple, slots: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.context, self.spec, self.target = context, spec, target
+        self.shared = (
+            context.Value("q", 0),
+            context.Value("d", 0.0, lock=False),
+            context.Event(),
+            context.Array("q", [_IDLE] * slots, lock=False),
+            context.Array("d", [0.0] * slots, lock=False),
+        )
+        self.slots = slots
+        self.workers: dict[int, Any] = {}
+        self.inboxes: dict[Connection, int] = {}
+
+    def spawn(self, slot: int) -> None:
+        """Start slot ``slot``'s worker."""
+        inbox, outbox = self.context.Pipe(duplex=False)
+        root, spec, args, kwargs, plan = self.target
+        worker = self.context.Process(
             target=_process_worker,
-            args=(slot, root, spec, args, kwargs, plan, shared, outbox),
+            args=(slot, root, spec, args, kwargs, plan, self.shared, outbox),
             name=f"aide-load-{slot}",
             daemon=True,
         )
         worker.start()
         outbox.close()  # the worker holds the only write end: its exit ends the pipe
-        current[slot] = _IDLE
-        workers[slot], inboxes[inbox] = worker, slot
+        self.shared[3][slot] = _IDLE
+        self.workers[slot], self.inboxes[inbox] = worker, slot
 
-    def ended(inbox: Connection) -> tuple[int, Any]:
-        slot = inboxes.pop(inbox)
+    def ended(self, inbox: Connection) -> tuple[int, Any]:
+        """The slot and the worker whose pipe ``inbox`` closed, joined."""
+        slot = self.inboxes.pop(inbox)
         inbox.close()
-        worker = workers[slot]
+        worker = self.workers[slot]
         worker.join()
         return slot, worker
 
-    tally = _Tally(plan)
-    try:
-        for slot in range(slots):
-            spawn(slot)
-        for inbox in list(inboxes):
+    def start(self) -> None:
+        """Start every worker and wait until each has imported the target."""
+        for slot in range(self.slots):
+            self.spawn(slot)
+        for inbox in list(self.inboxes):
             try:
                 message = inbox.recv()
             except EOFError:
-                message = ("broken", f"exited with code {ended(inbox)[1].exitcode}")
+                message = ("broken", f"exited with code {self.ended(inbox)[1].exitcode}")
             if message[0] == "broken":
-                raise RuntimeError(f"worker process could not import {spec!r}: {message[1]}")
-        tally.started = started.value = time.perf_counter()
-        go.set()
-        with _progress(tally, name, progress):
-            while inboxes:
-                for inbox in wait(list(inboxes)):
-                    assert isinstance(inbox, Connection)
-                    try:
-                        message = inbox.recv()
-                    except EOFError:
-                        slot, worker = ended(inbox)
-                        if worker.exitcode != 0:
-                            _crashed(tally, worker.exitcode, current[slot], dues[slot])
-                            spawn(slot)
-                        continue
-                    if message[0] == "done":
-                        tally.record_failure(*message[2:])
-    finally:
-        for worker in workers.values():
+                raise RuntimeError(f"worker process could not import {self.spec!r}: {message[1]}")
+
+    def serve(self, tally: _Tally) -> None:
+        """Until every worker is done: tally failures, replace a worker that crashed."""
+        _, _, _, current, dues = self.shared
+        while self.inboxes:
+            for inbox in wait(list(self.inboxes)):
+                assert isinstance(inbox, Connection)
+                try:
+                    message = inbox.recv()
+                except EOFError:
+                    slot, worker = self.ended(inbox)
+                    if worker.exitcode != 0:
+                        _crashed(tally, worker.exitcode, current[slot], dues[slot])
+                        self.spawn(slot)
+                    continue
+                if message[0] == "done":
+                    tally.record_failure(*message[2:])
+
+    def close(self) -> None:
+        """Kill what still runs; close the pipes."""
+        for worker in self.workers.values():
             if worker.is_alive():
                 worker.kill()
             worker.join()
-        for inbox in inboxes:
+        for inbox in self.inboxes:
             inbox.close()
-    return tally.result(name, "process")
 
 
 def _crashed(tally: _Tally, exitcode: int | None, index: int, due: float) -> None:

@@ -6,7 +6,7 @@ workers run the same items in the same order; when a test reaches a measured
 call (``benchmark(...)``, ``aide_timer(...)``, a scenario's target) it stops
 there and this controller asks each side for batches of calls in turn. So
 closures, fixtures and pytest-benchmark tests compare as well as module-level
-functions. Three effects of a shared machine are handled:
+functions. Four effects of a shared machine are handled:
 
 - Slow spells: the sides take turns, one batch each (ABBA order), so a spell
   lands on both sides of a pair and the pair's ratio cancels it.
@@ -505,6 +505,30 @@ def _key(message: dict[str, Any]) -> tuple[str, str]:
     return message["item"], message["label"]
 
 
+def _play_round(
+    run: PairRun,
+    trees: tuple[Tree, Tree],
+    plan: PairPlan,
+    top: str | None,
+    pending: list[str],
+    workers_of: tuple[Callable[[Tree], list[str]], Sequence[str], Sequence[str]],
+) -> None:
+    """One round: a fresh worker per tree (which starts first alternates), every item paired."""
+    a, b = trees
+    args_for, watch, changed = workers_of
+    flip = run.rounds % 2 == 1
+    cpu = _quiet_cpu() if plan.pin else None
+    workers: list[_Worker] = []
+    try:
+        for tree in (b, a) if flip else (a, b):
+            workers.append(_Worker(tree, args_for(tree), cpu, watch, changed))
+        ordered = (workers[1], workers[0]) if flip else (workers[0], workers[1])
+        _Round(run, a, b, plan, flip, top).play(ordered, pending, run.rounds == 0)
+    finally:
+        for worker in workers:
+            worker.close()
+
+
 def pair_items(
     a: Tree,
     b: Tree,
@@ -545,21 +569,12 @@ def pair_items(
             progress(
                 f"aide: pairing {len(pending)} item(s) against {a.label}: round {run.rounds + 1}"
             )
-        flip = run.rounds % 2 == 1
-        cpu = _quiet_cpu() if plan.pin else None
-        workers: list[_Worker] = []
         try:
-            for tree in (b, a) if flip else (a, b):
-                workers.append(_Worker(tree, args_for(tree), cpu, watch, changed))
-            ordered = (workers[1], workers[0]) if flip else (workers[0], workers[1])
-            _Round(run, a, b, plan, flip, top).play(ordered, pending, run.rounds == 0)
+            _play_round(run, (a, b), plan, top, pending, (args_for, watch, changed))
         except WorkerError as exc:
             for nodeid in pending:
                 run.missing.setdefault(nodeid, str(exc))
             break
-        finally:
-            for worker in workers:
-                worker.close()
         run.rounds += 1
         measured = {n for n, _ in run.points}
         for nodeid in pending:

@@ -148,24 +148,8 @@ def is_async_callable(fn: Callable[..., Any]) -> bool:
     )
 
 
-def _driver(
-    name: str,
-    plan: TimingPlan,
-    on_sampling: Callable[[], None] | None = None,
-    clock: Clock | None = None,
-) -> _Driver:
-    """Decide batch sizes; receives each batch's elapsed time. Never reads the clock.
-
-    ``on_sampling`` is called once warmup is over, right before the first sample.
-    A ``clock`` that keeps each batch's wall time (:class:`MeasureClock`) gives
-    the samples their wall figures too.
-    """
-    dual = clock if isinstance(clock, MeasureClock) else None
-    if plan.smoke:
-        if on_sampling is not None:
-            on_sampling()
-        elapsed, value = yield 1
-        return TimingResult(name, [elapsed / 1e9], mode="smoke", gc="enabled", value=value)
+def _calibrate(plan: TimingPlan, dual: MeasureClock | None) -> Generator[int, tuple[int, Any], int]:
+    """Grow the batch until a sample takes the target time, then warm up; the batch size."""
     # Reading the CPU-time clock is a system call (~0.5 us): longer samples keep it negligible.
     # So do the solo clock (a pread of schedstat) and the thread's CPU clock.
     slow_clock = plan.cpu_time or plan.measure != "wall"
@@ -192,6 +176,28 @@ def _driver(
             dual.take_wall()
         rounds += 1
         warmed_ns += elapsed
+    return calls
+
+
+def _driver(
+    name: str,
+    plan: TimingPlan,
+    on_sampling: Callable[[], None] | None = None,
+    clock: Clock | None = None,
+) -> _Driver:
+    """Decide batch sizes; receives each batch's elapsed time. Never reads the clock.
+
+    ``on_sampling`` is called once warmup is over, right before the first sample.
+    A ``clock`` that keeps each batch's wall time (:class:`MeasureClock`) gives
+    the samples their wall figures too.
+    """
+    dual = clock if isinstance(clock, MeasureClock) else None
+    if plan.smoke:
+        if on_sampling is not None:
+            on_sampling()
+        elapsed, value = yield 1
+        return TimingResult(name, [elapsed / 1e9], mode="smoke", gc="enabled", value=value)
+    calls = yield from _calibrate(plan, dual)
     gc.collect()
     if on_sampling is not None:
         on_sampling()
