@@ -320,12 +320,14 @@ class Settings:
     """``--aide-drift``: between-run drift that stored comparisons allow for."""
     any_machine: bool = False
     report_dir: Path = Path(".aide")
-    against: str | None = None
     asv: Path | None = None
     """``--aide-asv``: an asv suite's configuration file (else the rootdir's, if any)."""
+    against: str | None = None
     """``--aide-against``: git revision to measure beside this tree, in the same job."""
     against_time: bool = False
     """``--aide-against-time``: pair the time of counted checks too, as information."""
+    against_rounds: int = 10
+    """``--aide-against-rounds``: fresh worker pairs per paired check, at least."""
     compare_run: str | None = None
     """``--aide-compare-run``: a history run (number, ``latest``, commit) to gate against."""
     keep_traces: bool = False

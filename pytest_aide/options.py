@@ -228,6 +228,16 @@ OPTIONS: tuple[Option, ...] = (
         kind="flag",
     ),
     Option(
+        "against-rounds",
+        "under --aide-against, the fresh pairs of worker sessions each paired check runs in "
+        "at least (up to twice as many while its interval is wider than it needs); fewer "
+        "finish sooner with a wider interval (default: 10)",
+        "against_rounds",
+        parse=positive_int,
+        metavar="N",
+        default=10,
+    ),
+    Option(
         "compare-run",
         "gate against a run stored in the history (its number, latest, or a commit) "
         "instead of the baseline files",

@@ -17,6 +17,7 @@ import pytest
 from pytest_aide.against import Revision
 from pytest_aide.check import Check
 from pytest_aide.collect import ScenarioItem
+from pytest_aide.config import Settings
 from pytest_aide.counting import COUNTED
 from pytest_aide.marks import marker_limits, own_marker
 from pytest_aide.measure.pair import PairPlan, PairRun, Tree, pair_items
@@ -99,13 +100,19 @@ def pair(
         args_for,
         watch=sorted(b.redirects),
         changed=revision.changed_files(),
-        plan=plan or PairPlan(tolerance=settings.tolerance),
+        plan=plan or _against_plan(settings),
         progress=session.progress,
     )
     if revision is session.revision:
         session.pairs.merge(run)
         session.paired_items += len(items)
     return run
+
+
+def _against_plan(settings: Settings) -> PairPlan:
+    """``--aide-against``'s plan: the session's tolerance and ``--aide-against-rounds``."""
+    rounds = settings.against_rounds
+    return PairPlan(min_rounds=rounds, max_rounds=2 * rounds, tolerance=settings.tolerance)
 
 
 class Pairing:

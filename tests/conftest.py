@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 pytest_plugins = ["pytester"]
+
+# Every worker, count and pytester session this suite starts imports pytest-aide,
+# pytest and their plugins afresh; where the machine says not to keep bytecode
+# (PYTHONDONTWRITEBYTECODE), each would compile them again, under valgrind too.
+# Users' machines keep it, and so do the sessions these tests start.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 @pytest.fixture(autouse=True)

@@ -38,8 +38,19 @@ def repo(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_a_slowed_tree_is_flagged_against_the_revision(repo: pytest.Pytester) -> None:
     # x6 is far outside any noise, so this does not depend on the machine's speed.
     repo.makepyfile(aide_mod=MODULE.replace("5000 * scale", "30000 * scale"))
-    result = repo.runpytest("--aide-perf", "--aide-against", "HEAD")
+    # Three rounds of fresh workers (at most six) are enough to tell x6 from nothing.
+    result = repo.runpytest(
+        "--aide-perf",
+        "--aide-against",
+        "HEAD",
+        "--aide-against-rounds",
+        "3",
+        "-o",
+        "aide_explain=never",
+    )
     result.assert_outcomes(failed=2)
+    rounds = json.loads((repo.path / ".aide" / "report.json").read_text())["against"]["rounds"]
+    assert 3 <= rounds <= 6
     result.stdout.fnmatch_lines_random(
         [
             "work: regressed +* %* (95 % CI +*..+* %) vs HEAD (*) (same job), tolerance 10 %",
@@ -118,7 +129,16 @@ def test_closures_and_fixtures_are_compared(repo: pytest.Pytester) -> None:
     subprocess.run(["git", "add", "-A"], cwd=repo.path, check=True)
     git(repo, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "closure")
     repo.makepyfile(aide_mod=MODULE.replace("5000 * scale", "30000 * scale"))
-    result = repo.runpytest("--aide-perf", "--aide-against", "HEAD", "test_closure.py")
+    result = repo.runpytest(
+        "--aide-perf",
+        "--aide-against",
+        "HEAD",
+        "test_closure.py",
+        "--aide-against-rounds",
+        "3",
+        "--aide-explain",
+        "never",
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["test_closure: regressed +* % * vs HEAD (*) (same job), tolerance 10 %"]
@@ -135,6 +155,14 @@ def test_a_changed_file_named_like_a_stdlib_module_is_not_taken_for_it(
     repo.makepyfile(aide_mod="import bisect\n" + MODULE)
     git(repo, "add", "-A")
     git(repo, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "tools")
-    result = repo.runpytest("--aide-perf", "--aide-against", "HEAD~1", "--aide-tolerance", "50%")
+    result = repo.runpytest(
+        "--aide-perf",
+        "--aide-against",
+        "HEAD~1",
+        "--aide-tolerance",
+        "50%",
+        "--aide-against-rounds",
+        "3",
+    )
     result.assert_outcomes(passed=2)
     assert "both sides imported" not in result.stdout.str()

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+AGAINST_HEAD = ("--aide-against", "HEAD", "--aide-against-rounds", "3", "--aide-explain", "never")
+"""Three rounds of fresh workers tell a 6x slowdown from none; no profile is asked of it."""
 CORE = "def work():\n    return sum(i * i for i in range(3000))\n"
 SLOW = CORE.replace("3000", "18000")
 TEST = (
@@ -183,7 +185,7 @@ def test_each_side_runs_its_own_code(tmp_path: Path, layout: str) -> None:
     files = {**files, "tests/test_perf.py": TEST.format(module=module)}
     project, python = _project(tmp_path, module.split(".")[0], files, packages, install)
     (project / slowed).write_text((project / slowed).read_text().replace(CORE, SLOW))
-    done = _run(python, "-m", "pytest", "--aide-perf", "--aide-against", "HEAD", cwd=project)
+    done = _run(python, "-m", "pytest", "--aide-perf", *AGAINST_HEAD, cwd=project)
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
     for test in ("test_work", "test_timed"):
@@ -203,7 +205,7 @@ def test_a_run_where_both_sides_import_one_file_fails_loudly(tmp_path: Path) -> 
     project, python = _project(tmp_path, "lay_lib", files, packages, [])
     slowed = project / "lib/lay_lib/core.py"
     slowed.write_text(SLOW)
-    done = _run(python, "-m", "pytest", "--aide-perf", "--aide-against", "HEAD", cwd=project)
+    done = _run(python, "-m", "pytest", "--aide-perf", *AGAINST_HEAD, cwd=project)
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
     assert (

@@ -228,6 +228,10 @@ def test_against_a_revision_pairs_time_and_compares_numbers_and_never_passes_the
         "-k",
         "time_plain or track_len or track_value or mem_list or timeraw or track_new",
         *NO_XDIST,
+        "--aide-against-rounds",
+        "3",
+        "--aide-explain",
+        "never",
     )
     result.assert_outcomes(failed=5, passed=4, skipped=1)  # mem_list picks peakmem_list too
     result.stdout.fnmatch_lines(["track_value?100-True? * +50.00% track * REGRESSED"])

@@ -401,7 +401,14 @@ def test_against_a_revision_counts_both_trees_and_gates_on_the_counts(
     assert not [c for c in comparisons if c["measure"] == "time"], comparisons
     assert "same-job pairing" not in same.stdout.str()
     timed = pytester.runpytest(
-        "--aide-perf", "--aide-against", "HEAD", "--aide-against-time", "-p", "no:randomly"
+        "--aide-perf",
+        "--aide-against",
+        "HEAD",
+        "--aide-against-time",
+        "-p",
+        "no:randomly",
+        "--aide-against-rounds",
+        "3",
     )
     timed.assert_outcomes(passed=2)
     timed.stdout.fnmatch_lines(["same-job pairing: 2 check(s) run in both trees, *"])
@@ -410,7 +417,9 @@ def test_against_a_revision_counts_both_trees_and_gates_on_the_counts(
     assert times and not any(c["gating"] for c in times)
 
     _gated(pytester, 3300)  # 10 % more work in this tree only
-    grown = pytester.runpytest("--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly")
+    grown = pytester.runpytest(
+        "--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly", "--aide-explain", "never"
+    )
     grown.assert_outcomes(passed=1, failed=1)
     grown.stdout.re_match_lines(
         [
@@ -472,7 +481,9 @@ def test_against_a_revision_a_counted_check_with_a_time_limit_is_timed_in_both_t
     _gated(pytester, 3000)
     pytester.makepyfile(test_gated=TIME_LIMITED)
     _commit(pytester)
-    result = pytester.runpytest("--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly")
+    result = pytester.runpytest(
+        "--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly", "--aide-against-rounds", "3"
+    )
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["same-job pairing: 1 check(s) run in both trees, *"])
     checks = json.loads((pytester.path / ".aide" / "report.json").read_text())["checks"]

@@ -415,7 +415,18 @@ def test_against_a_revision_each_size_is_paired_in_the_same_job(
     # Six times the work per item: far outside any machine's noise, at every size.
     slowed = WORK.replace("sum(x & 7 for x in items)", "sum(x & 7 for x in items * 6)")
     project.makepyfile(work=slowed)
-    result = project.runpytest("--aide-perf", "--aide-against", "HEAD", "scenarios", "-k", "linear")
+    result = project.runpytest(
+        "--aide-perf",
+        "--aide-against",
+        "HEAD",
+        "scenarios",
+        "-k",
+        "linear",
+        "--aide-against-rounds",
+        "3",
+        "--aide-explain",
+        "never",
+    )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines_random(
         [

@@ -318,7 +318,9 @@ def _git_project(pytester: pytest.Pytester) -> None:
 
 def test_against_a_revision_pairs_marked_and_codspeed_tests(pytester: pytest.Pytester) -> None:
     _git_project(pytester)
-    result = pytester.runpytest_subprocess("--aide-perf", "--aide-against", "HEAD", *NO_XDIST)
+    result = pytester.runpytest_subprocess(
+        "--aide-perf", "--aide-against", "HEAD", *NO_XDIST, "--aide-against-rounds", "3"
+    )
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["same-job pairing: 2 check(s) run in both trees*"])
     for name in ("test_marked", "test_cs"):

@@ -77,7 +77,17 @@ def test_workers_get_the_sessions_overrides_and_catch_the_slowdown(
     crashing_ini: pytest.Pytester,
 ) -> None:
     crashing_ini.makepyfile(work=SLOW)
-    result = crashing_ini.runpytest("-o", "addopts=", "--aide-perf", "--aide-against", "HEAD")
+    result = crashing_ini.runpytest(
+        "-o",
+        "addopts=",
+        "--aide-perf",
+        "--aide-against",
+        "HEAD",
+        "--aide-against-rounds",
+        "3",
+        "--aide-explain",
+        "never",
+    )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["test_timed: regressed +* % * vs HEAD (*) (same job), *"])
     assert _checks(crashing_ini)["test_timed"]["status"] == "REGRESSED"
@@ -190,7 +200,17 @@ def test_workers_get_the_sessions_plugins_and_warning_filters(pytester: pytest.P
     _commit(pytester)
     pytester.makepyfile(work=SLOW)
     result = pytester.runpytest(
-        "-p", "scaleplug", "-W", "ignore::UserWarning", "--aide-perf", "--aide-against", "HEAD"
+        "-p",
+        "scaleplug",
+        "-W",
+        "ignore::UserWarning",
+        "--aide-perf",
+        "--aide-against",
+        "HEAD",
+        "--aide-against-rounds",
+        "3",
+        "--aide-explain",
+        "never",
     )
     result.assert_outcomes(failed=1)
     assert _checks(pytester)["test_timed"]["status"] == "REGRESSED"

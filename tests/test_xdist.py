@@ -164,7 +164,16 @@ def test_against_shares_one_worktree_between_workers(project: pytest.Pytester) -
     git("add", "-A")
     git("commit", "-qm", "base")
     result = project.runpytest_subprocess(
-        "--aide-perf", "-n", "2", "--aide-against", "HEAD", "--aide-tolerance=1000%", "-k", "plain"
+        "--aide-perf",
+        "-n",
+        "2",
+        "--aide-against",
+        "HEAD",
+        "--aide-tolerance=1000%",
+        "-k",
+        "plain",
+        "--aide-against-rounds",
+        "3",
     )
     result.assert_outcomes(passed=2)
     report = json.loads((project.path / ".aide" / "report.json").read_text())
