@@ -15,6 +15,8 @@ import pytest
 
 WORK = "def work(scale=1.0):\n    return sum(i * i for i in range(int(5000 * scale)))\n"
 SLOW = WORK.replace("5000 * scale", "30000 * scale")
+AGAINST_HEAD = ("--aide-against", "HEAD", "--aide-against-rounds", "3", "--aide-explain", "never")
+"""x6 needs no more than three rounds to be told from nothing; no profile is asked of it."""
 
 SLEEPY = """
 import os
@@ -81,12 +83,7 @@ def test_workers_get_the_sessions_overrides_and_catch_the_slowdown(
         "-o",
         "addopts=",
         "--aide-perf",
-        "--aide-against",
-        "HEAD",
-        "--aide-against-rounds",
-        "3",
-        "--aide-explain",
-        "never",
+        *AGAINST_HEAD,
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["test_timed: regressed +* % * vs HEAD (*) (same job), *"])
@@ -205,12 +202,7 @@ def test_workers_get_the_sessions_plugins_and_warning_filters(pytester: pytest.P
         "-W",
         "ignore::UserWarning",
         "--aide-perf",
-        "--aide-against",
-        "HEAD",
-        "--aide-against-rounds",
-        "3",
-        "--aide-explain",
-        "never",
+        *AGAINST_HEAD,
     )
     result.assert_outcomes(failed=1)
     assert _checks(pytester)["test_timed"]["status"] == "REGRESSED"
