@@ -187,7 +187,7 @@ def test_stored_baselines_gate_each_kind(pytester: pytest.Pytester) -> None:
     slower = SUITE.replace("work(self.n)", "work(self.n * 30)").replace("n * 2", "n * 3")
     slower = slower.replace("[0] * 1000", "[0] * 2000").replace("4_000_000", "8_000_000")
     Path(pytester.path, "benchmarks", "bench_graph.py").write_text(slower)
-    result = pytester.runpytest("--aide-perf", *NO_XDIST)
+    result = pytester.runpytest("--aide-perf", *NO_XDIST, "--aide-explain", "never")
     out = _flat(result)
     assert "track_value[100-True]: regressed +50.0 % track vs baseline" in out
     assert "mem_list: regressed +" in out and "% size vs baseline" in out

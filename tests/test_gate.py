@@ -23,6 +23,8 @@ from pytest_aide.measure.system import machine_info, machine_slug
 SLUG = machine_slug(machine_info())
 
 CALM = ("--aide-tolerance", "150%")
+UNEXPLAINED = ("--aide-explain", "never")
+"""Where a test asserts no profile, a regressed check is not profiled once more."""
 SLOW = "6"
 
 TESTS = """
@@ -112,7 +114,7 @@ def test_a_slowed_target_fails_with_the_regression_line(
 ) -> None:
     suite.runpytest("--aide-perf", "--aide-save-baseline").assert_outcomes(passed=2)
     monkeypatch.setenv("AIDE_TEST_SCALE", SLOW)
-    result = suite.runpytest("--aide-perf")
+    result = suite.runpytest("--aide-perf", *UNEXPLAINED)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -187,7 +189,7 @@ def test_other_machine_reports_but_does_not_gate(
             "gate on it)",
         ]
     )
-    gated = suite.runpytest("--aide-perf", "--aide-compare-any-machine")
+    gated = suite.runpytest("--aide-perf", "--aide-compare-any-machine", *UNEXPLAINED)
     gated.assert_outcomes(passed=1, failed=1)
     gated.stdout.fnmatch_lines(["test_diag: regressed *", "*gating anyway*"])
 
@@ -198,7 +200,7 @@ def test_tolerance_option_and_ini(suite: pytest.Pytester, monkeypatch: pytest.Mo
     suite.runpytest("--aide-perf", "--aide-tolerance", "2000").assert_outcomes(passed=2)
     suite.makeini("[pytest]\naide_tolerance = 2000%\n")
     suite.runpytest("--aide-perf").assert_outcomes(passed=2)
-    result = suite.runpytest("--aide-perf", "--aide-tolerance=5%")
+    result = suite.runpytest("--aide-perf", "--aide-tolerance=5%", *UNEXPLAINED)
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["test_diag: regressed * tolerance 5 %"])
 
