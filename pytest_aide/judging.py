@@ -33,7 +33,7 @@ from pytest_aide.measure import solo
 from pytest_aide.measure.counts import CountError, find_valgrind
 from pytest_aide.measure.deadline import CheckTimeout
 from pytest_aide.suites import declared
-from pytest_aide.timelimits import timed_out_line
+from pytest_aide.timelimits import fail_timed_out, timed_out_line
 from pytest_aide.verdict import Evidence, ThresholdError, Verdict, decide
 
 if TYPE_CHECKING:
@@ -124,10 +124,7 @@ class Judging:
         if call.excinfo is not None and call.excinfo.errisinstance(CheckTimeout):
             line = timed_out_line(item, check)
             report.longrepr = line
-            check.verdict = decide(
-                Evidence(check.name, check.results, check.thresholds, timed_out=line)
-            )
-            check.outcome = "failed"
+            fail_timed_out(check, line)
         elif report.skipped:
             check.outcome = "skipped"
         elif report.failed and report.when != "call":

@@ -26,7 +26,7 @@ from pytest_aide.verdict import Evidence, decide
 if TYPE_CHECKING:
     from pytest_aide.session import AideSession
 
-__all__ = ["TIMELIMITS_NAME", "TimeLimits", "guarded", "stuck", "timed_out_line"]
+__all__ = ["TIMELIMITS_NAME", "TimeLimits", "fail_timed_out", "guarded", "stuck", "timed_out_line"]
 
 TIMELIMITS_NAME = "aide-time-limits"
 
@@ -76,6 +76,12 @@ def timed_out_line(item: pytest.Item, check: Check) -> str:
     )
 
 
+def fail_timed_out(check: Check, line: str) -> None:
+    """Give ``check`` the verdict of a call stopped at its time limit: ``line`` says so."""
+    check.verdict = decide(Evidence(check.name, check.results, check.thresholds, timed_out=line))
+    check.outcome = "failed"
+
+
 def stuck(session: AideSession, item: pytest.Item) -> Callable[[str], None]:
     """What the watchdog does when a check does not return after its timeout.
 
@@ -91,10 +97,7 @@ def stuck(session: AideSession, item: pytest.Item) -> Callable[[str], None]:
         line = f"{name}: timed out and did not return: the session ends here"
         if check is not None and TIMEOUT_KEY in item.stash:
             line = f"{timed_out_line(item, check)} and did not return: the session ends"
-            check.verdict = decide(
-                Evidence(check.name, check.results, check.thresholds, timed_out=line)
-            )
-            check.outcome = "failed"
+            fail_timed_out(check, line)
         capture = config.pluginmanager.getplugin("capturemanager")
         with contextlib.suppress(Exception):
             capture.suspend_global_capture(in_=True)
