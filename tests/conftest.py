@@ -31,7 +31,12 @@ def _quiet_inner_sessions(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     """Inner pytester sessions have no ini file; give them pytest-asyncio's loop scope."""
     if "pytester" in request.fixturenames:
         request.getfixturevalue("pytester")  # it clears PYTEST_ADDOPTS when created
-        monkeypatch.setenv("PYTEST_ADDOPTS", "-o asyncio_default_fixture_loop_scope=function")
+        # Nor hypothesis's plugin: no inner session uses it, and it imports hypothesis at
+        # every session's end (a second and more under valgrind, in each count worker).
+        monkeypatch.setenv(
+            "PYTEST_ADDOPTS",
+            "-o asyncio_default_fixture_loop_scope=function -p no:hypothesispytest",
+        )
         # Inner sessions must not append to the real job summary of a GitHub Actions run.
         monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
         # A wide terminal, so rows keep every column; tests/test_terminal.py sets its own.

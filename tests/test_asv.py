@@ -179,6 +179,12 @@ def test_every_kind_is_measured_and_recorded(pytester: pytest.Pytester) -> None:
 
 def test_stored_baselines_gate_each_kind(pytester: pytest.Pytester) -> None:
     _suite(pytester)
+    # time_plain is CPU-bound and unchanged: separate runs of it drift by up to +80 % here
+    # (benchmarks/drift.py), so its limit is far wider than that; time_bfs grows x30.
+    pytester.makepyprojecttoml(
+        '[tool.aide.checks."benchmarks/bench_graph.py::time_plain"]\n'
+        'thresholds = { regression_max = "300%" }\n'
+    )
     pytester.runpytest("--aide-perf", "--aide-save-baseline", *NO_XDIST).assert_outcomes(
         passed=14, skipped=3
     )
