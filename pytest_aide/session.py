@@ -187,7 +187,7 @@ class AideSession:
         """Under ``--aide-against``: REV's numbers of the asv items that yield one."""
         return Tracked(self.revision.label) if self.revision is not None else None
 
-    @property
+    @functools.cached_property
     def scenario_dirs(self) -> list[Path]:
         """The directories scenario files are collected from."""
         return [absolute(self.config.rootpath / d) for d in self.settings.scenario_dirs]
