@@ -204,8 +204,18 @@ def python_with_aide(tmp_path_factory: pytest.TempPathFactory) -> str:
         return python
     venv = tmp_path_factory.mktemp("py312") / "venv"
     subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=300)
+    # --no-compile: a session compiles what it imports, not all of plotly's modules.
     installed = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-e", f"{ROOT}[instructions]"],
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-compile",
+            "-e",
+            f"{ROOT}[instructions]",
+        ],
         capture_output=True,
         text=True,
         timeout=1200,

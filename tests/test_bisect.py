@@ -86,7 +86,9 @@ def repo(pytester: pytest.Pytester) -> Path:
 
 
 def _bisect(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Twice the work is plain in 3 rounds of pairing on wall time (instruction counts pair none).
     command = [sys.executable, "-m", "pytest_aide.cli", "bisect", *args, "--", "-o", "addopts="]
+    command += ["--aide-against-rounds", "3"]
     return subprocess.run(command, cwd=repo, capture_output=True, text=True, check=False)
 
 

@@ -31,12 +31,10 @@ This module knows nothing of pytest: it starts processes and reads pipes.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -241,6 +239,10 @@ class _Worker:
         command += ["-q", "-p", "no:cacheprovider", "--rootdir", str(tree.rootdir)]
         if tree.inifile is not None:
             command += ["-c", str(tree.inifile)]
+        # The user's environment as it is, bytecode settings included: a worker reads
+        # the compiled modules Python and the packages already have (a private
+        # PYTHONPYCACHEPREFIX made each session compile them all again: 9 s of a
+        # 14 s counting worker under valgrind).
         try:
             self.process = subprocess.Popen(
                 [*command, *args],
@@ -249,12 +251,7 @@ class _Worker:
                 stdout=self.log,
                 stderr=subprocess.STDOUT,
                 pass_fds=(to_child, from_child),
-                env={
-                    **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-                    WORKER_ENV: json.dumps(spec),
-                    "PYTHONPYCACHEPREFIX": _pycache(),
-                    **(env or {}),
-                },
+                env={**os.environ, WORKER_ENV: json.dumps(spec), **(env or {})},
             )
         finally:
             os.close(to_child)
@@ -304,22 +301,6 @@ class _Worker:
             self.process.kill()
             self.process.wait()
         self.log.close()
-
-
-_PYCACHE: list[str] = []
-
-
-def _pycache() -> str:
-    """A bytecode cache for this process's workers, removed at exit.
-
-    Workers compile (and pytest rewrites the asserts of) the same modules round
-    after round; cached here, only the first round pays, and no tree gets a
-    ``__pycache__`` it did not have.
-    """
-    if not _PYCACHE:
-        _PYCACHE.append(tempfile.mkdtemp(prefix="aide-pycache-"))
-        atexit.register(shutil.rmtree, _PYCACHE[0], ignore_errors=True)
-    return _PYCACHE[0]
 
 
 class _CallFailed(Exception):
