@@ -64,10 +64,15 @@ def _median(fn, clock: str) -> tuple[float, float]:
 
 
 def test_solo_time_leaves_out_what_the_neighbours_took() -> None:
-    with neighbours(0):
-        quiet_solo, quiet_wall = _median(work, "solo")
-    with neighbours(3):
-        busy_solo, busy_wall = _median(work, "solo")
+    # Quiet and busy in turn, three times, each side's least solo median kept: the rest of
+    # a busy machine (other tests, other jobs) then slows neither side more than the other.
+    quiet, busy = [], []
+    for _ in range(3):
+        with neighbours(0):
+            quiet.append(_median(work, "solo"))
+        with neighbours(3):
+            busy.append(_median(work, "solo"))
+    (quiet_solo, quiet_wall), (busy_solo, busy_wall) = min(quiet), min(busy)
     # Three loops on the same CPU take most of it: the wall clock shows it, solo time not.
     # (The wall time of the quiet run is not compared: a busy machine may already slow it.)
     assert busy_wall / busy_solo > 1.8, (busy_wall, busy_solo)
