@@ -26,6 +26,24 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return (os.cpu_count() or 1) + 1
 
 
+# Files whose tests run valgrind sessions, venvs or whole suites (30-60 s each): started
+# first, so that no worker is left with one of them while the others have finished.
+HEAVY_FIRST = (
+    "test_attribution.py",
+    "test_bisect.py",
+    "test_counts.py",
+    "test_against_layouts.py",
+    "test_suites.py",
+    "test_xdist.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The heaviest files' tests first, each file's tests in their own order."""
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(autouse=True)
 def _quiet_inner_sessions(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner pytester sessions have no ini file; give them pytest-asyncio's loop scope."""
