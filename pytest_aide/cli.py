@@ -1,4 +1,4 @@
-"""The ``pytest-aide`` console script: ``compare``, ``report`` and ``history``.
+"""The ``pytest-aide`` console script: ``compare``, ``report``, ``history``, ``trend``, ``bisect``.
 
 Exit codes: 0 fine, 1 something regressed (``compare``), 2 bad input.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from pytest_aide.baselines import atomic_write_text
 from pytest_aide.bisect import Bisect, BisectError, Step, bisect, shown, toplevel
-from pytest_aide.config import DEFAULT_TOLERANCE
+from pytest_aide.config import DEFAULT_TOLERANCE, non_negative_int
 from pytest_aide.fileio import dumps
 from pytest_aide.gate import COUNT_TOLERANCE
 from pytest_aide.history import History, HistoryError
@@ -39,6 +39,7 @@ from pytest_aide.sides import (
     tolerance_origin,
 )
 from pytest_aide.stats import DEFAULT_DRIFT
+from pytest_aide.trend import add_trend_command
 from pytest_aide.units import format_count, format_duration, format_size, hint
 from pytest_aide.verdict import Comparison
 
@@ -214,6 +215,8 @@ def _columns(rows: list[tuple[str, ...]]) -> None:
 def _history_command(args: argparse.Namespace) -> int:
     store = History(Path(args.path))
     try:
+        if args.prune:
+            return _prune(store, args.keep_runs, args.keep_days)
         if args.check:
             return _trend(store, args.check, args.limit)
         runs = store.runs(args.limit)
@@ -241,6 +244,19 @@ def _history_command(args: argparse.Namespace) -> int:
     )
     if not runs:
         print("(no runs recorded)")
+    return 0
+
+
+def _prune(store: History, keep_runs: int, keep_days: int) -> int:
+    """``pytest-aide history --prune``: apply the retention rule, say what it removed."""
+    if not store.path.is_file():
+        raise HistoryError(f"{store.path}: no history yet (it is written by pytest --aide-perf)")
+    done = store.prune(keep_runs, keep_days)
+    print(
+        f"pruned {done.removed:,} of {done.runs:,} runs (older than {keep_days} days, "
+        f"beyond the newest {keep_runs:,}): {store.path} "
+        f"{format_size(done.size_before)} -> {format_size(done.size_after)}"
+    )
     return 0
 
 
@@ -348,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     comparing.set_defaults(run=_compare_command)
     _add_report_and_history(commands)
+    add_trend_command(commands)
     _add_bisect(commands)
     return parser
 
@@ -375,6 +392,27 @@ def _add_report_and_history(commands: Any) -> None:
         "--path", default=".aide/history.sqlite", help="history file (default: %(default)s)"
     )
     listing.add_argument("--limit", type=int, default=20, help="newest runs to list")
+    pruning = listing.add_argument_group("pruning")
+    pruning.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove the runs older than --keep-days beyond the newest --keep-runs (the "
+        "newest run of each branch stays), and shrink the file",
+    )
+    pruning.add_argument(
+        "--keep-runs",
+        type=non_negative_int,
+        default=1000,
+        metavar="N",
+        help="(default: %(default)s)",
+    )
+    pruning.add_argument(
+        "--keep-days",
+        type=non_negative_int,
+        default=365,
+        metavar="DAYS",
+        help="(default: %(default)s)",
+    )
     listing.set_defaults(run=_history_command)
 
 

@@ -336,6 +336,8 @@ class Settings:
     """``--aide-loop``: event loop for async timing, async load and async tests."""
     history: Path | None = None
     """``--aide-history``: the SQLite history; None means ``<report dir>/history.sqlite``."""
+    history_keep_samples: int = 20
+    """``--aide-history-keep-samples``: newest runs that keep every sample in the history."""
     benchmark_json: Path | None = None
     """``--aide-benchmark-json``: also write timings in pytest-benchmark's JSON format."""
     timeout: float | None = None

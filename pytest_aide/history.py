@@ -3,30 +3,63 @@
 Each run keeps its totals, the git commit, branch and whether the tree was
 modified, and, per result, the figures a trend needs (median, p95,
 throughput, memory peak, the count per call of a counted check), the check's
-status and the whole result (every sample), so that a later session can be
-gated against a stored run as against a baseline (``--aide-compare-run``).
-The store is append-only; a file that is not a history database is
-reported, never replaced.
+status and the result, so that a later session can be gated against a
+stored run as against a baseline (``--aide-compare-run``). Each result is
+kept compacted, its statistics and a fixed reservoir of :data:`RESERVOIR`
+samples (under a kilobyte per check and run); the newest runs
+(``keep_samples``, 20 by default) also keep it whole, every sample, in the
+``whole`` table, dropped when the run falls out of that window. Results are
+stored as compressed JSON.
+Runs are removed only when asked (:meth:`History.prune`); a file that is not
+a history database is reported, never replaced.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 from pytest_aide.baselines import write_problem
-from pytest_aide.fileio import dumps, file_kind
+from pytest_aide.compaction import (
+    MEASURE_OF_DATA,
+    RESERVOIR,
+    compact,
+    figures,
+    forget_old,
+    measure_of,
+    migrate,
+    pack,
+    unpack,
+    vacuum,
+)
+from pytest_aide.fileio import file_kind
 
-__all__ = ["HISTORY_SCHEMA", "History", "HistoryError", "Point", "Run"]
+__all__ = [
+    "DEFAULT_KEEP_SAMPLES",
+    "HISTORY_SCHEMA",
+    "RESERVOIR",
+    "History",
+    "HistoryError",
+    "Point",
+    "Pruned",
+    "Run",
+    "compact",
+]
 
-HISTORY_SCHEMA = 3
+HISTORY_SCHEMA = 4
 """Version of the tables below, stored in ``PRAGMA user_version`` (2 added ``count``;
-3 added the runs' ``commit``, ``branch`` and ``dirty`` and the points' ``data``)."""
+3 added the runs' ``commit``, ``branch`` and ``dirty`` and the points' ``data``;
+4 added the runs' ``samples``, 0 once the run's results were compacted, and the points'
+``measure``, what a figure is on: ``solo``, ``wall``, ``cpu``, ``instructions``...)."""
+
+DEFAULT_KEEP_SAMPLES = 20
+"""Newest runs whose results keep every sample (``aide_history_keep_samples``)."""
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -39,7 +72,8 @@ CREATE TABLE IF NOT EXISTS runs (
     failed INTEGER NOT NULL,
     commit_sha TEXT,
     branch TEXT,
-    dirty INTEGER
+    dirty INTEGER,
+    samples INTEGER
 );
 CREATE TABLE IF NOT EXISTS points (
     run INTEGER NOT NULL REFERENCES runs(id),
@@ -52,10 +86,28 @@ CREATE TABLE IF NOT EXISTS points (
     throughput REAL,
     memory_peak REAL,
     count REAL,
-    data TEXT
+    data TEXT,
+    measure TEXT
 );
 CREATE INDEX IF NOT EXISTS points_by_check ON points (check_id, run);
+CREATE TABLE IF NOT EXISTS kept (
+    id INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL REFERENCES runs(id),
+    check_id TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS kept_by_run ON kept (run);
+CREATE TABLE IF NOT EXISTS whole (
+    id INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL REFERENCES runs(id),
+    check_id TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS whole_by_run ON whole (run);
 """
+_V4_TABLES = _TABLES[_TABLES.index("CREATE TABLE IF NOT EXISTS kept") :]
+"""Version 4's tables: every run's results compacted (``kept``), the newest runs' whole.
+The points keep only the figures, so that reading every series is a quick scan."""
 _COLUMNS = {
     "runs": (
         "id",
@@ -68,6 +120,7 @@ _COLUMNS = {
         "commit_sha",
         "branch",
         "dirty",
+        "samples",
     ),
     "points": (
         "run",
@@ -81,11 +134,15 @@ _COLUMNS = {
         "memory_peak",
         "count",
         "data",
+        "measure",
     ),
+    "kept": ("id", "run", "check_id", "data"),
+    "whole": ("id", "run", "check_id", "data"),
 }
 _ADDED = {
     2: {"points": ("count REAL",)},
     3: {"runs": ("commit_sha TEXT", "branch TEXT", "dirty INTEGER"), "points": ("data TEXT",)},
+    4: {"runs": ("samples INTEGER",), "points": ("measure TEXT",)},
 }
 """Columns each version added, to bring an older file up to date."""
 
@@ -122,6 +179,23 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Pruned:
+    """What :meth:`History.prune` did."""
+
+    removed: int
+    runs: int
+    """Runs before pruning."""
+    size_before: int
+    size_after: int
+
+
+def _when(created: str) -> datetime:
+    """A run's ``created`` time, in UTC when it says no zone."""
+    when = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
 class Point:
     """One result's figures in one run."""
 
@@ -139,36 +213,15 @@ class Point:
     """Instructions (or estimated cycles) per call, for a ``count`` point."""
     commit: str | None = None
     """The run's git commit, where it was recorded."""
-
-
-def _figures(result: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The result whose figures a trend shows, with its stats.
-
-    A sweep shows its knee; a scaling check its largest size.
-    """
-    kind = result.get("kind")
-    if kind == "sweep":
-        knee = next(
-            (r for r in result["levels"] if r.get("concurrency") == result.get("knee")), None
-        )
-        return (result["name"], knee.get("stats", {})) if knee else None
-    if kind in ("timing", "load"):
-        return result["name"], result.get("stats", {})
-    if kind == "memory":
-        return result["name"], {"memory_peak": result.get("peak_bytes")}
-    if kind == "count":
-        cycles = result.get("measure") == "cycles" and result.get("cycles") is not None
-        return result["name"], {"count": result["cycles" if cycles else "instructions"]}
-    if kind == "scaling" and result.get("medians"):  # its largest size's CPU time per call
-        counts = result.get("counts")
-        return result["name"], {"median": result["medians"][-1], "count": (counts or [None])[-1]}
-    return None
+    measure: str | None = None
+    """What the figures are on (``solo``, ``wall``, ``cpu``, ``instructions``, ``cycles``,
+    ``memory``); None in runs recorded before history version 4 that kept no result."""
 
 
 def _run_columns(db: sqlite3.Connection) -> str:
-    """The runs' columns to select: NULL for those an older file does not have yet."""
+    """The runs' columns a :class:`Run` holds: NULL for those an older file does not have."""
     have = {c for (c,) in db.execute("SELECT name FROM pragma_table_info('runs')")}
-    return ", ".join(c if c in have else "NULL" for c in _COLUMNS["runs"])
+    return ", ".join(c if c in have else "NULL" for c in _COLUMNS["runs"][:-1])
 
 
 def _run(row: tuple[Any, ...]) -> Run:
@@ -176,13 +229,67 @@ def _run(row: tuple[Any, ...]) -> Run:
     return Run(*head, dirty=bool(dirty))
 
 
+def _problem(path: Path, exc: sqlite3.Error) -> str:
+    """What went wrong, with advice that fits: locked and full are not corrupt."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    text = str(exc)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        return (
+            f"{path}: the history is locked by another process ({text}); this run "
+            "was not recorded and the file was left as it is: run again once it is free"
+        )
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return (
+            f"{path}: the disk is full ({text}); this run was not recorded and the "
+            "history was left as it was: free some space"
+        )
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")) or (
+        "readonly" in text or "unable to open" in text
+    ):
+        return f"{path}: cannot write the history ({text}); it was left as it is"
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or isinstance(
+        exc, sqlite3.DatabaseError
+    ):
+        return (
+            f"{path}: not a usable pytest-aide history ({text}); it was left as it "
+            "is: move it away or pass --aide-history to start a new one"
+        )
+    return f"{path}: cannot use the history: {text}"
+
+
+def _grouped(
+    rows: list[tuple[str, str, str, str, int, float | None]], runs: Collection[int] | None
+) -> dict[tuple[str, str, str, str], tuple[list[int], list[float]]]:
+    """Rows of (check id, result, kind, measure, run, figure) as series, oldest run first."""
+    grouped: dict[tuple[str, str, str, str], tuple[list[int], list[float]]] = {}
+    for check_id, result, kind, measured, run, value in rows:
+        if value is None or value <= 0 or (runs is not None and run not in runs):
+            continue
+        key = (check_id, result, kind, measured)
+        entry = grouped.get(key)
+        if entry is None:
+            entry = grouped[key] = ([], [])
+        entry[0].append(run)
+        entry[1].append(value)
+    for key, (ids, values) in grouped.items():
+        if any(a > b for a, b in pairwise(ids)):  # rows out of run order
+            ordered = sorted(zip(ids, values, strict=True))
+            grouped[key] = ([i for i, _ in ordered], [v for _, v in ordered])
+    return grouped
+
+
 class History:
     """The SQLite history at ``path`` (created on first write)."""
 
-    def __init__(self, path: Path, timeout: float = 10.0) -> None:
+    def __init__(
+        self, path: Path, timeout: float = 10.0, keep_samples: int = DEFAULT_KEEP_SAMPLES
+    ) -> None:
         self.path = path
         self.timeout = timeout
         """Seconds to wait for another process's lock on the file."""
+        self.keep_samples = keep_samples
+        """Newest runs whose results keep every sample; older ones are compacted on write."""
+        self._migrated = False
 
     @contextlib.contextmanager
     def _connect(self, create: bool) -> Iterator[sqlite3.Connection]:
@@ -243,6 +350,8 @@ class History:
             db.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
             return
         expected = {name: set(columns) for name, columns in _COLUMNS.items()}
+        if version < 4:
+            del expected["kept"], expected["whole"]
         for since, added in _ADDED.items():
             if version < since:
                 for table, columns in added.items():
@@ -259,43 +368,32 @@ class History:
                     for table, columns in added.items():
                         for column in columns:
                             db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+            if version < 4:
+                for statement in _V4_TABLES.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.execute("UPDATE runs SET samples = 0")
+                with contextlib.suppress(sqlite3.OperationalError):  # an SQLite without JSON
+                    db.execute("UPDATE points SET measure = " + MEASURE_OF_DATA)
+                migrate(db, self.keep_samples)
+                self._migrated = True
             db.execute(f"PRAGMA user_version = {HISTORY_SCHEMA}")
 
     def _problem(self, exc: sqlite3.Error) -> str:
-        """What went wrong, with advice that fits: locked and full are not corrupt."""
-        name = getattr(exc, "sqlite_errorname", "") or ""
-        text = str(exc)
-        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
-            return (
-                f"{self.path}: the history is locked by another process ({text}); this run "
-                "was not recorded and the file was left as it is: run again once it is free"
-            )
-        if name == "SQLITE_FULL" or "disk is full" in text:
-            return (
-                f"{self.path}: the disk is full ({text}); this run was not recorded and the "
-                "history was left as it was: free some space"
-            )
-        if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")) or (
-            "readonly" in text or "unable to open" in text
-        ):
-            return f"{self.path}: cannot write the history ({text}); it was left as it is"
-        if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or isinstance(
-            exc, sqlite3.DatabaseError
-        ):
-            return (
-                f"{self.path}: not a usable pytest-aide history ({text}); it was left as it "
-                "is: move it away or pass --aide-history to start a new one"
-            )
-        return f"{self.path}: cannot use the history: {text}"
+        return _problem(self.path, exc)
 
     def append(self, report: dict[str, Any], machine: str) -> int:
-        """Record one ``report.json`` as a run; returns its id."""
+        """Record one ``report.json`` as a run; returns its id.
+
+        Runs that fall out of the newest ``keep_samples`` are compacted in the same
+        transaction (all of them when an older file is first written to).
+        """
         totals = report["totals"]
         with self._connect(create=True) as db:
             dirty = report.get("dirty")
             cursor = db.execute(
                 "INSERT INTO runs (created, profile, machine, checks, passed, failed, "
-                "commit_sha, branch, dirty) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "commit_sha, branch, dirty, samples) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
                 (
                     report["created"],
                     report["profile"],
@@ -310,13 +408,13 @@ class History:
             )
             run = cursor.lastrowid
             assert run is not None
-            rows = []
+            rows, kept, whole = [], [], []
             for check in report["checks"]:
                 for result in check["results"]:
-                    figures = _figures(result)
-                    if figures is None:
+                    shown = figures(result)
+                    if shown is None:
                         continue
-                    name, stats = figures
+                    name, stats = shown
                     rows.append(
                         (
                             run,
@@ -329,11 +427,47 @@ class History:
                             stats.get("throughput"),
                             stats.get("memory_peak"),
                             stats.get("count"),
-                            dumps(result, sort_keys=True),
+                            None,
+                            measure_of(result),
                         )
                     )
-            db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            return run
+                    kept.append((run, check["id"], pack(compact(result))))
+                    whole.append((run, check["id"], pack(result)))
+            db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT INTO kept (run, check_id, data) VALUES (?, ?, ?)", kept)
+            db.executemany("INSERT INTO whole (run, check_id, data) VALUES (?, ?, ?)", whole)
+            forget_old(db, self.keep_samples)
+        if self._migrated:  # a file from before compaction: give back what it freed
+            vacuum(self.path, self.timeout, 0.25)
+        return run
+
+    def prune(self, keep_runs: int, keep_days: float, now: datetime | None = None) -> Pruned:
+        """Remove the runs older than ``keep_days`` beyond the newest ``keep_runs``.
+
+        The newest run of each branch always stays. The file is then rewritten to
+        its new size.
+        """
+        now = now or datetime.now(timezone.utc)
+        with self._connect(create=True) as db:
+            query = f"SELECT {_run_columns(db)} FROM runs ORDER BY id"
+            rows = [_run(row) for row in db.execute(query)]
+            newest = {r.branch: r.id for r in rows}
+            kept = {r.id for r in rows[-keep_runs:]} if keep_runs > 0 else set()
+            gone = [
+                r.id
+                for r in rows
+                if r.id not in kept
+                and r.id != newest[r.branch]
+                and (now - _when(r.created)).total_seconds() > keep_days * 86400
+            ]
+            db.executemany("DELETE FROM points WHERE run = ?", [(run,) for run in gone])
+            db.executemany("DELETE FROM whole WHERE run = ?", [(run,) for run in gone])
+            db.executemany("DELETE FROM kept WHERE run = ?", [(run,) for run in gone])
+            db.executemany("DELETE FROM runs WHERE id = ?", [(run,) for run in gone])
+        before = self.path.stat().st_size
+        if gone:
+            vacuum(self.path, self.timeout, 0)
+        return Pruned(len(gone), len(rows), before, self.path.stat().st_size)
 
     def runs(self, limit: int = 20) -> list[Run]:
         """The latest ``limit`` runs, newest first."""
@@ -375,17 +509,48 @@ class History:
         return (here or found)[-1]
 
     def results(self, run: int) -> dict[str, list[dict[str, Any]]]:
-        """Every result recorded in run ``run``, whole, by check id."""
+        """Every result recorded in run ``run`` by check id: whole, or compacted if old."""
         with self._connect(create=False) as db:
-            if db.execute("PRAGMA user_version").fetchone()[0] < 3:
-                return {}  # runs recorded before results were kept whole
-            rows = db.execute(
-                "SELECT check_id, data FROM points WHERE run = ? AND data IS NOT NULL", (run,)
-            ).fetchall()
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version < 3:
+                return {}  # runs recorded before results were kept
+            rows = []
+            for table in ("whole", "kept") if version > 3 else ():
+                query = f"SELECT check_id, data FROM {table} WHERE run = ? ORDER BY id"
+                rows = rows or db.execute(query, (run,)).fetchall()
+            if not rows:  # before version 4: whole, in the points
+                rows = db.execute(
+                    "SELECT check_id, data FROM points WHERE run = ? AND data IS NOT NULL "
+                    "ORDER BY rowid",
+                    (run,),
+                ).fetchall()
         found: dict[str, list[dict[str, Any]]] = {}
         for check_id, data in rows:
-            found.setdefault(check_id, []).append(json.loads(data))
+            found.setdefault(check_id, []).append(unpack(data))
         return found
+
+    def series(
+        self, runs: Collection[int] | None = None
+    ) -> dict[tuple[str, str, str, str], tuple[list[int], list[float]]]:
+        """Every series' run ids and figures, oldest first, over ``runs`` (default: all).
+
+        A series is keyed by check id, result, kind and measure; its figure per run
+        is the count per call, a load's p95, a memory peak, else the median. One
+        scan of the points, for ``pytest-aide trend``.
+        """
+        with self._connect(create=False) as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            measure = "COALESCE(measure, 'wall')" if version > 3 else "'wall'"
+            count = "count" if version > 1 else "NULL"
+            figure = (
+                f"CASE kind WHEN 'count' THEN {count} WHEN 'memory' THEN memory_peak "
+                "WHEN 'load' THEN COALESCE(p95, median) WHEN 'sweep' THEN COALESCE(p95, median) "
+                "ELSE median END"
+            )
+            rows = db.execute(
+                f"SELECT check_id, result, kind, {measure}, run, {figure} FROM points"
+            ).fetchall()
+        return _grouped(rows, runs)
 
     def check_ids(self) -> list[str]:
         """Every check id the history has recorded, sorted."""
@@ -404,10 +569,11 @@ class History:
                 "SELECT p.run, r.created, p.check_id, p.result, p.kind, p.status, p.median, "
                 "p.p95, p.throughput, p.memory_peak, "
                 f"{'p.count' if version > 1 else 'NULL'}, "
-                f"{'r.commit_sha' if version > 2 else 'NULL'} FROM points p JOIN runs r "
+                f"{'r.commit_sha' if version > 2 else 'NULL'}, "
+                f"{'p.measure' if version > 3 else 'NULL'} FROM points p JOIN runs r "
                 "ON r.id = p.run "
                 f"WHERE p.check_id IN ({marks}) AND p.run > "
-                "(SELECT COALESCE(MAX(id), 0) FROM runs) - ? ORDER BY p.run",
+                "(SELECT COALESCE(MAX(id), 0) FROM runs) - ? ORDER BY p.run, p.rowid",
                 (*check_ids, limit),
             ).fetchall()
         return [Point(*row) for row in rows]

@@ -269,6 +269,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="PATH",
     ),
     Option(
+        "history-keep-samples",
+        "the newest runs whose results keep every sample in the history; older runs keep "
+        "their statistics and 16 samples, under a kilobyte per check (default: 20)",
+        "history_keep_samples",
+        parse=non_negative_int,
+        metavar="N",
+        default=20,
+    ),
+    Option(
         "asv",
         "an asv suite's asv.conf.json, whose benchmarks become checks under --aide-perf "
         "(default: asv.conf.json in the rootdir, when there is one)",

@@ -70,6 +70,10 @@ def write_reports(session: AideSession, shown_from: Path | None = None) -> list[
     history = settings.history or settings.report_dir / "history.sqlite"
     report["history"] = display_path(history, rootdir)
     session.outputs = write_outputs(
-        report, settings.report_dir, history=history, benchmark_json=settings.benchmark_json
+        report,
+        settings.report_dir,
+        history=history,
+        benchmark_json=settings.benchmark_json,
+        keep_samples=settings.history_keep_samples,
     )
     return [display_path(p, shown_from or rootdir) for p in session.outputs.written]

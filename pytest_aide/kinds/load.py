@@ -17,6 +17,9 @@ from pytest_aide.units import format_duration
 
 __all__ = ["KNEE_FRACTION", "HttpResult", "LoadResult", "SweepResult"]
 
+_LATENCY_KEYS = ("mean", "median", "max", "p95", "p99")
+"""The latency statistics a load result reports (and keeps when its latencies are thinned)."""
+
 
 @dataclass
 class LoadResult:
@@ -42,11 +45,14 @@ class LoadResult:
     """The share of the time the load's threads were ready to run that they spent
     waiting for a CPU (their run-queue wait); None where the kernel does not say.
     The latencies stay on the wall clock: concurrency is a load check's point."""
+    latencies_total: int | None = field(default=None, compare=False)
+    """Requests that succeeded, when :attr:`latencies` holds a thinned selection of
+    them (a run compacted in the history); the statistics are then those written."""
 
     @property
     def completed(self) -> int:
         """Requests that succeeded."""
-        return len(self.latencies)
+        return self.latencies_total or len(self.latencies)
 
     @property
     def error_rate(self) -> float:
@@ -94,8 +100,7 @@ class LoadResult:
     def metrics(self) -> dict[str, float]:
         """Figures that thresholds can bound, by metric name."""
         figures = {"throughput": self.throughput, "error_rate": self.error_rate}
-        keys = ("mean", "median", "max", "p95", "p99")
-        figures.update({k: v for k, v in self._summary.items() if k in keys})
+        figures.update({k: v for k, v in self._summary.items() if k in _LATENCY_KEYS})
         return figures
 
     def summary(self) -> str:
@@ -136,10 +141,13 @@ class LoadResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LoadResult:
-        """Rebuild a result written by :meth:`to_dict`."""
-        return cls(
+        """Rebuild a result written by :meth:`to_dict` (or thinned from one)."""
+        latencies = [float(x) for x in data["latencies"]]
+        completed = data.get("completed")
+        thinned = isinstance(completed, int) and completed > len(latencies)
+        result = cls(
             name=str(data["name"]),
-            latencies=[float(x) for x in data["latencies"]],
+            latencies=latencies,
             errors=int(data.get("errors", 0)),
             error_types={str(k): int(v) for k, v in data.get("error_types", {}).items()},
             error_messages=[str(m) for m in data.get("error_messages", [])],
@@ -147,7 +155,12 @@ class LoadResult:
             concurrency=int(data.get("concurrency", 1)),
             mode=str(data.get("mode", "thread")),
             waited=share(data.get("waited")),
+            latencies_total=completed if thinned else None,
         )
+        written = data.get("stats") or {}
+        if thinned and all(isinstance(written.get(k), (int, float)) for k in _LATENCY_KEYS):
+            result.__dict__["_summary"] = {k: float(written[k]) for k in _LATENCY_KEYS}
+        return result
 
 
 KNEE_FRACTION = 0.95

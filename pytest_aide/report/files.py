@@ -13,7 +13,7 @@ from typing import Any
 
 from pytest_aide.baselines import atomic_write_text, write_problem
 from pytest_aide.fileio import dumps
-from pytest_aide.history import History, HistoryError, Point
+from pytest_aide.history import DEFAULT_KEEP_SAMPLES, History, HistoryError, Point
 from pytest_aide.report.benchmark_json import to_benchmark_json
 from pytest_aide.report.json import dump_report
 from pytest_aide.report.markdown import render_markdown
@@ -68,13 +68,17 @@ def write_outputs(
     history: Path | None,
     benchmark_json: Path | None = None,
     step_summary: str | None = None,
+    keep_samples: int = DEFAULT_KEEP_SAMPLES,
 ) -> Outputs:
-    """Write every report for ``report``; ``history=None`` keeps no history."""
+    """Write every report for ``report``; ``history=None`` keeps no history.
+
+    ``keep_samples``: the newest runs whose results keep every sample in the history.
+    """
     outputs = Outputs()
     _write(outputs, report_dir / "report.json", lambda: dump_report(report))
     points: list[Point] = []
     if history is not None:
-        store = History(history)
+        store = History(history, keep_samples=keep_samples)
         try:
             store.append(report, str(report.get("slug", "")))
             points = store.points([check["id"] for check in report["checks"]])

@@ -24,6 +24,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from pytest_aide.changes import change_points
 from pytest_aide.history import Point
 from pytest_aide.report.markdown import by_attention, confirmation_lines
 from pytest_aide.results import CountResult, ScalingResult, thin
@@ -375,6 +376,35 @@ def _run_order(points: Sequence[Point]) -> list[str]:
     return [_run_label(p) for p in sorted({p.run: p for p in points}.values(), key=lambda p: p.run)]
 
 
+def _mark_changes(
+    figure: go.Figure,
+    run: list[Point],
+    values: list[float | None],
+    name: str,
+    scale: float = 1000,
+) -> None:
+    """Stars on the first run of each new level that :mod:`pytest_aide.changes` finds."""
+    kept = [(p, v) for p, v in zip(run, values, strict=True) if v is not None and v > 0]
+    found = change_points([v for _, v in kept])
+    if not found:
+        return
+    figure.add_trace(
+        go.Scatter(
+            x=[_run_label(kept[c.index][0]) for c in found],
+            y=[kept[c.index][1] * scale for c in found],
+            name=f"{name}: change point",
+            mode="markers",
+            marker={"symbol": "star", "size": 14, "line": {"width": 1}},
+            text=[
+                f"{(c.size.ratio - 1) * 100:+.1f} % (95 % CI {(c.size.low - 1) * 100:+.1f} "
+                f"to {(c.size.high - 1) * 100:+.1f} %) from here"
+                for c in found
+            ],
+            hovertemplate="%{x}: %{text}<extra>" + name + "</extra>",
+        )
+    )
+
+
 def _trends(points: Sequence[Point]) -> str:
     series: dict[str, list[Point]] = {}
     for point in points:
@@ -395,7 +425,8 @@ def _trends(points: Sequence[Point]) -> str:
                 hovertemplate="%{x}: %{y:.4g} ms<br>%{text}<extra>" + name + "</extra>",
             )
         )
-    figure.update_layout(title="History: median (load: p95) per run")
+        _mark_changes(figure, run, values, name)
+    figure.update_layout(title="History: median (load: p95) per run (stars: change points)")
     figure.update_xaxes(
         title="run: number, commit, date",
         type="category",
@@ -425,7 +456,8 @@ def _count_trends(points: Sequence[Point]) -> str:
                 hovertemplate="%{x}: %{y:.4s}<br>%{text}<extra>" + name + "</extra>",
             )
         )
-    figure.update_layout(title="History: count per call (valgrind) per run")
+        _mark_changes(figure, run, [p.count for p in run], name, scale=1)
+    figure.update_layout(title="History: count per call (valgrind) per run (stars: change points)")
     figure.update_xaxes(
         title="run: number, commit, date",
         type="category",
