@@ -90,24 +90,21 @@ CREATE TABLE IF NOT EXISTS points (
     measure TEXT
 );
 CREATE INDEX IF NOT EXISTS points_by_check ON points (check_id, run);
-CREATE TABLE IF NOT EXISTS kept (
-    id INTEGER PRIMARY KEY,
-    run INTEGER NOT NULL REFERENCES runs(id),
-    check_id TEXT NOT NULL,
-    data BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS kept_by_run ON kept (run);
-CREATE TABLE IF NOT EXISTS whole (
-    id INTEGER PRIMARY KEY,
-    run INTEGER NOT NULL REFERENCES runs(id),
-    check_id TEXT NOT NULL,
-    data BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS whole_by_run ON whole (run);
 """
-_V4_TABLES = _TABLES[_TABLES.index("CREATE TABLE IF NOT EXISTS kept") :]
+_V4_TABLES = "".join(
+    f"""
+CREATE TABLE IF NOT EXISTS {name} (
+    id INTEGER PRIMARY KEY,
+    run INTEGER NOT NULL REFERENCES runs(id),
+    check_id TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {name}_by_run ON {name} (run);"""
+    for name in ("kept", "whole")
+)
 """Version 4's tables: every run's results compacted (``kept``), the newest runs' whole.
 The points keep only the figures, so that reading every series is a quick scan."""
+_TABLES += _V4_TABLES
 _COLUMNS = {
     "runs": (
         "id",
