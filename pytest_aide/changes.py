@@ -27,7 +27,7 @@ from itertools import accumulate, repeat
 from operator import sub
 from statistics import median
 
-from pytest_aide.stats import RatioEstimate
+from pytest_aide.stats import RatioEstimate, ratio_estimate
 
 __all__ = ["ALPHA", "MIN_SEGMENT", "SIDE", "ChangePoint", "change_points"]
 
@@ -41,7 +41,6 @@ CLIP = 4.0
 """Noise widths a figure may stray from the median of its neighbours before it is held."""
 _MAD = 1.4826
 """A normal distribution's standard deviation per median absolute deviation."""
-_Z95 = 1.959963984540054
 _MAD_EFFICIENCY = 0.37
 """The median absolute deviation's efficiency: its degrees of freedom per difference."""
 
@@ -136,19 +135,6 @@ def _best_split(logs: Sequence[float]) -> tuple[int, float]:
     return best + 1, math.sqrt(scores[best] / n)
 
 
-def _size(before: Sequence[float], after: Sequence[float]) -> RatioEstimate:
-    """Hodges–Lehmann ratio after/before with the Moses 95 % interval, from every pair."""
-    olds = [math.log(max(v, 1e-300)) for v in before]
-    steps = sorted(math.log(max(v, 1e-300)) - old for v in after for old in olds)
-    pairs, n, m = len(steps), len(before), len(after)
-    middle = (steps[(pairs - 1) // 2] + steps[pairs // 2]) / 2
-    spread = _Z95 * math.sqrt(n * m * (n + m + 1) / 12.0)
-    k = max(1, math.floor(pairs / 2 - spread))
-    return RatioEstimate(
-        math.exp(middle), math.exp(steps[k - 1]), math.exp(steps[pairs - k]), 0.95, n, m
-    )
-
-
 def change_points(
     values: Sequence[float],
     alpha: float = ALPHA,
@@ -182,7 +168,7 @@ def change_points(
         p_value = min(1.0, (end - start - 1) * t_tail(score, dof))
         if p_value > alpha:
             continue
-        size = _size(
+        size = ratio_estimate(
             values[max(start, index - SIDE) : index], values[index : min(end, index + SIDE)]
         )
         if abs(size.ratio - 1) >= min_change:

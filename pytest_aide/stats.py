@@ -79,6 +79,8 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
     }
 
 
+_LISTED_PAIRS = 4096
+"""Up to this many pairs, :func:`ratio_estimate` lists every difference instead of searching."""
 _Z = {0.90: 1.6448536269514722, 0.95: 1.959963984540054, 0.99: 2.5758293035489004}
 
 
@@ -146,13 +148,18 @@ def ratio_estimate(
     ys = sorted(math.log(max(v, 1e-15)) for v in new)
     n, m = len(xs), len(ys)
     pairs = n * m
-    middle = _kth_difference(xs, ys, (pairs + 1) // 2)
+    listed = sorted(y - x for y in ys for x in xs) if pairs <= _LISTED_PAIRS else None
+
+    def kth(k: int) -> float:  # the k-th smallest difference: listed when few, else searched
+        return listed[k - 1] if listed is not None else _kth_difference(xs, ys, k)
+
+    middle = kth((pairs + 1) // 2)
     if pairs % 2 == 0:
-        middle = (middle + _kth_difference(xs, ys, pairs // 2 + 1)) / 2
+        middle = (middle + kth(pairs // 2 + 1)) / 2
     spread = _Z[confidence] * math.sqrt(n * m * (n + m + 1) / 12.0)
     k_low = max(1, math.floor(pairs / 2 - spread))
-    low = _kth_difference(xs, ys, k_low)
-    high = _kth_difference(xs, ys, pairs + 1 - k_low)
+    low = kth(k_low)
+    high = kth(pairs + 1 - k_low)
     return RatioEstimate(math.exp(middle), math.exp(low), math.exp(high), confidence, n, m)
 
 
