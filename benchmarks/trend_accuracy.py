@@ -25,7 +25,7 @@ estimated as aide does, at least 5 runs a segment) and ``otava`` (Apache
 Otava's ``compute_change_points``, E-Divisive means in windows of 50 runs,
 p ≤ 0.001). The last two are used when importable; install them beside
 pytest-aide in a venv of their own (Otava pins NumPy), e.g.
-``python -m venv /tmp/trend && /tmp/trend/bin/pip install -e . ruptures
+``python -m venv PATH/TO/venv && PATH/TO/venv/bin/pip install -e . ruptures
 apache-otava``, and run this script with that venv's python.
 """
 
