@@ -347,6 +347,8 @@ class Settings:
     kernel reports run-queue waits, else wall time."""
     valgrind: str = "valgrind"
     """``--aide-valgrind``: the valgrind command or path that counts."""
+    count_cache: str | None = None
+    """``--aide-count-cache``: where REV's counts are kept (None: the user's cache; ``none``)."""
     confirm: int = DEFAULT_CONFIRM
     """``--aide-confirm``: times a suspected wall-time failure is measured again."""
     explain: str = "fail"

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_aide.check import Check
+from pytest_aide.countcache import CountCache
 from pytest_aide.measure import attribution
 from pytest_aide.measure.attribution import FunctionCount
 from pytest_aide.measure.counts import (
@@ -56,6 +57,11 @@ class Counting:
         with the perf trampoline (:meth:`attribute`); counts that gate are made without."""
         self._trees: dict[str, tuple[Tree, list[str]]] = {}
         """Node id -> the tree and worker arguments it was counted with."""
+        self.cache: tuple[Path, str, Path] | None = None
+        """(cache directory, commit, checkout) when the counted tree is a clean checkout
+        of that commit, whose counts are kept between sessions (:mod:`.countcache`)."""
+        self.cached: list[str] = []
+        """Node ids whose counts were read from the cache."""
 
     @property
     def version(self) -> str:
@@ -95,11 +101,43 @@ class Counting:
             nodeids = [n for n, m in wanted.items() if m == measure]
             if not nodeids:
                 continue
-            run = self._run(valgrind, tree, nodeids, args, measure, progress, False)
+            cache = self._cache(valgrind, measure, args, by_function)
+            run = CountRun()
+            for nodeid in nodeids:
+                found = cache.get(nodeid) if cache is not None else None
+                if found is not None:
+                    run.counts.update({(nodeid, c.label): c for c in found})
+                    self.cached.append(nodeid)
+            todo = [n for n in nodeids if not run.for_item(n)]
+            if todo:
+                made = self._run(valgrind, tree, todo, args, measure, progress, False)
+                run.counts.update(made.counts)
+                run.missing.update(made.missing)
+                run.elapsed = made.elapsed
+                for nodeid in todo:
+                    if cache is not None:
+                        cache.put(nodeid, made.for_item(nodeid))
             for nodeid in nodeids:
                 self.runs[nodeid] = run
         if by_function:
             self.attribute(list(wanted), progress)
+
+    def _cache(
+        self, valgrind: Valgrind, measure: str, args: Sequence[str], by_function: bool
+    ) -> CountCache | None:
+        """Where this measure's counts are kept, unless traces are kept or functions counted."""
+        if self.cache is None or by_function or self.keep_dir is not None:
+            return None
+        root, commit, checkout = self.cache
+        return CountCache(
+            root,
+            commit,
+            checkout,
+            valgrind=valgrind.version,
+            measure=measure,
+            allocator="malloc",
+            args=args,
+        )
 
     def _run(
         self,

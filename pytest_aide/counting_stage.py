@@ -8,12 +8,14 @@ gives each check its counts before the verdict.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 import pytest
 
 from pytest_aide.check import Check
+from pytest_aide.countcache import cache_root
 from pytest_aide.counting import COUNTED
 from pytest_aide.measure.pair import Tree
 from pytest_aide.pairing import pairable
@@ -62,6 +64,10 @@ class CountingStage:
         if aide.revision is not None:
             rev, _ = trees(config, aide.revision, items)
             args = worker_args(config, settings, items, rev.rootdir)
+            root = cache_root(settings.count_cache, config.rootpath, os.environ)
+            if root is not None:
+                revision = aide.revision
+                aide.counting_against.cache = (root, revision.commit, revision.worktree)
             aide.counting_against.count(rev, wanted, args, aide.progress, by_function)
 
     def before_verdict(self, item: pytest.Item, check: Check) -> None:

@@ -313,6 +313,14 @@ OPTIONS: tuple[Option, ...] = (
         default="valgrind",
     ),
     Option(
+        "count-cache",
+        "where a commit's instruction counts are kept between sessions, so that "
+        "--aide-against REV and bisect count REV once; none keeps none "
+        "(default: $XDG_CACHE_HOME/pytest-aide/counts or ~/.cache/pytest-aide/counts)",
+        "count_cache",
+        metavar="DIR|none",
+    ),
+    Option(
         "confirm",
         "before a wall-time check fails (a time limit broken, or slower than its stored "
         "baseline), measure it again up to N more times, with exponential backoff and "

@@ -142,6 +142,16 @@ def _header(session: AideSession) -> list[Line]:
                 True,
             )
         )
+    cached = session.counting_against.cached
+    if cached and session.revision is not None:
+        lines.append(
+            (
+                f"counts of {session.revision.label}: {len(cached)} check(s) read from the count "
+                "cache, counted there before by this interpreter, valgrind and packages "
+                "(--aide-count-cache none counts them again)",
+                False,
+            )
+        )
     if session.paired_items:
         pairs, paired = session.pairs, session.paired_items
         lines.append(

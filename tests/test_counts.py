@@ -386,12 +386,27 @@ def test_counts_are_saved_beside_wall_time_and_gate_at_three_percent(
 def test_against_a_revision_counts_both_trees_and_gates_on_the_counts(
     pytester: pytest.Pytester,
 ) -> None:
-    _valgrind()
+    valgrind = _valgrind()
     pytester.makeini("[pytest]\npythonpath = .\n")
     _gated(pytester, 3000)
     _commit(pytester)
-    same = pytester.runpytest("--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly")
+    # A valgrind that notes each counting session: REV's counts are kept between sessions.
+    sessions = pytester.path / "counting-sessions.log"
+    logged = pytester.path / "logged-valgrind"
+    logged.write_text(
+        f'#!/bin/sh\ncase "$*" in *--tool=*) echo counted >> "{sessions}";; esac\n'
+        f'exec "{valgrind.path}" "$@"\n'
+    )
+    logged.chmod(0o755)
+    noted = f"--aide-valgrind={logged}"
+
+    def sessions_run() -> int:
+        return len(sessions.read_text().splitlines()) if sessions.exists() else 0
+
+    same = pytester.runpytest("--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly", noted)
     same.assert_outcomes(passed=2)
+    assert sessions_run() == 2  # this tree and HEAD's
+    assert "count cache" not in same.stdout.str()
     report = json.loads((pytester.path / ".aide" / "report.json").read_text())
     comparisons = report["checks"][0]["comparisons"]
     counted = [c for c in comparisons if c["measure"] == "instructions"]
@@ -409,16 +424,26 @@ def test_against_a_revision_counts_both_trees_and_gates_on_the_counts(
         "no:randomly",
         "--aide-against-rounds",
         "3",
+        noted,
     )
     timed.assert_outcomes(passed=2)
     timed.stdout.fnmatch_lines(["same-job pairing: 2 check(s) run in both trees, *"])
+    timed.stdout.fnmatch_lines(["counts of HEAD (*): 2 check(s) read from the count cache*"])
+    assert sessions_run() == 3  # this tree only: HEAD's counts were kept
     comparisons = json.loads((pytester.path / ".aide" / "report.json").read_text())["checks"][0]
     times = [c for c in comparisons["comparisons"] if c["measure"] == "time"]
     assert times and not any(c["gating"] for c in times)
 
     _gated(pytester, 3300)  # 10 % more work in this tree only
     grown = pytester.runpytest(
-        "--aide-perf", "--aide-against", "HEAD", "-p", "no:randomly", "--aide-explain", "never"
+        "--aide-perf",
+        "--aide-against",
+        "HEAD",
+        "-p",
+        "no:randomly",
+        "--aide-explain",
+        "never",
+        noted,
     )
     grown.assert_outcomes(passed=1, failed=1)
     grown.stdout.re_match_lines(
@@ -427,6 +452,7 @@ def test_against_a_revision_counts_both_trees_and_gates_on_the_counts(
             r"tolerance 3 %"
         ]
     )
+    assert sessions_run() == 4  # the grown tree against HEAD's kept counts
 
 
 CRASHING_VALGRIND = """#!/bin/sh
