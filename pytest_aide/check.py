@@ -69,6 +69,9 @@ class Check:
     """What the counts compared with are of, and those counts by result name."""
     declared: str | None = None
     """How the suite declared the benchmark (``fixture``, ``marker``); None for aide's own."""
+    seconds: float = 0.0
+    """Wall time of the check's test: set-up, call and tear-down (``--aide-shard`` balances
+    shards on it, read back from the history)."""
 
     def explanation(
         self, report_dir: Path, root: Path | None = None, counts: bool = True
@@ -193,6 +196,7 @@ class Check:
             "profiles": [profile.to_dict() for profile in self.profiles],
             "profile_notes": list(self.profile_notes),
             "declared": self.declared,
+            "seconds": round(self.seconds, 3),
         }
 
     @classmethod
@@ -212,6 +216,7 @@ class Check:
             pair_sources=dict(data.get("against_sources") or {}),
             declared=data.get("declared"),
         )
+        check.seconds = float(data.get("seconds") or 0.0)
         check.profiles = [Profile.from_dict(p) for p in data.get("profiles") or []]
         check.profile_notes = [str(note) for note in data.get("profile_notes") or []]
         confirmation = data.get("confirmation")

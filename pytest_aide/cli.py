@@ -20,6 +20,7 @@ from pytest_aide.config import DEFAULT_TOLERANCE, non_negative_int
 from pytest_aide.fileio import dumps
 from pytest_aide.gate import COUNT_TOLERANCE
 from pytest_aide.history import History, HistoryError
+from pytest_aide.merging import add_merge_command
 from pytest_aide.options import add_options
 from pytest_aide.report.files import Outputs, write_plotly_beside
 from pytest_aide.report.json import read_report
@@ -365,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     comparing.set_defaults(run=_compare_command)
     _add_report_and_history(commands)
     add_trend_command(commands)
+    add_merge_command(commands)
     _add_bisect(commands)
     return parser
 

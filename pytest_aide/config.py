@@ -347,6 +347,8 @@ class Settings:
     kernel reports run-queue waits, else wall time."""
     valgrind: str = "valgrind"
     """``--aide-valgrind``: the valgrind command or path that counts."""
+    shard: tuple[int, int] | None = None
+    """``--aide-shard K/N``: this session runs shard K of N (1-based)."""
     count_cache: str | None = None
     """``--aide-count-cache``: where REV's counts are kept (None: the user's cache; ``none``)."""
     confirm: int = DEFAULT_CONFIRM

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import statistics
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -52,11 +53,12 @@ __all__ = [
     "compact",
 ]
 
-HISTORY_SCHEMA = 4
+HISTORY_SCHEMA = 5
 """Version of the tables below, stored in ``PRAGMA user_version`` (2 added ``count``;
 3 added the runs' ``commit``, ``branch`` and ``dirty`` and the points' ``data``;
 4 added the runs' ``samples``, 0 once the run's results were compacted, and the points'
-``measure``, what a figure is on: ``solo``, ``wall``, ``cpu``, ``instructions``...)."""
+``measure``, what a figure is on: ``solo``, ``wall``, ``cpu``, ``instructions``...;
+5 added the points' ``seconds``, the wall time of the check's test, for ``--aide-shard``)."""
 
 DEFAULT_KEEP_SAMPLES = 20
 """Newest runs whose results keep every sample (``aide_history_keep_samples``)."""
@@ -87,7 +89,8 @@ CREATE TABLE IF NOT EXISTS points (
     memory_peak REAL,
     count REAL,
     data TEXT,
-    measure TEXT
+    measure TEXT,
+    seconds REAL
 );
 CREATE INDEX IF NOT EXISTS points_by_check ON points (check_id, run);
 """
@@ -132,6 +135,7 @@ _COLUMNS = {
         "count",
         "data",
         "measure",
+        "seconds",
     ),
     "kept": ("id", "run", "check_id", "data"),
     "whole": ("id", "run", "check_id", "data"),
@@ -140,6 +144,7 @@ _ADDED = {
     2: {"points": ("count REAL",)},
     3: {"runs": ("commit_sha TEXT", "branch TEXT", "dirty INTEGER"), "points": ("data TEXT",)},
     4: {"runs": ("samples INTEGER",), "points": ("measure TEXT",)},
+    5: {"points": ("seconds REAL",)},
 }
 """Columns each version added, to bring an older file up to date."""
 
@@ -426,11 +431,12 @@ class History:
                             stats.get("count"),
                             None,
                             measure_of(result),
+                            check.get("seconds"),
                         )
                     )
                     kept.append((run, check["id"], pack(compact(result))))
                     whole.append((run, check["id"], pack(result)))
-            db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany(f"INSERT INTO points VALUES ({', '.join('?' * 13)})", rows)
             db.executemany("INSERT INTO kept (run, check_id, data) VALUES (?, ?, ?)", kept)
             db.executemany("INSERT INTO whole (run, check_id, data) VALUES (?, ?, ?)", whole)
             forget_old(db, self.keep_samples)
@@ -548,6 +554,21 @@ class History:
                 f"SELECT check_id, result, kind, {measure}, run, {figure} FROM points"
             ).fetchall()
         return _grouped(rows, runs)
+
+    def durations(self, runs: int = 5) -> dict[str, float]:
+        """Each check's seconds (its test's wall time): the median over the newest ``runs``."""
+        with self._connect(create=False) as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] < 5:
+                return {}
+            rows = db.execute(
+                "SELECT check_id, MAX(seconds) FROM points WHERE seconds IS NOT NULL AND run IN "
+                "(SELECT id FROM runs ORDER BY id DESC LIMIT ?) GROUP BY run, check_id",
+                (runs,),
+            ).fetchall()
+        taken: dict[str, list[float]] = {}
+        for check_id, seconds in rows:
+            taken.setdefault(check_id, []).append(float(seconds))
+        return {check_id: statistics.median(values) for check_id, values in taken.items()}
 
     def check_ids(self) -> list[str]:
         """Every check id the history has recorded, sorted."""

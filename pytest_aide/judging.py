@@ -121,6 +121,7 @@ class Judging:
         check = self.session.checked(item)
         if check is None:
             return report
+        check.seconds += report.duration
         if call.excinfo is not None and call.excinfo.errisinstance(CheckTimeout):
             line = timed_out_line(item, check)
             report.longrepr = line

@@ -27,6 +27,7 @@ from pytest_aide.config import (
 from pytest_aide.fileio import absolute
 from pytest_aide.measure.counts import MEASURES
 from pytest_aide.measure.timer import LOOPS
+from pytest_aide.shards import parse_shard
 from pytest_aide.stats import DEFAULT_DRIFT
 
 __all__ = ["OPTIONS", "SCENARIO_DIRS_INI", "Option", "OptionError", "add_options", "read_settings"]
@@ -311,6 +312,15 @@ OPTIONS: tuple[Option, ...] = (
         "valgrind",
         metavar="PATH",
         default="valgrind",
+    ),
+    Option(
+        "shard",
+        "run the K-th of N shares of the collected tests, balanced on their durations in "
+        "the history (else split by node id); each shard writes its own report, and "
+        "pytest-aide merge joins them into one verdict",
+        "shard",
+        parse=parse_shard,
+        metavar="K/N",
     ),
     Option(
         "count-cache",

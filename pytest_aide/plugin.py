@@ -26,6 +26,7 @@ from pytest_aide.pairing import PAIRING_NAME, Pairing
 from pytest_aide.relay import RELAY_NAME, XdistRelay
 from pytest_aide.reporting import REPORTS_NAME, Reports
 from pytest_aide.session import SESSION_KEY, SESSION_NAME, AideSession, AsyncioLoops
+from pytest_aide.sharding import SHARDING_NAME, Sharding
 from pytest_aide.suites import DeclaredBenchmarks
 from pytest_aide.summary import SUMMARY_NAME, TerminalSummary
 from pytest_aide.timelimits import TIMELIMITS_NAME, TimeLimits
@@ -68,6 +69,8 @@ def pytest_configure(config: pytest.Config) -> None:
         register(Reports(session), REPORTS_NAME)
         if session.revision is not None:
             register(Pairing(session, session.revision), PAIRING_NAME)
+        if settings.shard is not None:
+            register(Sharding(session), SHARDING_NAME)
         if settings.explain != "never":
             register(Explaining(session), EXPLAINING_NAME)
         if settings.confirm > 0 and session.pair_server is None:
@@ -115,14 +118,10 @@ def aide_timer(request: pytest.FixtureRequest) -> AideTimer:
     Returns a :class:`~pytest_aide.results.TimingResult`. In async tests use
     ``await aide_timer.async_(fn, ...)``.
     """
-    return _timer(request, AideTimer)
+    return _timer_for(request.node, AideTimer)
 
 
 _Timer = TypeVar("_Timer", bound=AideTimer)
-
-
-def _timer(request: pytest.FixtureRequest, kind: type[_Timer]) -> _Timer:
-    return _timer_for(request.node, kind)
 
 
 def _timer_for(node: pytest.Item, kind: type[_Timer]) -> _Timer:
@@ -146,7 +145,7 @@ def aide_scaling(request: pytest.FixtureRequest) -> AideScaling:
     ``setup=make`` builds each size's input outside the measured calls; ``arg="n"``
     passes it as a keyword. Returns a :class:`~pytest_aide.results.ScalingResult`.
     """
-    return _timer(request, AideScaling)
+    return _timer_for(request.node, AideScaling)
 
 
 def _skip(reason: str) -> NoReturn:

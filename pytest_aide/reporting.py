@@ -16,6 +16,7 @@ from pytest_aide.baselines import code_branch
 from pytest_aide.config import display_path
 from pytest_aide.report.files import write_outputs
 from pytest_aide.report.json import build_report
+from pytest_aide.sharding import SHARDING_NAME
 
 if TYPE_CHECKING:
     from pytest_aide.session import AideSession
@@ -39,7 +40,10 @@ class Reports:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Write the reports and append the run to the history."""
         aide = self.session
-        if aide.checks and aide.workerinput is None:  # a worker's went to the controller
+        # A worker's checks went to the controller; a shard reports even with none, as
+        # pytest-aide merge needs every shard.
+        shard = session.config.pluginmanager.has_plugin(SHARDING_NAME)
+        if (aide.checks or shard) and aide.workerinput is None:
             write_reports(aide)
 
 
@@ -67,8 +71,12 @@ def write_reports(session: AideSession, shown_from: Path | None = None) -> list[
             "rounds": session.pairs.rounds,
             "seconds": round(session.pairs.elapsed, 3),
         }
-    history = settings.history or settings.report_dir / "history.sqlite"
-    report["history"] = display_path(history, rootdir)
+    report["measure"] = settings.measure or "default"
+    history: Path | None = settings.history or settings.report_dir / "history.sqlite"
+    sharding = session.config.pluginmanager.get_plugin(SHARDING_NAME)
+    if sharding is not None:  # a part of a run: pytest-aide merge --history appends the whole
+        report["shard"], history = sharding.describe(), None
+    report["history"] = display_path(history, rootdir) if history is not None else None
     session.outputs = write_outputs(
         report,
         settings.report_dir,

@@ -16,6 +16,7 @@ from pytest_aide.config import display_path
 from pytest_aide.measure.system import busy_warning
 from pytest_aide.report.terminal import fold, summary_lines
 from pytest_aide.results import CountResult
+from pytest_aide.sharding import SHARDING_NAME
 from pytest_aide.suites import KINDS
 
 if TYPE_CHECKING:
@@ -140,6 +141,16 @@ def _header(session: AideSession) -> list[Line]:
                 "wall time, not solo time: this system does not report a thread's "
                 f"run-queue wait ({why})",
                 True,
+            )
+        )
+    sharding = session.config.pluginmanager.get_plugin(SHARDING_NAME)
+    if sharding is not None and sharding.of:
+        index, count = session.settings.shard
+        lines.append(
+            (
+                f"shard {index}/{count}: {sharding.kept} of {sharding.of} test(s), balanced on "
+                f"{sharding.balanced_on}; pytest-aide merge joins the shards' reports",
+                False,
             )
         )
     cached = session.counting_against.cached
