@@ -51,6 +51,7 @@ __all__ = [
     "Pruned",
     "Run",
     "compact",
+    "durations",
 ]
 
 HISTORY_SCHEMA = 5
@@ -555,21 +556,6 @@ class History:
             ).fetchall()
         return _grouped(rows, runs)
 
-    def durations(self, runs: int = 5) -> dict[str, float]:
-        """Each check's seconds (its test's wall time): the median over the newest ``runs``."""
-        with self._connect(create=False) as db:
-            if db.execute("PRAGMA user_version").fetchone()[0] < 5:
-                return {}
-            rows = db.execute(
-                "SELECT check_id, MAX(seconds) FROM points WHERE seconds IS NOT NULL AND run IN "
-                "(SELECT id FROM runs ORDER BY id DESC LIMIT ?) GROUP BY run, check_id",
-                (runs,),
-            ).fetchall()
-        taken: dict[str, list[float]] = {}
-        for check_id, seconds in rows:
-            taken.setdefault(check_id, []).append(float(seconds))
-        return {check_id: statistics.median(values) for check_id, values in taken.items()}
-
     def check_ids(self) -> list[str]:
         """Every check id the history has recorded, sorted."""
         with self._connect(create=False) as db:
@@ -595,3 +581,19 @@ class History:
                 (*check_ids, limit),
             ).fetchall()
         return [Point(*row) for row in rows]
+
+
+def durations(history: History, runs: int = 5) -> dict[str, float]:
+    """Each check's seconds (its test's wall time): the median over the newest ``runs``."""
+    with history._connect(create=False) as db:
+        if db.execute("PRAGMA user_version").fetchone()[0] < 5:
+            return {}
+        rows = db.execute(
+            "SELECT check_id, MAX(seconds) FROM points WHERE seconds IS NOT NULL AND run IN "
+            "(SELECT id FROM runs ORDER BY id DESC LIMIT ?) GROUP BY run, check_id",
+            (runs,),
+        ).fetchall()
+    taken: dict[str, list[float]] = {}
+    for check_id, seconds in rows:
+        taken.setdefault(check_id, []).append(float(seconds))
+    return {check_id: statistics.median(values) for check_id, values in taken.items()}

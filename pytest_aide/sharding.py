@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_aide.history import History, HistoryError
+from pytest_aide.history import History, HistoryError, durations
 from pytest_aide.shards import assign
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class Sharding:
         if not path.is_file():
             return {}
         try:
-            return History(path).durations()
+            return durations(History(path))
         except HistoryError:
             return {}
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_aide.cli import main
-from pytest_aide.history import RESERVOIR, History, compact
+from pytest_aide.history import HISTORY_SCHEMA, RESERVOIR, History, compact
 from pytest_aide.results import LoadResult, SweepResult, TimingResult, result_from_dict
 
 
@@ -115,7 +115,7 @@ def test_a_version_3_history_is_compacted_and_shrunk_on_its_first_write(tmp_path
     assert len(store.results(1)["t.py::t0"][0]["samples"]) == 1000  # read as it is
     store.append(_report("2026-11-21T10:00:00+00:00"), "m")
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert db.execute("PRAGMA user_version").fetchone()[0] == HISTORY_SCHEMA
         flags = db.execute("SELECT samples FROM runs ORDER BY id").fetchall()
     assert flags == [(0,)] * 36 + [(1,)] * 5
     assert len(store.results(1)["t.py::t0"][0]["samples"]) == RESERVOIR
