@@ -16,6 +16,11 @@ check starts it). Against it, alternating, each repeat runs:
   of its own made on first use under the temporary directory, for the same
   number of requests' worth of seconds; skipped, and said so, when it does
   not install.
+- ``on-locust-Nw``: an HTTP check on ``engine = "locust"``
+  (:func:`pytest_aide.measure.locust.run_locust_load`): Locust's master and N
+  local worker processes (``--locust-workers``, default 1 2 4) sending the
+  same number of requests, every response time kept; needs Locust in this
+  interpreter (``pip install 'pytest-aide[locust]'``).
 
 Both in-process clients also report the client's CPU seconds per 1,000
 requests: on 2 cores the server may be what limits requests per second, and
@@ -51,6 +56,7 @@ from pytest_aide.measure.http import (  # noqa: E402
     run_http_load,
 )
 from pytest_aide.measure.load import LoadPlan  # noqa: E402
+from pytest_aide.measure.locust import locust_installed, run_locust_load  # noqa: E402
 
 APP = """
 from aiohttp import web
@@ -85,6 +91,15 @@ def _aide(url: str, concurrency: int, requests: int) -> tuple[float, float]:
     spent = time.process_time() - cpu
     assert measured.errors == 0, measured.error_messages
     return measured.throughput, spent / requests * 1000
+
+
+def _on_locust(url: str, concurrency: int, requests: int, workers: int) -> float:
+    spec = http_spec({"url": url})
+    measured, http = run_locust_load(
+        spec, url, name="locust", plan=LoadPlan(concurrency, requests=requests), workers=workers
+    )
+    assert measured.errors == 0 and len(http.client["per_worker"]) == workers
+    return measured.throughput
 
 
 async def _plain_run(url: str, concurrency: int, requests: int) -> float:
@@ -171,11 +186,19 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-locust", action="store_true", help="leave Locust out")
+    parser.add_argument(
+        "--locust-workers", type=int, nargs="*", default=[1, 2, 4], help="engine = locust runs"
+    )
     args = parser.parse_args()
+    if not locust_installed():
+        args.locust_workers = []
+        print("on-locust: Locust is not installed here (pip install 'pytest-aide[locust]')")
     work = Path(tempfile.mkdtemp(prefix="aide-http-ceiling-"))
     (work / "ceiling_app.py").write_text(APP)
     locust = None if args.no_locust else _locust_venv(work)
     rates: dict[str, list[float]] = {"aide": [], "plain": [], "locust": []}
+    for workers in args.locust_workers:
+        rates[f"on-locust-{workers}w"] = []
     cpu: dict[str, list[float]] = {"aide": [], "plain": []}
     try:
         with AppServer("ceiling_app:app", work) as server:
@@ -190,6 +213,10 @@ def main() -> int:
                         f"#{repeat} {name:6} {rate:9,.0f} req/s  "
                         f"client cpu {per_k:6.3f} s per 1,000 requests"
                     )
+                for workers in args.locust_workers:
+                    rate = _on_locust(url, args.concurrency, args.requests, workers)
+                    rates[f"on-locust-{workers}w"].append(rate)
+                    print(f"#{repeat} on-locust-{workers}w {rate:9,.0f} req/s  (master + workers)")
                 if locust is not None:
                     seconds = args.requests / statistics.median(rates["plain"])
                     rate = _locust(locust, server.url or "", args.concurrency, seconds, work)
@@ -205,6 +232,12 @@ def main() -> int:
         f"1,000 requests {statistics.median(cpu['aide']):.3f} s vs "
         f"{statistics.median(cpu['plain']):.3f} s"
     )
+    for workers in args.locust_workers:
+        name = f"on-locust-{workers}w"
+        print(
+            f"median: aide on Locust, {workers} worker(s) {statistics.median(rates[name]):,.0f} "
+            f"req/s (x{statistics.median(rates[name]) / aide:.2f} aide's own driver)"
+        )
     if rates["locust"]:
         print(f"median: locust {statistics.median(rates['locust']):,.0f} req/s")
     elif not args.no_locust:

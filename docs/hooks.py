@@ -49,7 +49,8 @@ SCENARIO_HELP: dict[str, str] = {
     "thresholds": "limits, by threshold key (see [Threshold keys](thresholds.md))",
     "memory": "trace the calls with memray: `true`, or `{ python_allocators, native }`",
     "cpu": 'sample the process\'s CPU use with psutil: `true`, or `{ interval = "20ms" }`',
-    "load": "concurrent load instead of timing: `{ concurrency, requests | duration, ... }`",
+    "load": "concurrent load instead of timing: `{ concurrency, requests | duration, ... }`; "
+    '`engine = "locust", workers = N` sends an HTTP check\'s load on Locust',
     "timeout": "stop and fail the check after this long (a duration)",
     "measure": "what the check measures: `solo`, `wall`, `cpu`, `instructions`, `cycles`",
     "retry": "confirm a failure before it fails: `{ max_attempts, base_delay, max_delay, jitter }`",

@@ -194,7 +194,10 @@ class ScenarioItem(pytest.Item):
                 load_plan, mode, levels = smoke_load(load_plan, mode, levels)
             if scenario.http is not None:
                 mode = "async"
-            return Load(load_plan, mode, levels, (scenario.target, str(self.config.rootpath)))
+            spec = (scenario.target, str(self.config.rootpath))
+            engine = "aide" if plan.smoke else scenario.load.engine  # a smoke run sends one
+            bind = self.host.settings.locust_master_bind
+            return Load(load_plan, mode, levels, spec, engine, scenario.load.workers, bind)
         if scenario.http is not None:
             load_plan = LoadPlan(concurrency=1, requests=1 if plan.smoke else plan.iterations)
             return Load(load_plan, "async")

@@ -347,6 +347,8 @@ class Settings:
     kernel reports run-queue waits, else wall time."""
     valgrind: str = "valgrind"
     """``--aide-valgrind``: the valgrind command or path that counts."""
+    locust_master_bind: tuple[str, int] | None = None
+    """``--aide-locust-master-bind``: Locust's master waits there for remote workers."""
     shard: tuple[int, int] | None = None
     """``--aide-shard K/N``: this session runs shard K of N (1-based)."""
     count_cache: str | None = None

@@ -72,6 +72,14 @@ def _explain_when(text: str) -> str:
     return text
 
 
+def host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` -> (host, port); argparse's type for ``--aide-locust-master-bind``."""
+    host, colon, port = text.strip().rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT such as 0.0.0.0:5557, got {text!r}")
+    return host, int(port)
+
+
 def _measure_name(text: str) -> str:
     if text not in MEASURES:
         raise argparse.ArgumentTypeError(
@@ -321,6 +329,15 @@ OPTIONS: tuple[Option, ...] = (
         "shard",
         parse=parse_shard,
         metavar="K/N",
+    ),
+    Option(
+        "locust-master-bind",
+        "HTTP checks with load engine locust: the master listens on HOST:PORT for that "
+        "many remote workers (started as locust --worker -f - --master-host HOST "
+        "--master-port PORT) instead of starting local ones",
+        "locust_master_bind",
+        parse=host_port,
+        metavar="HOST:PORT",
     ),
     Option(
         "count-cache",

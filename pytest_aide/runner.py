@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ from pytest_aide.measure.load import (
     run_load_async,
     sweep_result,
 )
+from pytest_aide.measure.locust import LOCUST_MISSING, locust_installed, run_locust_load
 from pytest_aide.measure.memory import MemoryConflict, MemoryTrace, MemoryUnavailable
 from pytest_aide.measure.profile import Profile, profile_calls, profile_calls_async
 from pytest_aide.measure.queries import QueryError, QueryWatch, WatchedDatabase
@@ -85,6 +87,11 @@ class Load:
     levels: list[int] | None = None
     spec: tuple[str, str] | None = None
     """``(module:attr, root)`` for process mode, where workers import the target."""
+    engine: str = "aide"
+    """``locust``: an HTTP check's load is sent by Locust's runner (:mod:`.measure.locust`)."""
+    workers: int = 1
+    master_bind: tuple[str, int] | None = None
+    """Locust's master listens here for remote workers (``--aide-locust-master-bind``)."""
 
 
 @dataclass(frozen=True)
@@ -387,12 +394,16 @@ def _run_http(run: CheckRun) -> list[Result]:
     """Start the server if the check names one, then send the request under load."""
     assert run.http is not None
     load = run.load or Load(LoadPlan(concurrency=1, requests=run.plan.iterations), "async")
+    if load.engine == "locust" and not locust_installed():
+        raise RunError(LOCUST_MISSING)  # before a server is started for nothing
     try:
         with ExitStack() as stack:
             base = None
             if run.app is not None:
                 app, port, root = run.app
                 base = stack.enter_context(AppServer(app, root, port)).url
+            if load.engine == "locust":
+                return list(_on_locust(run, load, base))
             coro = run_http_load(
                 run.http,
                 base,
@@ -410,6 +421,27 @@ def _run_http(run: CheckRun) -> list[Result]:
         raise RunError(str(exc)) from None
     except CpuUnavailable as exc:
         raise RunError(str(exc)) from None
+
+
+def _on_locust(run: CheckRun, load: Load, base: str | None) -> tuple[Result, ...]:
+    """The HTTP load sent by Locust's master and workers (CPU sampled as for aide's own)."""
+    assert run.http is not None
+    url = run.http.target(base)
+    send = partial(
+        run_locust_load,
+        run.http,
+        url,
+        name=run.name,
+        plan=load.plan,
+        workers=load.workers,
+        master_bind=load.master_bind,
+        progress=run.progress,
+    )
+    if run.cpu_interval is None:
+        return send()
+    with CpuTrace(run.name, interval=run.cpu_interval) as cpu:
+        measured = send()
+    return (*measured, cpu.result)
 
 
 def _call(run: CheckRun, times: int = 1) -> None:

@@ -64,8 +64,19 @@ SCENARIO_KEYS = (
 _FILE_KEYS = ("scenarios", "profiles")
 _MAX_COUNT = 1_000_000
 _MAX_CONCURRENCY = 10_000
-LOAD_OPTIONS = ("concurrency", "requests", "duration", "mode", "rate", "timeout")
+LOAD_OPTIONS = (
+    "concurrency",
+    "requests",
+    "duration",
+    "mode",
+    "rate",
+    "timeout",
+    "engine",
+    "workers",
+)
 """Options of a scenario's ``load`` table."""
+LOAD_ENGINES = ("aide", "locust")
+"""What sends a load: aide's own driver, or Locust's distributed runner (HTTP checks)."""
 
 
 class ScenarioError(Exception):
@@ -80,6 +91,10 @@ class ScenarioLoad:
     mode: str = "thread"
     levels: list[int] | None = None
     """Concurrency levels of a sweep, or None for a single level."""
+    engine: str = "aide"
+    """What sends an HTTP check's load: aide's own client, or ``locust`` (its runner)."""
+    workers: int = 1
+    """Locust's worker processes (``engine = "locust"``)."""
 
 
 @dataclass
@@ -236,7 +251,7 @@ def _concurrency(value: object) -> tuple[int, list[int] | None]:
     return min(levels), (sorted(set(levels)) if isinstance(value, list) else None)
 
 
-def _load(value: object) -> ScenarioLoad | None:
+def _load(value: object, http: bool = False) -> ScenarioLoad | None:
     if value is None:
         return None
     if not isinstance(value, dict):
@@ -273,7 +288,31 @@ def _load(value: object) -> ScenarioLoad | None:
         plan = LoadPlan(concurrency=concurrency, requests=requests, **figures)
     except ValueError as exc:
         raise ScenarioError(f"key 'load': {exc}") from None
-    return ScenarioLoad(plan, mode, levels)
+    engine, workers = _engine(value)
+    if engine == "locust" and not http:
+        raise ScenarioError("key 'load': engine 'locust' sends HTTP requests: add an 'http' table")
+    if engine == "locust" and (levels is not None or "rate" in value or "timeout" in value):
+        raise ScenarioError(
+            "key 'load': engine 'locust' runs one level of closed-loop users: leave out "
+            "'rate', 'timeout' and a list of concurrency levels"
+        )
+    return ScenarioLoad(plan, mode, levels, engine, workers)
+
+
+def _engine(value: dict) -> tuple[str, int]:
+    """The load table's ``engine`` and Locust's ``workers``."""
+    engine = value.get("engine", "aide")
+    if engine not in LOAD_ENGINES:
+        raise ScenarioError(
+            f"key 'load': unknown engine {engine!r} ({hint(str(engine), LOAD_ENGINES)})"
+        )
+    if "workers" in value and engine != "locust":
+        raise ScenarioError("key 'load': 'workers' are Locust's: add engine = \"locust\"")
+    try:
+        workers = _count(value.get("workers", 1), "workers", 1)
+    except ScenarioError as exc:
+        raise ScenarioError(f"key 'load': {exc}") from None
+    return engine, workers
 
 
 def _scenario(name: str, table: object) -> Scenario:
@@ -326,7 +365,7 @@ def _scenario(name: str, table: object) -> Scenario:
         description=_expect(table.get("description", ""), str, "description", "a string"),
         memory=_memory(table.get("memory", False)),
         cpu=_cpu(table.get("cpu", False)),
-        load=_load(table.get("load")),
+        load=_load(table.get("load"), "http" in table),
         timeout=_parsed(table, "timeout", parse_timeout, UnitError),
         measure=_measure(table.get("measure"), "load" in table or "http" in table),
         retry=_parsed(table, "retry", retry_table, RetryError),

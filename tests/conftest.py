@@ -37,6 +37,7 @@ HEAVY = {
     "test_xdist.py": 7.4,
     "test_against.py": 5.7,
     "test_suites.py": 3.5,
+    "test_locust.py": 3.5,
 }
 TOGETHER = {"test_attribution.py"}
 """Files whose tests share a module-scoped venv: one worker runs all of them."""

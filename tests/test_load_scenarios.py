@@ -157,7 +157,7 @@ thresholds = { error_rate_max = 0.5 }
         (
             "{ users = 5 }",
             "key 'load': unknown option 'users' (known: concurrency, requests, duration, "
-            "mode, rate, timeout)",
+            "mode, rate, timeout, engine, workers)",
         ),
         (
             "{ requests = 0 }",

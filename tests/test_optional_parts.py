@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONAL = ("pytest_codspeed", "pytest_benchmark", "pytest_asyncio", "uvloop", "sqlalchemy")
-OPTIONAL += ("uvicorn",)
+OPTIONAL += ("uvicorn", "locust")
 
 
 @pytest.fixture(scope="session")
@@ -137,6 +137,20 @@ def test_an_asgi_server_without_uvicorn_is_one_line(bare: Path, tmp_path: Path) 
     assert (
         "scenarios/web.toml: scenario 'web': server 'app:asgi': an ASGI application is served "
         "by uvicorn, which is not installed (pip install uvicorn)"
+    ) in _clean(done).splitlines()
+
+
+def test_a_locust_load_without_locust_is_one_line(bare: Path, tmp_path: Path) -> None:
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "web.toml").write_text(
+        '[scenarios.web]\nhttp = { url = "http://127.0.0.1:9/" }\n'
+        'load = { engine = "locust", workers = 2, concurrency = 2, requests = 10 }\n'
+    )
+    done = _run(bare, tmp_path, "--aide-perf", "scenarios")
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED
+    assert (
+        "scenarios/web.toml: scenario 'web': load engine 'locust' needs Locust: "
+        "pip install 'pytest-aide[locust]'"
     ) in _clean(done).splitlines()
 
 

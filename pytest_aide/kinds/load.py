@@ -275,6 +275,9 @@ class HttpResult:
             if c
             else "default client"
         )
+        if c.get("engine") == "locust":
+            sent = ", ".join(f"{n:,}" for n in dict(c.get("per_worker") or {}).values())
+            client = f"Locust, {c.get('workers')} worker(s) sent {sent or 'none'}"
         return (
             f"{self.method} {self.url}: {statuses or 'no responses'}; {self.first_try:,} ok first "
             f"try, {self.after_retry:,} after retries ({self.retries:,} retries); {client}"
