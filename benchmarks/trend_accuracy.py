@@ -1,13 +1,15 @@
 """Change points found at the right run: pytest-aide's detector beside ruptures and Otava.
 
-    python benchmarks/trend_accuracy.py [--runs 40] [--stress 2] [--series 200]
+    python benchmarks/trend_accuracy.py [--runs 40] [--stress 2] [--series 200] [--noise-sd PCT]
 
 First the noise: ``--runs`` fresh processes each time one workload
 (``benchmarks/workloads.py``'s ``work``) with pytest-aide's timer on solo
 time, as one run of a suite would, beside ``--stress`` busy loops; each
 process's median is one run's figure. Their spread around the median of all
 is the machine's run-to-run noise, and synthetic series are drawn from it
-(resampled, so the noise keeps its real shape: skew, wild runs).
+(resampled, so the noise keeps its real shape: skew, wild runs). With
+``--noise-sd`` the noise is normal instead, of that many percent per run:
+the spread of instruction counts, which no busy machine moves.
 
 Then, for each detector, on the same series:
 
@@ -173,14 +175,27 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=40, help="fresh processes for the noise")
     parser.add_argument("--stress", type=int, default=2, help="busy loops beside them")
     parser.add_argument("--series", type=int, default=200, help="series per case")
+    parser.add_argument(
+        "--noise-sd",
+        type=float,
+        help="instead of measuring: normal noise of this many percent per run (instruction "
+        "counts spread 0.006-1.75 %% across fresh processes: results/count-determinism.md)",
+    )
     args = parser.parse_args()
-    noise = measured_noise(args.runs, args.stress)
+    if args.noise_sd is not None:
+        rng = random.Random(6)
+        noise = sorted(rng.gauss(0.0, args.noise_sd / 100) for _ in range(1000))
+        args.runs = 0
+    else:
+        noise = measured_noise(args.runs, args.stress)
     spread = (math.exp(noise[-1]) - math.exp(noise[0])) * 100
     sd = _MAD * sorted(abs(x) for x in noise)[len(noise) // 2]
-    print(
-        f"noise: {args.runs} fresh processes beside {args.stress} busy loops: run medians "
-        f"span {spread:.1f} % (robust sd {sd * 100:.1f} %)"
+    source = (
+        f"normal, sd {args.noise_sd} % (--noise-sd)"
+        if args.noise_sd is not None
+        else f"{args.runs} fresh processes beside {args.stress} busy loops"
     )
+    print(f"noise: {source}: run figures span {spread:.1f} % (robust sd {sd * 100:.1f} %)")
     detectors: list[tuple[str, Detector | None]] = [
         ("aide", aide),
         ("ruptures", _ruptures()),
