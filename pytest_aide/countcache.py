@@ -101,6 +101,7 @@ class CountCache:
         ]
         self.root = root
         self._context = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+        self._expired = False
 
     def _path(self, nodeid: str) -> Path:
         key = hashlib.sha256(f"{self._context}\0{nodeid}".encode()).hexdigest()
@@ -142,7 +143,10 @@ class CountCache:
         self._expire()
 
     def _expire(self) -> None:
-        """Remove entries unused for :data:`MAX_AGE_DAYS`."""
+        """Remove entries unused for :data:`MAX_AGE_DAYS` (once: a session puts many)."""
+        if self._expired:
+            return
+        self._expired = True
         oldest = time.time() - MAX_AGE_DAYS * 86400
         with contextlib.suppress(OSError):
             for path in self.root.glob("*/*.json"):

@@ -81,3 +81,22 @@ def test_where_the_cache_lives(tmp_path: Path) -> None:
     assert cache_root("kept", tmp_path, {}) == tmp_path / "kept"
     assert cache_root(None, tmp_path, {"XDG_CACHE_HOME": "/x"}) == Path("/x/pytest-aide/counts")
     assert cache_root("", tmp_path, {}) == Path.home() / ".cache" / "pytest-aide" / "counts"
+
+
+def test_entries_unused_for_a_month_are_removed_when_the_cache_is_written(
+    tmp_path: Path,
+) -> None:
+    import os
+    import time
+
+    cache = _cache(tmp_path)
+    cache.put("t::old", _counted("t::old"))
+    cache.put("t::used", _counted("t::used"))
+    month_ago = time.time() - 31 * 86400
+    for entry in (tmp_path / "cache").glob("*/*.json"):
+        os.utime(entry, (month_ago, month_ago))
+    assert cache.get("t::used") is not None  # reading it marks it used
+    _cache(tmp_path).put("t::new", _counted("t::new"))
+    assert _cache(tmp_path).get("t::old") is None
+    assert _cache(tmp_path).get("t::used") is not None
+    assert _cache(tmp_path).get("t::new") is not None

@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import socket
 import subprocess
 import sys
 import tempfile
@@ -211,8 +212,6 @@ def _run(
 
 
 def _free_port(host: str) -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
