@@ -234,3 +234,21 @@ def test_a_shard_counts_only_its_own_checks(pytester: pytest.Pytester) -> None:
     assert 0 < len(report["checks"]) < 5 and report["measure"] == "instructions"
     for check in report["checks"]:
         assert [r["kind"] for r in check["results"]].count("count") == 1, check["id"]
+
+
+def test_a_shard_compares_its_checks_with_their_stored_baselines(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini("[pytest]\npythonpath = .\n")
+    pytester.makepyfile(test_suite=SUITE)
+    pytester.runpytest("--aide-perf", "-k", "test_fast", "--aide-save-baseline").assert_outcomes(
+        passed=5
+    )
+    pytester.runpytest(
+        "--aide-perf", "-k", "test_fast", "--aide-shard", "1/2", "--aide-confirm", "0"
+    )
+    report = json.loads((pytester.path / ".aide" / "report.json").read_text())
+    assert 0 < len(report["checks"]) < 5
+    for check in report["checks"]:
+        stored = [c for c in check["comparisons"] if not c.get("against")]
+        assert stored, check["id"]  # compared with its own stored baseline
