@@ -165,3 +165,18 @@ def test_locust_without_an_http_table_is_one_line(tmp_path: Path) -> None:
         "calls.toml: scenario 'calls': key 'load': engine 'locust' sends HTTP requests: "
         "add an 'http' table"
     )
+
+
+def test_a_locust_load_for_a_duration_stops_on_time(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        '[scenarios.health]\nserver = "aide_system.web:app"\nhttp = { url = "/health" }\n'
+        'load = { engine = "locust", workers = 2, concurrency = 4, duration = "1s" }\n',
+    )
+    result = pytester.runpytest("--aide-perf", "scenarios", "-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    results = _results(pytester, "health")
+    load, http = results["load"], results["http"]
+    assert load["completed"] > 0 and load["errors"] == 0
+    assert 0.8 < load["wall_time"] < 30  # about the second asked, never an endless run
+    assert len(http["client"]["per_worker"]) == 2
