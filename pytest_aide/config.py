@@ -360,6 +360,11 @@ class Settings:
     uncompared: str = "fail"
     """``--aide-uncompared``: an asked-for comparison not made fails (``fail``) or warns."""
 
+    @property
+    def history_file(self) -> Path:
+        """The history this session reads and appends to: ``--aide-history`` or the default."""
+        return self.history or self.report_dir / "history.sqlite"
+
 
 def _importable(module: str) -> bool:
     try:

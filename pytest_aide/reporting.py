@@ -72,7 +72,7 @@ def write_reports(session: AideSession, shown_from: Path | None = None) -> list[
             "seconds": round(session.pairs.elapsed, 3),
         }
     report["measure"] = settings.measure or "default"
-    history: Path | None = settings.history or settings.report_dir / "history.sqlite"
+    history: Path | None = settings.history_file
     sharding = session.config.pluginmanager.get_plugin(SHARDING_NAME)
     if sharding is not None:  # a part of a run: pytest-aide merge --history appends the whole
         report["shard"], history = sharding.describe(), None

@@ -449,7 +449,7 @@ def _open_terminal() -> TextIO | None:
 
 def read_stored_run(settings: Settings, selector: str) -> StoredRun:
     """The history run ``--aide-compare-run`` names, as baselines; one line if it cannot."""
-    store = History(settings.history or settings.report_dir / "history.sqlite")
+    store = History(settings.history_file)
     slug = machine_slug(machine_info())
     try:
         run = store.find_run(selector, slug)

@@ -36,8 +36,7 @@ class Sharding:
         self.of = 0
 
     def _durations(self) -> dict[str, float]:
-        settings = self.session.settings
-        path = settings.history or settings.report_dir / "history.sqlite"
+        path = self.session.settings.history_file
         if not path.is_file():
             return {}
         try:
